@@ -1,0 +1,1 @@
+"""Everything that touches the world: DNS, ident, sockets, processes, syslog."""

@@ -1,0 +1,87 @@
+"""The one root exception, and diagnostics as values.
+
+What it does: defines `TcpwrapError` (every exception this package raises on purpose derives from
+it), `ConfigError` (a problem that has a file:line origin) and `Diagnostic`, the value the pure
+core returns instead of logging.
+
+Hazards: none; no I/O. Diagnostics keep the original tcp_wrappers wording (SPEC Appendix A)
+because people grep their logs for it; render them with `Diagnostic.render()`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class TcpwrapError(Exception):
+    """Root of every exception tcpwrap raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a rule or a diagnostic comes from: a table path and a (physical) line number."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}, line {self.line}"
+
+
+class ConfigError(TcpwrapError):
+    """A configuration problem with a file:line origin (may be None when there is no line)."""
+
+    def __init__(self, message: str, origin: Origin | None = None) -> None:
+        super().__init__(f"{origin}: {message}" if origin else message)
+        self.message = message
+        self.origin = origin
+
+
+class Severity(enum.IntEnum):
+    """Syslog-compatible severities (lower is more severe), as tcp_wrappers uses them."""
+
+    EMERG = 0
+    ALERT = 1
+    CRIT = 2
+    ERR = 3
+    WARNING = 4
+    NOTICE = 5
+    INFO = 6
+    DEBUG = 7
+
+
+class Kind(enum.Enum):
+    """What sort of record a diagnostic is; decides its text prefix."""
+
+    WARNING = "warning"  # tcpd_warn(): "warning: [file, line n: ]msg" at LOG_ERR
+    ERROR = "error"  # tcpd_jump(): "error: [file, line n: ]msg" at LOG_ERR, then deny
+    DEBUG = "debug"  # verbose records: "matched:  ..." / "option:   ..." (printed as is)
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One message the core wants a driver to log (or a tool to print)."""
+
+    kind: Kind
+    message: str
+    origin: Origin | None = None
+
+    @property
+    def severity(self) -> Severity:
+        return Severity.DEBUG if self.kind is Kind.DEBUG else Severity.ERR
+
+    def render(self) -> str:
+        """The exact text tcpd/tcpdmatch would log for this record."""
+        if self.kind is Kind.DEBUG:
+            return self.message
+        where = f"{self.origin}: " if self.origin is not None else ""
+        return f"{self.kind.value}: {where}{self.message}"
+
+
+def warning(message: str, origin: Origin | None = None) -> Diagnostic:
+    return Diagnostic(Kind.WARNING, message, origin)
+
+
+def error(message: str, origin: Origin | None = None) -> Diagnostic:
+    return Diagnostic(Kind.ERROR, message, origin)

@@ -1,0 +1,1 @@
+"""The programs: one module per `tcpwrap` subcommand (configure(parser) + run(args) -> int)."""
