@@ -1,0 +1,290 @@
+"""The report as one self-contained HTML page with a timeline picture (inline SVG).
+
+What it does: `Marks` collects, while the events stream past, a bounded sample of each remote
+host's connections (time, local host, service, verdict). `page(...)` draws the picture — one
+row per remote host (suspects first, by score), time across; each mark's fill colour is its local
+host, its shape the service, a dark outline means refused — followed by the ranked findings with
+their evidence and the unparsed-line examples. Like the paper's figures 5 and 7, but drawn.
+
+Hazards: every string in the page comes from hostile logs: all of it goes through `_e()`
+(html.escape, quotes included), and the page carries a Content-Security-Policy that forbids
+scripts and any network access, so a missed escape still cannot run code or fetch anything.
+Memory: at most `per_remote` marks per remote host (compact arrays). No errors raised.
+"""
+
+from __future__ import annotations
+
+import html
+from array import array
+from collections.abc import Sequence
+
+from tcpwrap.report.detect import Suspect
+from tcpwrap.report.model import CONNECT, REFUSED, SPOOF, TWIST, Event, Finding, Stats
+from tcpwrap.report.timefmt import iso, stamp
+
+PALETTE = (
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#17becf",
+    "#bcbd22", "#7f7f7f",
+)
+SHAPES = ("circle", "square", "triangle", "diamond", "down", "bar")
+_KIND_CODE = {CONNECT: 0, REFUSED: 1, TWIST: 2, SPOOF: 3}
+_KIND_NAME = ("connect", "refused", "twist", "mismatch")
+
+# Picture geometry (CSS pixels)
+LABEL_W = 260
+PLOT_W = 820
+ROW_H = 20
+TOP = 34
+MARK_R = 5
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def host_colors(hosts: Sequence[str]) -> dict[str, str]:
+    """Local host → fill colour, in sorted host order (tests rely on this)."""
+    return {h: PALETTE[i % len(PALETTE)] for i, h in enumerate(sorted(hosts))}
+
+
+def service_shapes(services: Sequence[str]) -> dict[str, str]:
+    return {s: SHAPES[i % len(SHAPES)] for i, s in enumerate(sorted(services))}
+
+
+class _Row:
+    __slots__ = ("code", "local", "name", "service", "total", "ts")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.ts = array("d")
+        self.local = array("H")
+        self.service = array("H")
+        self.code = array("B")
+        self.total = 0
+
+
+class Marks:
+    """A bounded sample of every remote host's events, for the picture."""
+
+    def __init__(self, per_remote: int = 400) -> None:
+        self.per_remote = per_remote
+        self.rows: dict[str, _Row] = {}
+        self.locals: dict[str, int] = {}
+        self.services: dict[str, int] = {}
+        self.off: int | None = None  # UTC offset of the first event: the picture's clock
+
+    def add(self, e: Event) -> None:
+        key = e.remote.lower()
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = _Row(e.remote)
+        row.total += 1
+        if self.off is None:
+            self.off = e.off
+        if len(row.ts) >= self.per_remote:
+            return
+        li = self.locals.get(e.local)
+        if li is None:
+            li = self.locals[e.local] = len(self.locals) if len(self.locals) < 65535 else 0
+        si = self.services.get(e.service)
+        if si is None:
+            si = self.services[e.service] = len(self.services) if len(self.services) < 65535 else 0
+        row.ts.append(e.ts)
+        row.local.append(li)
+        row.service.append(si)
+        row.code.append(_KIND_CODE.get(e.kind, 0))
+
+
+def _shape(kind: str, x: float, y: float, fill: str, stroke: str, title: str) -> str:
+    r = MARK_R
+    common = f'fill="{fill}" stroke="{stroke}" stroke-width="1.5"'
+    t = f"<title>{title}</title>"
+    if kind == "square":
+        return (f'<rect x="{x - r + 0.5:.1f}" y="{y - r + 0.5:.1f}" width="{2 * r - 1}" '
+                f'height="{2 * r - 1}" {common}>{t}</rect>')
+    if kind == "triangle":
+        pts = f"{x:.1f},{y - r - 1:.1f} {x + r + 1:.1f},{y + r:.1f} {x - r - 1:.1f},{y + r:.1f}"
+        return f'<polygon points="{pts}" {common}>{t}</polygon>'
+    if kind == "down":
+        pts = f"{x:.1f},{y + r + 1:.1f} {x + r + 1:.1f},{y - r:.1f} {x - r - 1:.1f},{y - r:.1f}"
+        return f'<polygon points="{pts}" {common}>{t}</polygon>'
+    if kind == "diamond":
+        pts = (f"{x:.1f},{y - r - 1:.1f} {x + r + 1:.1f},{y:.1f} "
+               f"{x:.1f},{y + r + 1:.1f} {x - r - 1:.1f},{y:.1f}")
+        return f'<polygon points="{pts}" {common}>{t}</polygon>'
+    if kind == "bar":
+        return (f'<rect x="{x - 2.5:.1f}" y="{y - r - 1:.1f}" width="5" height="{2 * r + 2}" '
+                f"{common}>{t}</rect>")
+    return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" {common}>{t}</circle>'
+
+
+def _ticks(t0: float, t1: float, off: int) -> list[tuple[float, str]]:
+    span = max(t1 - t0, 1.0)
+    steps = (60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400,
+             30 * 86400, 365 * 86400)
+    step = next((s for s in steps if span / s <= 8), steps[-1])
+    first = (int(t0 + off) // step + 1) * step - off
+    out: list[tuple[float, str]] = []
+    t = float(first)
+    while t <= t1 and len(out) < 12:
+        label = stamp(t, off)
+        out.append((t, label[:10] if step >= 86400 else label[:16]))
+        t += step
+    return out
+
+
+def picture(marks: Marks, suspects: list[Suspect], rows: int = 40) -> str:
+    """The SVG: remote hosts (rows) by time (columns)."""
+    order: list[str] = []
+    for s in suspects:
+        key = s.remote.lower()
+        if key in marks.rows and key not in order:
+            order.append(key)
+        if len(order) >= rows:
+            break
+    if len(order) < rows:
+        rest = sorted((k for k in marks.rows if k not in order),
+                      key=lambda k: -marks.rows[k].total)
+        order.extend(rest[: rows - len(order)])
+    if not order:
+        return '<p class="none">No connections to draw.</p>'
+    t0 = min(marks.rows[k].ts[0] for k in order)
+    t1 = max(max(marks.rows[k].ts) for k in order)
+    if t1 <= t0:
+        t0, t1 = t0 - 60, t1 + 60
+    pad = (t1 - t0) * 0.02
+    t0, t1 = t0 - pad, t1 + pad
+    local_names = {i: n for n, i in marks.locals.items()}
+    service_names = {i: n for n, i in marks.services.items()}
+    colors = host_colors(list(marks.locals))
+    shapes = service_shapes(list(marks.services))
+    width = LABEL_W + PLOT_W + 20
+    height = TOP + ROW_H * len(order) + 10
+    scale = PLOT_W / (t1 - t0)
+    off = marks.off or 0
+    suspects_keys = {s.remote.lower() for s in suspects}
+    parts = [
+        f'<svg id="timeline" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="timeline of connections per remote host">',
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
+    ]
+    for t, label in _ticks(t0, t1, off):
+        x = LABEL_W + (t - t0) * scale
+        parts.append(f'<line x1="{x:.1f}" y1="{TOP - 6}" x2="{x:.1f}" y2="{height - 8}" '
+                     f'stroke="#dddddd"/>')
+        parts.append(f'<text x="{x:.1f}" y="{TOP - 12}" font-size="10" '
+                     f'text-anchor="middle" fill="#555555">{_e(label)}</text>')
+    for i, key in enumerate(order):
+        row = marks.rows[key]
+        y = TOP + ROW_H * i + ROW_H / 2
+        if i % 2 == 0:
+            parts.append(f'<rect x="0" y="{y - ROW_H / 2:.1f}" width="{width}" '
+                         f'height="{ROW_H}" fill="#f4f4f4"/>')
+        weight = "bold" if key in suspects_keys else "normal"
+        name = row.name if len(row.name) <= 38 else row.name[:37] + "…"
+        parts.append(f'<text x="{LABEL_W - 8}" y="{y + 4:.1f}" font-size="12" '
+                     f'text-anchor="end" font-weight="{weight}" fill="#222222">{_e(name)}'
+                     f"<title>{_e(row.name)} ({row.total} events)</title></text>")
+        for j in range(len(row.ts)):
+            ts = row.ts[j]
+            local = local_names.get(row.local[j], "?")
+            service = service_names.get(row.service[j], "?")
+            code = row.code[j]
+            x = LABEL_W + (ts - t0) * scale
+            stroke = "#000000" if code in (1, 2) else "#ffffff"
+            title = _e(f"{stamp(ts, off)} {local}: {service}: {_KIND_NAME[code]} "
+                       f"{row.name}")
+            parts.append(_shape(shapes.get(service, "circle"), x, y,
+                                colors.get(local, "#000000"), stroke, title))
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def legend(marks: Marks) -> str:
+    colors = host_colors(list(marks.locals))
+    shapes = service_shapes(list(marks.services))
+    items = ['<div class="legend"><b>Local hosts:</b> ']
+    for h, c in colors.items():
+        items.append(f'<span class="sw" style="background:{c}"></span>{_e(h)} ')
+    items.append("<br><b>Services:</b> ")
+    for s, shp in shapes.items():
+        items.append(f"{_e(s)} ({shp}) ")
+    items.append("<br>A dark outline marks a refused (or twisted) connection.</div>")
+    return "".join(items)
+
+
+def _finding_rows(rank: int, s: Suspect) -> list[str]:
+    out = []
+    for n, f in enumerate(s.findings):
+        head = (f'<td rowspan="{len(s.findings)}">{rank}</td>'
+                f'<td rowspan="{len(s.findings)}" class="remote">{_e(s.remote)}</td>'
+                f'<td rowspan="{len(s.findings)}">{s.score:g}</td>') if n == 0 else ""
+        out.append(f"<tr>{head}{_finding_cells(f)}</tr>")
+    return out
+
+
+def _finding_cells(f: Finding) -> str:
+    period = f" (period {f.period_s:g} s)" if f.period_s is not None else ""
+    evidence = "\n".join(_e(line[:400]) for line in f.evidence)
+    return (
+        f'<td class="kind {_e(f.kind)}">{_e(f.kind)}</td><td>{f.score:g}</td>'
+        f"<td>{_e(f.why)}{period}</td>"
+        f'<td title="{_e(iso(f.first.ts, f.first.off))}">{_e(stamp(f.first.ts, f.first.off))}'
+        f"<br>{_e(stamp(f.last.ts, f.last.off))}</td>"
+        f"<td>{_e(', '.join(f.local_hosts))}</td><td>{_e(', '.join(f.services))}</td>"
+        f"<td><details><summary>{f.count} events</summary><pre>{evidence}</pre></details></td>"
+    )
+
+
+_CSS = """
+body { font-family: sans-serif; margin: 16px; color: #222; background: #fff; }
+h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 24px; }
+table { border-collapse: collapse; font-size: 12px; }
+td, th { border: 1px solid #ccc; padding: 3px 6px; vertical-align: top; text-align: left; }
+td.remote { font-weight: bold; }
+pre { font-size: 11px; margin: 2px; white-space: pre-wrap; }
+.legend { font-size: 12px; margin: 6px 0; }
+.sw { display: inline-block; width: 10px; height: 10px; margin: 0 3px 0 8px; }
+.stats { font-size: 13px; }
+"""
+
+
+def page(stats: Stats, suspects: list[Suspect], marks: Marks, sources: int,
+         rare: dict[str, str], title: str = "tcpwrap report") -> str:
+    rows: list[str] = []
+    for i, s in enumerate(suspects, 1):
+        rows.extend(_finding_rows(i, s))
+    examples = "\n".join(f"{_e(src)}:{n}: {_e(text)}" for src, n, text in stats.examples)
+    rare_text = ", ".join(f"{_e(k)} ({_e(v)})" for k, v in sorted(rare.items())) or "none"
+    body = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'\">",
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="stats">{stats.lines} lines from {sources} source(s): {stats.events} '
+        f"connection records, {stats.other} other, {stats.unparsed} unparsed, "
+        f"{stats.duplicates} duplicates removed. Local hosts: "
+        f"{_e(', '.join(sorted(stats.local_hosts)) or 'none')}. Rare services: {rare_text}.</p>",
+        "<h2>Timeline: remote hosts &times; time (suspects first, in bold)</h2>",
+        legend(marks),
+        picture(marks, suspects),
+        f"<h2>Suspicious remote hosts ({len(suspects)})</h2>",
+    ]
+    if rows:
+        body.append("<table><tr><th>#</th><th>remote</th><th>total</th><th>finding</th>"
+                    "<th>score</th><th>why</th><th>first / last</th><th>local hosts</th>"
+                    "<th>services</th><th>evidence</th></tr>")
+        body.extend(rows)
+        body.append("</table>")
+    else:
+        body.append("<p>No suspicious remote hosts.</p>")
+    for p in stats.problems:
+        body.append(f'<p class="problem">warning: {_e(p)}</p>')
+    if stats.unparsed:
+        body.append(f"<h2>Unparsed lines ({stats.unparsed}), for example</h2><pre>{examples}</pre>")
+    body.append("</body></html>")
+    return "\n".join(body) + "\n"

@@ -1,0 +1,84 @@
+"""The report for a terminal: a ranked summary of suspicious remote hosts, and a timeline.
+
+What it does: `summary(...)` lists the suspects, highest score first, each with its findings
+and why; then what was read and examples of unparsed lines. `timeline(events)` prints merged
+events one per line in the paper's figure style (`<date> <time> <local>: <service>: connect
+from <remote>`).
+
+Hazards: log text is hostile and this goes to a terminal: every string passes `clean()`, which
+replaces control characters (escape sequences could otherwise drive the terminal). No errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tcpwrap.report.detect import Suspect
+from tcpwrap.report.model import CONNECT, REFUSED, SPOOF, TWIST, Event, Stats
+from tcpwrap.report.timefmt import stamp
+
+_CONTROL = {c: "?" for c in (*range(0x20), *range(0x7F, 0xA0))}
+_VERB = {
+    CONNECT: "connect from",
+    REFUSED: "refused connect from",
+    TWIST: "twist",
+    SPOOF: "host name/address mismatch:",
+}
+
+
+def clean(text: str, limit: int = 300) -> str:
+    out = text.translate(_CONTROL)
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+def timeline_line(e: Event) -> str:
+    who = e.remote if e.user is None else f"{e.user}@{e.remote}"
+    if e.addr and e.addr != e.remote and e.kind != SPOOF:
+        who += f" ({e.addr})"
+    return clean(f"{stamp(e.ts, e.off)} {e.local}: {e.service}: {_VERB[e.kind]} {who}")
+
+
+def timeline(events: Iterable[Event], dropped: int = 0) -> str:
+    lines = [timeline_line(e) for e in events]
+    if dropped:
+        lines.append(f"... {dropped} more events not shown (raise --limit)")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def summary(
+    stats: Stats, suspects: list[Suspect], sources: int, top: int, rare: dict[str, str]
+) -> str:
+    out: list[str] = []
+    hosts = ", ".join(clean(h, 60) for h in sorted(stats.local_hosts)) or "none"
+    out.append(
+        f"Read {stats.lines} lines from {sources} source(s): {stats.events} connection records, "
+        f"{stats.other} other, {stats.unparsed} unparsed, {stats.duplicates} duplicates removed."
+    )
+    out.append(f"Local hosts: {hosts}")
+    if rare:
+        out.append("Rare services: " + ", ".join(
+            f"{clean(k, 40)} ({clean(v, 80)})" for k, v in sorted(rare.items())))
+    out.append("")
+    if not suspects:
+        out.append("No suspicious remote hosts.")
+    else:
+        out.append(f"Suspicious remote hosts ({len(suspects)}), highest score first:")
+        for i, s in enumerate(suspects[:top], 1):
+            kinds = ", ".join(sorted({f.kind for f in s.findings}))
+            out.append(f"{i:3d}. {clean(s.remote, 80)}  score {s.score:g}  [{kinds}]")
+            for f in s.findings:
+                where = ", ".join(clean(h, 40) for h in f.local_hosts[:8])
+                what = ", ".join(clean(x, 30) for x in f.services[:8])
+                when = f"{stamp(f.first.ts, f.first.off)} .. {stamp(f.last.ts, f.last.off)}"
+                out.append(f"       {f.kind:<12} {f.score:5.2f}  {clean(f.why, 120)}")
+                out.append(f"       {'':<12}        {when}; {where}; {what}")
+        if len(suspects) > top:
+            out.append(f"     ... and {len(suspects) - top} more (--top N)")
+    for problem in stats.problems:
+        out.append(f"warning: {clean(problem)}")
+    if stats.unparsed:
+        out.append("")
+        out.append(f"Unparsed lines: {stats.unparsed}; for example:")
+        for source, lineno, text in stats.examples:
+            out.append(f"  {clean(source, 80)}:{lineno}: {clean(text, 160)}")
+    return "\n".join(out) + "\n"
