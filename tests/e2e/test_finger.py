@@ -294,3 +294,15 @@ def test_fake_finger_output_matches_real_safe_finger(bindir: Path, mode: str) ->
 def test_fake_is_not_group_or_world_writable(bindir: Path) -> None:
     mode = (bindir / "fakefinger").stat().st_mode
     assert not mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def test_defaults_are_the_original_ones() -> None:
+    import argparse
+
+    from tcpwrap.tools import finger
+
+    parser = argparse.ArgumentParser(prog="tcpwrap finger")
+    finger.configure(parser)
+    ns = parser.parse_args(["-l", "@h"])
+    assert (ns.timeout, ns.finger_program, ns.finger_args) == (60.0, "finger", ["-l", "@h"])
+    assert finger.SAFE_PATH == "/bin:/usr/bin:/sbin:/usr/sbin"
