@@ -306,3 +306,50 @@ def test_defaults_are_the_original_ones() -> None:
     ns = parser.parse_args(["-l", "@h"])
     assert (ns.timeout, ns.finger_program, ns.finger_args) == (60.0, "finger", ["-l", "@h"])
     assert finger.SAFE_PATH == "/bin:/usr/bin:/sbin:/usr/sbin"
+
+
+def test_a_stuck_reader_cannot_hold_us_past_the_time_limit(bindir: Path) -> None:
+    # our stdout is a pipe nobody reads: 64 KiB fit, the flood's 100 KiB do not
+    read_end, write_end = os.pipe()
+    env = {k: v for k, v in os.environ.items() if k != LOOP_MARKER}
+    env["FAKEFINGER"] = "flood"
+    try:
+        start = time.monotonic()
+        r = subprocess.run(
+            [sys.executable, "-m", "tcpwrap.cli", "finger", "--timeout", "1",
+             "--finger-program", str(bindir / "fakefinger"), "@h"],
+            stdout=write_end, stderr=subprocess.PIPE, env=env, timeout=30, check=False,
+        )  # fmt: skip
+        elapsed = time.monotonic() - start
+    finally:
+        os.close(write_end)
+        os.close(read_end)
+    assert r.returncode == 0, r.stderr
+    assert 0.9 <= elapsed < 5
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("nobody", ["absent", "uid 0"])
+def test_fallback_ids_without_a_usable_nobody(bindir: Path, nobody: str) -> None:
+    """No `nobody` with uid > 0: uid/gid 65534 and no supplementary groups (Debian)."""
+    if not IS_ROOT or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare")
+    lines = [
+        ln for ln in Path("/etc/passwd").read_text().splitlines() if ln.split(":")[0] != "nobody"
+    ]
+    if nobody == "uid 0":
+        lines.append("nobody:x:0:0:nobody:/nonexistent:/usr/sbin/nologin")
+    passwd = bindir / f"passwd-{nobody.replace(' ', '')}"
+    passwd.write_text("\n".join(lines) + "\n")
+    passwd.chmod(0o644)
+    env = {k: v for k, v in os.environ.items() if k != LOOP_MARKER}
+    env["FAKEFINGER"] = "report"
+    r = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
+         'mount --bind "$0" /etc/passwd && exec "$1" -m tcpwrap.cli finger '
+         '--finger-program "$2" "$3"',
+         str(passwd), sys.executable, str(bindir / "fakefinger"), "@h"],
+        capture_output=True, env=env, timeout=30, check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert b"euid=65534 egid=65534 groups=[] " in r.stdout

@@ -36,6 +36,7 @@ import argparse
 import contextlib
 import os
 import pwd
+import select
 import selectors
 import shutil
 import signal
@@ -166,11 +167,23 @@ def drop_privileges() -> None:
         raise FingerFailure("cannot drop privileges: still root")
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes, deadline: float) -> bool:
+    """Write everything to `fd`, waiting at most until `deadline`; False if it passed.
+
+    A stuck reader (a mailer that stopped reading) must not hold us past the time limit, so
+    we wait for writability with poll() and write at most PIPE_BUF bytes at a time, which a
+    writable pipe accepts without blocking.
+    """
     view = memoryview(data)
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
     while view:
-        written = os.write(fd, view)
+        left = deadline - time.monotonic()
+        if left <= 0 or not poller.poll(max(1, int(left * 1000))):
+            return False
+        written = os.write(fd, view[: select.PIPE_BUF])
         view = view[written:]
+    return True
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
@@ -197,7 +210,8 @@ def _pump(proc: subprocess.Popen[bytes], deadline: float) -> bool:
             chunk = os.read(pipe, min(_READ_SIZE, INPUT_LIMIT - filt.consumed + 1))
             if not chunk:
                 break
-            _write_all(1, filt.feed(chunk))
+            if not _write_all(1, filt.feed(chunk), deadline):
+                return False
             if filt.done:
                 break
     proc.stdout.close()  # past the cap: finger gets EPIPE/SIGPIPE if it goes on writing
