@@ -57,6 +57,7 @@ class Kind(enum.Enum):
     WARNING = "warning"  # tcpd_warn(): "warning: [file, line n: ]msg" at LOG_ERR
     ERROR = "error"  # tcpd_jump(): "error: [file, line n: ]msg" at LOG_ERR, then deny
     DEBUG = "debug"  # verbose records: "matched:  ..." / "option:   ..." (printed as is)
+    INFO = "info"  # plain records at LOG_INFO, e.g. "aclexec returned 1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +70,13 @@ class Diagnostic:
 
     @property
     def severity(self) -> Severity:
-        return Severity.DEBUG if self.kind is Kind.DEBUG else Severity.ERR
+        if self.kind is Kind.DEBUG:
+            return Severity.DEBUG
+        return Severity.INFO if self.kind is Kind.INFO else Severity.ERR
 
     def render(self) -> str:
         """The exact text tcpd/tcpdmatch would log for this record."""
-        if self.kind is Kind.DEBUG:
+        if self.kind in (Kind.DEBUG, Kind.INFO):
             return self.message
         where = f"{self.origin}: " if self.origin is not None else ""
         return f"{self.kind.value}: {where}{self.message}"

@@ -24,6 +24,7 @@ class Need(enum.Enum):
     CLIENT_NAME = "client name"  # reverse lookup + double-reverse verification
     SERVER_NAME = "server name"
     CLIENT_USER = "client user"  # RFC 931 / ident
+    ACLEXEC = "aclexec"  # run an aclexec command and report how it exited (live mode only)
 
 
 @dataclass(frozen=True, slots=True)

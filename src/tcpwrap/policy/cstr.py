@@ -1,0 +1,188 @@
+"""C-library string semantics the rule language inherits, reproduced exactly.
+
+What it does: ASCII-only case folding (tcpd runs in the C locale), the bracket-aware `split_at`
+of Debian's IPv6 patch, `isspace`, sscanf-style integer parsing ("%d%c" / "%u%c" / "%o%c" must
+convert exactly one item), and `inet_addr`/`dot_quad_addr` for the IPv4 forms tcp_wrappers
+accepts (hex, octal, trailing blanks).
+
+Hazards: none (pure). These functions decide verdicts, so they follow glibc's behaviour to the
+letter, including its overflow truncation; the differential tests against libwrap check them.
+"""
+
+from __future__ import annotations
+
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+# C isspace() in the C locale.
+C_SPACE = " \t\n\v\f\r"
+INADDR_NONE = 0xFFFFFFFF
+
+
+def fold(text: str) -> str:
+    """Lower-case ASCII letters only (strcasecmp in the C locale)."""
+    if text.isascii():
+        return text.lower()
+    return text.translate(_ASCII_LOWER)
+
+
+def str_eq(a: str, b: str) -> bool:
+    """strcasecmp(a, b) == 0."""
+    return a == b or fold(a) == fold(b)
+
+
+def split_at(text: str, delimiter: str) -> tuple[str, str] | None:
+    """Cut `text` at the first `delimiter` outside [brackets] (Debian's split_at).
+
+    The bracket counter may go negative; a delimiter counts only when it is exactly zero.
+    Returns (before, after) or None when there is no such delimiter.
+    """
+    if "[" not in text and "]" not in text:
+        at = text.find(delimiter)
+        return None if at < 0 else (text[:at], text[at + 1 :])
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif depth == 0 and ch == delimiter:
+            return text[:i], text[i + 1 :]
+    return None
+
+
+def chop(text: str) -> str:
+    """chop_string(): strip C isspace() characters at both ends."""
+    return text.strip(C_SPACE)
+
+
+_DIGITS = "0123456789"
+
+
+def _scan_integer(text: str, base: int) -> int | None:
+    """The number sscanf("%<conv>%c") accepts when it converts exactly one item.
+
+    Leading blanks and one sign are allowed; any character after the digits makes the scan
+    convert two items (rejected). Returns the value as strtol/strtoul would (unbounded here;
+    callers wrap to the C type).
+    """
+    s = text.lstrip(C_SPACE)
+    sign = 1
+    if s[:1] in ("+", "-"):
+        sign = -1 if s[0] == "-" else 1
+        s = s[1:]
+    digits = _DIGITS[:base] if base <= 10 else None
+    if not s or digits is None or any(c not in digits for c in s):
+        return None
+    return sign * int(s, base)
+
+
+def scan_int(text: str) -> int | None:
+    """sscanf(text, "%d%c", &v, &junk) == 1, with glibc's long saturation and int wrap."""
+    value = _scan_integer(text, 10)
+    if value is None:
+        return None
+    value = max(-(2**63), min(2**63 - 1, value))
+    value &= 0xFFFFFFFF
+    return value - 2**32 if value >= 2**31 else value
+
+
+def _wrap_unsigned(value: int) -> int:
+    # strtoul: a negative number is negated in unsigned long; saturates at ULONG_MAX.
+    if value >= 2**64 or value <= -(2**64):
+        value = 2**64 - 1
+    value &= 2**64 - 1
+    return value & 0xFFFFFFFF
+
+
+def scan_uint(text: str) -> int | None:
+    """sscanf(text, "%u%c", &v, &junk) == 1, value as an unsigned int."""
+    value = _scan_integer(text, 10)
+    return None if value is None else _wrap_unsigned(value)
+
+
+def scan_octal(text: str) -> int | None:
+    """sscanf(text, "%o%c", &v, &junk) == 1, value as an unsigned int."""
+    value = _scan_integer(text, 8)
+    return None if value is None else _wrap_unsigned(value)
+
+
+def inet_addr(text: str) -> int:
+    """glibc inet_addr(): the address as a host-order int, or INADDR_NONE on failure."""
+    parts: list[int] = []
+    i, n = 0, len(text)
+    val = 0
+    while True:
+        if i >= n or text[i] not in _DIGITS:
+            return INADDR_NONE
+        val, base = 0, 10
+        if text[i] == "0":
+            i += 1
+            if i < n and text[i] in "xX":
+                base = 16
+                i += 1
+            else:
+                base = 8
+        while i < n:
+            ch = text[i]
+            if ch in _DIGITS:
+                if base == 8 and ch in "89":
+                    return INADDR_NONE
+                val = val * base + (ord(ch) - 48)
+            elif base == 16 and ch in "abcdefABCDEF":
+                val = (val << 4) | (ord(ch.lower()) - 87)
+            else:
+                break
+            if val > 0xFFFFFFFF:
+                return INADDR_NONE
+            i += 1
+        if i < n and text[i] == ".":
+            if len(parts) > 2 or val > 0xFF:
+                return INADDR_NONE
+            parts.append(val)
+            i += 1
+            continue
+        break
+    if i < n and text[i] not in C_SPACE:
+        return INADDR_NONE
+    count = len(parts) + 1
+    limits = {1: 0xFFFFFFFF, 2: 0xFFFFFF, 3: 0xFFFF, 4: 0xFF}
+    if val > limits[count]:
+        return INADDR_NONE
+    for shift, part in zip((24, 16, 8), parts, strict=False):
+        val |= part << shift
+    return val
+
+
+def dot_quad_addr(text: str) -> int:
+    """tcp_wrappers' dot_quad_addr(): exactly four runs of non-dots, then inet_addr()."""
+    runs = 0
+    in_run = False
+    for ch in text:
+        if ch == ".":
+            in_run = False
+        elif not in_run:
+            in_run = True
+            runs += 1
+    return inet_addr(text) if runs == 4 else INADDR_NONE
+
+
+_INADDR_CHARS = frozenset("0123456789./")
+
+
+def not_inaddr(token: str) -> bool:
+    """NOT_INADDR(): the token has a character other than digits, dots and slashes."""
+    return not _INADDR_CHARS.issuperset(token)
+
+
+_MAPPED = "::ffff:"
+
+
+def strip_mapped(address: str) -> str:
+    """Turn "::ffff:a.b.c.d" (any case) into "a.b.c.d", as string_match() does first."""
+    if (
+        len(address) > 7
+        and address[:7].lower() == _MAPPED
+        and dot_quad_addr(address[7:]) != INADDR_NONE
+    ):
+        return address[7:]
+    return address

@@ -1,0 +1,107 @@
+"""The inputs and the output of a decision, as plain values.
+
+What it does: `Connection` says what is known about a connection when deciding starts (daemon,
+endpoints, any names or user already given); `Mode` says how options behave (dry run as in
+tcpdmatch and hosts_ctl, live as in tcpd, resident as in a library); `Decision` is the result:
+verdict, the deciding rule (file:line), the actions the options ask for, diagnostics in the
+order the original would log them, and the texts a driver needs for its log line.
+
+Hazards: none (pure values). `Decision.client_info` may contain network-derived text already
+sanitised by % expansions, exactly as tcpd would log it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from tcpwrap.errors import Diagnostic, Origin
+from tcpwrap.policy.facts import Need
+from tcpwrap.policy.options import ALLOW_PRIORITY, DENY_PRIORITY, Action, Priority
+
+
+class Verdict(enum.Enum):
+    GRANT = "granted"
+    DENY = "denied"
+    TWIST = "twist"  # live mode: replace the server by `/bin/sh -c command`
+    ABORT = "abort"  # percent_x overflow: tcpd sleeps and exits without a verdict record
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One side of a connection as known before deciding."""
+
+    addr: str | None = None  # printable address; None = unknown
+    port: int | None = None
+    name: str | None = None  # a name already known (hosts_ctl, tcpdmatch); None = not yet
+    resolvable: bool = False  # a socket address exists, so a lookup may be asked for
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    daemon: str
+    client: Endpoint = Endpoint()
+    server: Endpoint = Endpoint()
+    user: str | None = None  # a user already known; None = ask ident if `identable`
+    identable: bool = False  # stream socket with both endpoints known
+    pid: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Mode:
+    dry_run: bool = True  # tcpdmatch / hosts_ctl: run nothing, twist is "delegated"
+    resident: bool = False  # a long-lived library caller: twist is refused
+    verbose: bool = False  # produce the "matched:" and "option:" debug records
+    header: bool = False  # tcpdmatch: evaluate (and sanitise) its header values first
+
+
+DRY_RUN = Mode()
+LIVE = Mode(dry_run=False)
+
+
+@dataclass(frozen=True, slots=True)
+class NeedRequest:
+    """What the matcher needs before it can go on."""
+
+    need: Need
+    timeout: float | None = None  # ident timeout in force (rfc931 N)
+    command: str | None = None  # the aclexec command
+    actions: tuple[Action, ...] = ()  # actions due before the aclexec runs
+    key: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class AclExecResult:
+    """How an aclexec command ended: exit status or signal number."""
+
+    pid: int
+    status: int | None
+    signal: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    verdict: Verdict
+    origin: Origin | None  # the deciding rule or table line; None = nothing matched
+    reason: str  # short human explanation
+    actions: tuple[Action, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+    allow_priority: Priority = ALLOW_PRIORITY
+    deny_priority: Priority = DENY_PRIORITY
+    twist: str | None = None  # the expanded twist command (live) or None
+    delegated: bool = False  # dry run reached a twist (tcpdmatch prints "delegated")
+    client_info: str = "unknown"  # %c at the end: what the log line shows
+    client_addr: str = "unknown"
+    client_name: str | None = None  # the name if it was looked up (for JSON logs)
+    user: str | None = None  # the ident user if it was looked up
+    ident_timeout: int = 10
+    lookups: tuple[str, ...] = ()  # which facts were looked up, in order
+    facts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def granted(self) -> bool:
+        return self.verdict is Verdict.GRANT
+
+    @property
+    def priority(self) -> Priority:
+        return self.allow_priority if self.verdict is Verdict.GRANT else self.deny_priority

@@ -1,0 +1,281 @@
+"""The compiled index: which rules can possibly match this connection, in line order.
+
+What it does: for each table, files every rule whose daemon list is plain names or ALL and whose
+client list is a flat list of address-or-name tokens (exact, `.suffix`, `prefix.`, `[v6]`,
+`net/mask`, CIDR, `[v6]/len`, ALL) under dictionary keys, remembering for each key the smallest
+line that carries it. Everything else (EXCEPT, wildcards, KNOWN/LOCAL, `user@`, `daemon@`, ports,
+`/file`, `@netgroup`) stays on a short ordered residual list. `Candidates` then yields rule
+positions in increasing line order: residual rules, index hits for the address, index hits for
+the host name once it is known, and -- while the name is not known -- the first rule that would
+make the original look it up. Every candidate is evaluated in full by the matcher, so the
+answer (and every lookup it causes) equals a naive line-by-line scan; a property test checks it.
+
+Hazards: a wrong key here would silently change verdicts; keys are built with the very same
+folding and address parsing as the matcher (cstr, patterns).
+Errors: none.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from tcpwrap.policy.cstr import INADDR_NONE, dot_quad_addr, fold, strip_mapped
+from tcpwrap.policy.patterns import (
+    CLIENT,
+    AddressOrName,
+    AllWord,
+    Bracket6,
+    ClientHost,
+    DaemonName,
+    Exact,
+    NetMask,
+    PatternList,
+    Prefix,
+    Suffix,
+    parse_ipv6,
+)
+from tcpwrap.policy.rules import Table
+
+INF = 1 << 62
+ALL_DAEMONS = "\x00all"  # group key for daemon list ALL
+
+
+class IndexContext(Protocol):
+    def daemon(self) -> str: ...
+
+    def addr(self, side: int) -> str: ...
+
+    def name_if_ready(self, side: int) -> str | None: ...
+
+
+def _keep_min(table: dict[object, int], key: object, pos: int) -> None:
+    if key not in table:
+        table[key] = pos
+
+
+@dataclass(slots=True)
+class _Keys:
+    """Smallest rule position per key, for one kind of subject (address or name)."""
+
+    exact: dict[object, int] = field(default_factory=dict)
+    prefix: dict[object, int] = field(default_factory=dict)
+    suffix: dict[object, int] = field(default_factory=dict)
+    v6: dict[object, int] = field(default_factory=dict)
+
+    def lookup(self, subject: str) -> int:
+        best = INF
+        text = fold(strip_mapped(subject))
+        hit = self.exact.get(text)
+        if hit is not None:
+            best = hit
+        if (self.prefix or self.suffix) and "." in text:
+            start = 0
+            while True:
+                dot = text.find(".", start)
+                if dot < 0:
+                    break
+                if self.prefix:
+                    hit = self.prefix.get(text[: dot + 1])
+                    if hit is not None and hit < best:
+                        best = hit
+                if self.suffix and dot > 0:
+                    hit = self.suffix.get(text[dot:])
+                    if hit is not None and hit < best:
+                        best = hit
+                start = dot + 1
+        if self.v6 and ":" in text:
+            value = parse_ipv6(strip_mapped(subject))
+            if value is not None:
+                hit = self.v6.get(value)
+                if hit is not None and hit < best:
+                    best = hit
+        return best
+
+
+@dataclass(slots=True)
+class _Group:
+    """The indexed rules of one daemon-list key."""
+
+    always: int = INF
+    address: _Keys = field(default_factory=_Keys)
+    name: _Keys = field(default_factory=_Keys)
+    v4nets: dict[int, dict[int, int]] = field(default_factory=dict)  # mask -> net -> pos
+    v6nets: dict[int, dict[int, int]] = field(default_factory=dict)  # len -> net>>shift -> pos
+    triggers: list[int] = field(default_factory=list)  # rules that read the name, sorted
+
+    def address_hit(self, address: str) -> int:
+        best = self.address.lookup(address)
+        if self.v4nets or self.v6nets:
+            mapped = strip_mapped(address)
+            if len(mapped) != len(address) or ":" not in address:
+                value = dot_quad_addr(mapped)
+                if value != INADDR_NONE:
+                    for mask, nets in self.v4nets.items():
+                        hit = nets.get(value & mask)
+                        if hit is not None and hit < best:
+                            best = hit
+            else:
+                value6 = parse_ipv6(address)
+                if value6 is not None:
+                    for length, nets6 in self.v6nets.items():
+                        hit = nets6.get(value6 >> (128 - length))
+                        if hit is not None and hit < best:
+                            best = hit
+        return best
+
+
+def _daemon_keys(daemons: PatternList) -> list[str] | None:
+    keys: list[str] = []
+    for item in daemons.items:
+        if not isinstance(item, DaemonName):
+            return None  # EXCEPT, ports, daemon@host
+        matcher = item.matcher
+        if isinstance(matcher, AllWord):
+            keys.append(ALL_DAEMONS)
+        elif isinstance(matcher, Exact):
+            keys.append(matcher.token)
+        else:
+            return None
+    return keys
+
+
+def _client_tokens(clients: PatternList) -> list[AddressOrName | NetMask] | None:
+    out: list[AddressOrName | NetMask] = []
+    for item in clients.items:
+        if not isinstance(item, ClientHost):
+            return None  # EXCEPT or user@host
+        host = item.host
+        if isinstance(host, NetMask) or (isinstance(host, AddressOrName) and isinstance(
+            host.matcher, Exact | Suffix | Prefix | AllWord | Bracket6
+        )):
+            out.append(host)
+        else:
+            return None
+    return out
+
+
+def _file(group: _Group, token: AddressOrName | NetMask, pos: int) -> None:
+    if isinstance(token, NetMask):
+        if token.v4 is not None:
+            net, mask = token.v4
+            _keep_min(group.v4nets.setdefault(mask, {}), net, pos)  # type: ignore[arg-type]
+        if token.v6 is not None:
+            net6, length = token.v6
+            shift = 128 - length
+            _keep_min(group.v6nets.setdefault(length, {}), net6 >> shift, pos)  # type: ignore[arg-type]
+        return
+    matcher = token.matcher
+    targets = [group.address, group.name] if token.names_too else [group.address]
+    if isinstance(matcher, AllWord):
+        group.always = min(group.always, pos)
+        return
+    for keys in targets:
+        if isinstance(matcher, Exact):
+            _keep_min(keys.exact, matcher.token, pos)
+        elif isinstance(matcher, Prefix):
+            _keep_min(keys.prefix, matcher.token, pos)
+        elif isinstance(matcher, Suffix):
+            _keep_min(keys.suffix, matcher.token, pos)
+        elif isinstance(matcher, Bracket6) and matcher.value is not None:
+            _keep_min(keys.v6, matcher.value, pos)
+
+
+@dataclass(slots=True)
+class TableIndex:
+    groups: dict[str, _Group]
+    residual: dict[str, list[int]]  # daemon key (or ALL_DAEMONS, or "" = any) -> positions
+
+    def candidates(self, ctx: IndexContext) -> Candidates:
+        return Candidates(self, ctx)
+
+
+def build_index(table: Table) -> TableIndex:
+    groups: dict[str, _Group] = {}
+    residual: dict[str, list[int]] = {}
+    for pos, rule in enumerate(table.rules):
+        daemon_keys = _daemon_keys(rule.daemons)
+        tokens = _client_tokens(rule.clients) if daemon_keys is not None else None
+        if daemon_keys is None:
+            residual.setdefault("", []).append(pos)
+            continue
+        if tokens is None:
+            for key in dict.fromkeys(daemon_keys):
+                residual.setdefault(key, []).append(pos)
+            continue
+        for key in dict.fromkeys(daemon_keys):
+            group = groups.setdefault(key, _Group())
+            if any(isinstance(t, AddressOrName) and t.names_too for t in tokens):
+                group.triggers.append(pos)
+            for token in tokens:
+                _file(group, token, pos)
+    return TableIndex(groups, residual)
+
+
+class Candidates:
+    """Rule positions worth evaluating, lowest first; see the module docstring."""
+
+    __slots__ = ("_ctx", "_groups", "_hits", "_name_done", "_residual")
+
+    def __init__(self, index: TableIndex, ctx: IndexContext) -> None:
+        self._ctx = ctx
+        daemon = fold(ctx.daemon())
+        self._groups = [g for g in (index.groups.get(ALL_DAEMONS), index.groups.get(daemon)) if g]
+        lists = [index.residual.get(k) for k in ("", ALL_DAEMONS, daemon)]
+        present = [lst for lst in lists if lst]
+        self._residual: Iterator[int] = (
+            iter(present[0]) if len(present) == 1 else heapq.merge(*present)
+        )
+        address = ctx.addr(CLIENT)
+        best = INF
+        for group in self._groups:
+            best = min(best, group.always, group.address_hit(address))
+        self._hits = [best]  # a small "heap" of index hits
+        self._name_done = False
+
+    def _name_hits(self, after: int) -> int:
+        """Index hits for the host name (once known), else the next rule that reads it."""
+        name = self._ctx.name_if_ready(CLIENT)
+        best = INF
+        for group in self._groups:
+            if name is not None:
+                hit = group.name.lookup(name)
+                if hit <= after:  # cannot happen (see module docstring); stay exact anyway
+                    hit = INF
+                best = min(best, hit)
+            else:
+                at = bisect.bisect_right(group.triggers, after)
+                if at < len(group.triggers):
+                    best = min(best, group.triggers[at])
+        return best
+
+    def __iter__(self) -> Iterator[int]:
+        residual = next(self._residual, INF)
+        name_next = self._name_hits(-1)
+        name_known = self._ctx.name_if_ready(CLIENT) is not None
+        address_next = self._hits[0]
+        last = -1
+        while True:
+            pos = min(residual, name_next, address_next)
+            if pos >= INF:
+                return
+            if pos > last:
+                yield pos
+                last = pos
+            if residual == pos:
+                residual = next(self._residual, INF)
+            if address_next == pos:
+                address_next = INF
+            if name_next == pos:
+                if name_known:
+                    name_next = INF
+                else:
+                    name_known = self._ctx.name_if_ready(CLIENT) is not None
+                    name_next = self._name_hits(pos)
+            elif not name_known and self._ctx.name_if_ready(CLIENT) is not None:
+                # A residual rule looked the name up: switch to name hits after it.
+                name_known = True
+                name_next = self._name_hits(pos)

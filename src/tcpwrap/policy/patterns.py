@@ -1,0 +1,463 @@
+"""Pattern grammar: list tokens -> frozen pattern objects that know how to match.
+
+What it does: compiles each daemon-list and client-list token into one of the pattern kinds of
+hosts_access(5) as Debian 7.6.q ships it (SPEC 2.5-2.12): string forms (ALL, KNOWN, `.suffix`,
+`prefix.`, `*`/`?` globs, `[v6]`, exact), port numbers, `net/mask`, `n.n.n.n/len`, `[v6]/len`,
+`@netgroup`, `/file`, KNOWN/LOCAL host keywords, `user@host`, `daemon@host`, and EXCEPT lists.
+Matching asks a `MatchContext` for facts; asking for a name or a user may interrupt the
+evaluation (the context raises), which is how lookups stay lazy and rule-driven.
+
+Hazards: tokens come from admin files; host names and user names they are compared with come
+from the network. Nothing here interprets them beyond comparison. Matching order inside a token
+is the original's, because it decides which lookups happen (observable in logs and DNS).
+Errors: none; malformed patterns simply never match, like the original.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Protocol
+
+from tcpwrap.policy.cstr import (
+    INADDR_NONE,
+    dot_quad_addr,
+    fold,
+    not_inaddr,
+    scan_uint,
+    split_at,
+    strip_mapped,
+)
+
+CLIENT = 0
+SERVER = 1
+
+UNKNOWN = "unknown"
+PARANOID = "paranoid"
+
+
+class MatchContext(Protocol):
+    """What a pattern may ask about the connection being decided."""
+
+    def daemon(self) -> str: ...
+
+    def server_port(self) -> int | None: ...
+
+    def addr(self, side: int) -> str: ...
+
+    def name(self, side: int) -> str: ...  # may trigger a lookup (lazily)
+
+    def user(self) -> str: ...  # may trigger an ident query (lazily)
+
+    def innetgr(self, group: str, host: str) -> bool: ...
+
+    def enter_file(self, path: str) -> list[str] | None: ...  # None: no match (missing/loop)
+
+    def leave_file(self, path: str) -> None: ...
+
+
+def hostname_known(name: str) -> bool:
+    folded = fold(name)
+    return folded != UNKNOWN and folded != PARANOID
+
+
+# --------------------------------------------------------------------------- string_match
+
+
+class StringMatcher:
+    """string_match(tok, s): one token compared with a daemon, user, address or name."""
+
+    __slots__ = ()
+
+    def match(self, subject: str) -> bool:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class Glob(StringMatcher):
+    token: str
+    regex: re.Pattern[str] = field(compare=False)
+
+    def match(self, subject: str) -> bool:
+        subject = strip_mapped(subject)
+        if not subject:
+            return self.token == "*"  # noqa: S105 - match_pattern_ylo: only "*" matches ""
+        return self.regex.fullmatch(subject) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Suffix(StringMatcher):
+    token: str  # folded, starts with "."
+
+    def match(self, subject: str) -> bool:
+        subject = strip_mapped(subject)
+        return len(subject) > len(self.token) and fold(subject).endswith(self.token)
+
+
+@dataclass(frozen=True, slots=True)
+class AllWord(StringMatcher):
+    def match(self, subject: str) -> bool:
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class KnownWord(StringMatcher):
+    def match(self, subject: str) -> bool:
+        return fold(strip_mapped(subject)) != UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
+class Prefix(StringMatcher):
+    token: str  # folded, ends with "."
+
+    def match(self, subject: str) -> bool:
+        return fold(strip_mapped(subject)).startswith(self.token)
+
+
+@dataclass(frozen=True, slots=True)
+class Bracket6(StringMatcher):
+    """`[v6addr]`: numeric IPv6 equality (any textual form)."""
+
+    token: str
+    value: int | None  # None: the inside does not parse, never matches
+
+    def match(self, subject: str) -> bool:
+        if self.value is None:
+            return False
+        other = parse_ipv6(strip_mapped(subject))
+        return other is not None and other == self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Exact(StringMatcher):
+    token: str  # folded
+
+    def match(self, subject: str) -> bool:
+        return fold(strip_mapped(subject)) == self.token
+
+
+@lru_cache(maxsize=4096)
+def parse_ipv6(text: str) -> int | None:
+    """getaddrinfo(AF_INET6, AI_NUMERICHOST) as a 128-bit value, or None."""
+    if ":" not in text or not text.isascii():
+        return None
+    try:
+        return int(ipaddress.IPv6Address(text.split("%", 1)[0]))
+    except ValueError:
+        return None
+
+
+def _glob_regex(token: str) -> re.Pattern[str]:
+    # match_pattern_ylo(): a '*' directly followed by another '*' only ever tries non-empty
+    # remainders, so "a**" does not match "a"; every other '*' is an ordinary ".*".
+    parts: list[str] = []
+    for i, c in enumerate(token):
+        if c == "*":
+            parts.append(".*(?=.)" if token[i + 1 : i + 2] == "*" else ".*")
+        elif c == "?":
+            parts.append(".")
+        else:
+            parts.append(re.escape(c))
+    return re.compile("".join(parts), re.IGNORECASE | re.ASCII | re.DOTALL)
+
+
+def compile_string(token: str) -> StringMatcher:
+    """The string_match() form of a token (SPEC 2.8, in its precedence order)."""
+    if "*" in token or "?" in token:
+        return Glob(token, _glob_regex(token))
+    if token.startswith("."):
+        return Suffix(fold(token))
+    folded = fold(token)
+    if folded == "all":
+        return AllWord()
+    if folded == "known":
+        return KnownWord()
+    if token.endswith("."):
+        return Prefix(folded)
+    if token.startswith("[") and token.endswith("]") and len(token) >= 2:
+        return Bracket6(token, parse_ipv6(token[1:-1]))
+    return Exact(folded)
+
+
+# --------------------------------------------------------------------------- host patterns
+
+
+class HostPattern:
+    """host_match(tok, host): a pattern applied to the client or the server endpoint."""
+
+    __slots__ = ()
+
+    def match(self, ctx: MatchContext, side: int) -> bool:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class Netgroup(HostPattern):
+    group: str  # case-sensitive
+
+    def match(self, ctx: MatchContext, side: int) -> bool:
+        return ctx.innetgr(self.group, ctx.name(side))
+
+
+@dataclass(frozen=True, slots=True)
+class FileList(HostPattern):
+    path: str
+
+    def match(self, ctx: MatchContext, side: int) -> bool:
+        tokens = ctx.enter_file(self.path)
+        if tokens is None:
+            return False
+        try:
+            return any(compile_host(tok).match(ctx, side) for tok in tokens)
+        finally:
+            ctx.leave_file(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class KnownHost(HostPattern):
+    def match(self, ctx: MatchContext, side: int) -> bool:
+        name = ctx.name(side)  # the original evaluates the name first
+        return fold(ctx.addr(side)) != UNKNOWN and hostname_known(name)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalHost(HostPattern):
+    def match(self, ctx: MatchContext, side: int) -> bool:
+        name = ctx.name(side)
+        return "." not in name and hostname_known(name)
+
+
+@dataclass(frozen=True, slots=True)
+class NetMask(HostPattern):
+    """`net/mask`, `n.n.n.n/len` or `[v6]/len`: compared with the address only (SPEC 2.9)."""
+
+    net_token: str
+    mask_token: str
+    v4: tuple[int, int] | None  # (net, mask) when the IPv4 reading is valid
+    v6: tuple[int, int] | None  # (net, prefix length) when the IPv6 reading is valid
+
+    def match(self, ctx: MatchContext, side: int) -> bool:
+        return self.match_address(ctx.addr(side))
+
+    def match_address(self, address: str) -> bool:
+        mapped = strip_mapped(address)
+        if len(mapped) != len(address) or ":" not in address:
+            if self.v4 is None:
+                return False
+            value = dot_quad_addr(mapped)
+            if value == INADDR_NONE:
+                return False
+            net, mask = self.v4
+            return (value & mask) == net
+        if self.v6 is None:
+            return False
+        value6 = parse_ipv6(address)
+        if value6 is None:
+            return False
+        net6, length = self.v6
+        shift = 128 - length
+        return (value6 >> shift) == (net6 >> shift)
+
+
+def _atoi(text: str) -> int:
+    match = re.match(r"[ \t\n\v\f\r]*([+-]?\d+)", text)
+    return int(match.group(1)) if match else 0
+
+
+def compile_netmask(net_token: str, mask_token: str) -> NetMask:
+    v4: tuple[int, int] | None = None
+    net = dot_quad_addr(net_token)
+    if net != INADDR_NONE:
+        mask = dot_quad_addr(mask_token)
+        if mask == INADDR_NONE:
+            bits = _atoi(mask_token)
+            if 1 <= bits <= 32:
+                mask = (0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF
+        if mask != INADDR_NONE:
+            v4 = (net, mask)
+    v6: tuple[int, int] | None = None
+    if net_token.startswith("[") and net_token.endswith("]"):
+        value = parse_ipv6(net_token[1:-1])
+        length = _atoi(mask_token)
+        if value is not None and 0 <= length <= 128:
+            v6 = (value, length)
+    return NetMask(net_token, mask_token, v4, v6)
+
+
+@dataclass(frozen=True, slots=True)
+class AddressOrName(HostPattern):
+    """Row 6 of host_match: the address first, then (if the token is not numeric) the name."""
+
+    token: str
+    matcher: StringMatcher
+    names_too: bool  # NOT_INADDR(token)
+
+    def match(self, ctx: MatchContext, side: int) -> bool:
+        if self.matcher.match(ctx.addr(side)):
+            return True
+        return self.names_too and self.matcher.match(ctx.name(side))
+
+
+@lru_cache(maxsize=65536)
+def compile_host(token: str) -> HostPattern:
+    """The host_match() form of a token, in the original's dispatch order (SPEC 2.7)."""
+    if token.startswith("@"):
+        return Netgroup(token[1:])
+    if token.startswith("/"):
+        return FileList(token)
+    folded = fold(token)
+    if folded == "known":
+        return KnownHost()
+    if folded == "local":
+        return LocalHost()
+    cut = split_at(token, "/")
+    if cut is not None:
+        return compile_netmask(*cut)
+    return AddressOrName(token, compile_string(token), not_inaddr(token))
+
+
+# --------------------------------------------------------------------------- list items
+
+
+class Item:
+    """One token of a daemon list or a client list."""
+
+    __slots__ = ()
+    token: str
+
+    def match(self, ctx: MatchContext) -> bool:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonName(Item):
+    token: str
+    matcher: StringMatcher
+
+    def match(self, ctx: MatchContext) -> bool:
+        return self.matcher.match(ctx.daemon())
+
+
+@dataclass(frozen=True, slots=True)
+class Port(Item):
+    """A decimal number <= 65535 in a daemon list: the server's port (Debian match_port)."""
+
+    token: str
+    port: int
+
+    def match(self, ctx: MatchContext) -> bool:
+        return ctx.server_port() == self.port
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonAt(Item):
+    token: str
+    daemon: Item
+    host: HostPattern
+
+    def match(self, ctx: MatchContext) -> bool:
+        return self.daemon.match(ctx) and self.host.match(ctx, SERVER)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientHost(Item):
+    token: str
+    host: HostPattern
+
+    def match(self, ctx: MatchContext) -> bool:
+        return self.host.match(ctx, CLIENT)
+
+
+@dataclass(frozen=True, slots=True)
+class UserAt(Item):
+    token: str
+    user: StringMatcher
+    host: HostPattern
+
+    def match(self, ctx: MatchContext) -> bool:
+        # The host part first: the ident query happens only if it matched.
+        return self.host.match(ctx, CLIENT) and self.user.match(ctx.user())
+
+
+def _daemon_only(token: str) -> Item:
+    port = scan_uint(token)
+    if port is not None and port <= 65535:
+        return Port(token, port)
+    return DaemonName(token, compile_string(token))
+
+
+def compile_daemon_item(token: str) -> Item:
+    cut = split_at(token[1:], "@")
+    if cut is None:
+        return _daemon_only(token)
+    daemon_part = token[0] + cut[0]
+    return DaemonAt(token, _daemon_only(daemon_part), compile_host(cut[1]))
+
+
+def compile_client_item(token: str) -> Item:
+    cut = split_at(token[1:], "@")
+    if cut is None:
+        return ClientHost(token, compile_host(token))
+    user_part = token[0] + cut[0]
+    return UserAt(token, compile_string(user_part), compile_host(cut[1]))
+
+
+# --------------------------------------------------------------------------- lists
+
+_SEPARATORS = re.compile(r"[, \t\r\n]+")
+
+
+def split_list(text: str) -> list[str]:
+    """strtok(list, ", \\t\\r\\n"): runs of separators vanish."""
+    return [tok for tok in _SEPARATORS.split(text) if tok]
+
+
+@dataclass(frozen=True, slots=True)
+class PatternList:
+    """A daemon or client list with its EXCEPT structure (SPEC 2.4)."""
+
+    items: tuple[Item | None, ...]  # None marks an EXCEPT token
+    next_except: tuple[int, ...]  # for each index, the next EXCEPT index (or len)
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        return tuple("EXCEPT" if item is None else item.token for item in self.items)
+
+    def match(self, ctx: MatchContext, start: int = 0) -> bool:
+        items = self.items
+        for i in range(start, len(items)):
+            item = items[i]
+            if item is None:
+                return False
+            if item.match(ctx):
+                j = self.next_except[i]
+                if j >= len(items):
+                    return True
+                return not self.match(ctx, j + 1)
+        return False
+
+
+def _build(tokens: list[str], compile_item: type | object) -> PatternList:
+    items: list[Item | None] = []
+    for tok in tokens:
+        if fold(tok) == "except":
+            items.append(None)
+        else:
+            items.append(compile_item(tok))  # type: ignore[operator]
+    next_except = [len(items)] * len(items)
+    upcoming = len(items)
+    for i in range(len(items) - 1, -1, -1):
+        next_except[i] = upcoming
+        if items[i] is None:
+            upcoming = i
+    return PatternList(tuple(items), tuple(next_except))
+
+
+def compile_daemon_list(text: str) -> PatternList:
+    return _build(split_list(text), compile_daemon_item)
+
+
+def compile_client_list(text: str) -> PatternList:
+    return _build(split_list(text), compile_client_item)
