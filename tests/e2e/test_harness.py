@@ -146,6 +146,7 @@ CRAFTED_REVERSE = {
     "127.0.0.12": None,  # served as x|y&z>w<v`id`.e2e.test, refused by glibc
     "127.0.0.14": "cnameptr.e2e.test",
     "127.0.0.18": "solo2",
+    "127.0.0.65": "host.slow.e2e.test",
     "127.0.1.1": "a;b$(id).hosts.test",
     "127.0.1.2": "x`id`|y&z>w<v.hosts.test",
     "127.0.1.3": "100%n%h%d.hosts.test",

@@ -1,7 +1,8 @@
 """The asyncio twin of `lookup.verify_host_name`: double-reverse verification (SPEC 5.1).
 
-What it does: `await verify_host_name(address, timeout=...)` does the reverse and forward
-lookups with `loop.getnameinfo`/`loop.getaddrinfo` under one `asyncio.timeout_at` deadline,
+What it does: `await verify_host_name(address, timeout=...)` does the reverse lookup
+(`lookup.reverse_lookup` in the loop's executor, because getnameinfo would hold the GIL) and
+the forward lookup (`loop.getaddrinfo`) under one `asyncio.timeout_at` deadline,
 and hands the answers to the same pure functions as the blocking driver (`lookup.endpoint`,
 `lookup.forward_name`, `lookup.decide`), so both reach identical verdicts and warnings.
 
@@ -29,18 +30,15 @@ from tcpwrap.drivers.lookup import (
     forward_name,
     host_bytes,
     lookup_failed,
+    reverse_lookup,
 )
 from tcpwrap.policy.facts import NameLookup, UnknownName
 
 
 async def _reverse(loop: asyncio.AbstractEventLoop, ep: Endpoint) -> str | None:
-    try:
-        host, _port = await loop.getnameinfo(ep.sockaddr(), socket.NI_NAMEREQD)
-    except Exception as exc:
-        if lookup_failed(exc):
-            return None
-        raise
-    return host
+    # Not loop.getnameinfo(): CPython 3.11's getnameinfo keeps the GIL while glibc waits,
+    # which would stall the whole event loop (see lookup.reverse_lookup).
+    return await loop.run_in_executor(None, reverse_lookup, ep)
 
 
 async def _forward(loop: asyncio.AbstractEventLoop, ep: Endpoint, name: str) -> Forward | None:

@@ -1,14 +1,16 @@
 """Host names from DNS: double-reverse verification (SPEC 5.1) and tcpdmatch's lookup (7.1.3).
 
 What it does: `verify_host_name(address)` finds the name of an endpoint address the way
-Debian's tcpd does: reverse lookup (getnameinfo, NI_NAMEREQD), truncation to 127 characters,
-the numeric-PTR check, a forward lookup of the same family (getaddrinfo, AI_CANONNAME), the
-canonical-name check (except for `localhost`) and the address-membership check (IPv6: with
-scope id). It returns a `NameLookup`: `KnownName` (case as the PTR gave it), `UnknownName`
-(no usable reverse answer) or `ParanoidName`, plus tcpd's exact warning texts.
-`find_inet_addr(host)` is tcpdmatch/tcpdchk's host lookup: numeric first, then by name, with
-the `hostname alias` warnings. The decisions are pure functions (`endpoint`, `forward_name`,
-`decide`, `forward_from_addrinfo`, `alias_warnings`), shared with `async_lookup`.
+Debian's tcpd does: reverse lookup (getnameinfo NI_NAMEREQD, see `reverse_lookup`),
+truncation to 127 characters, the numeric-PTR check, a forward lookup of the same family
+(getaddrinfo, AI_CANONNAME), the canonical-name check (except for `localhost`) and the
+address-membership check (IPv6: with scope id). It returns a `NameLookup`: `KnownName` (case
+as the PTR gave it), `UnknownName` (no usable reverse answer) or `ParanoidName`, plus tcpd's
+exact warning texts. A PTR naming a host literally called `unknown` gives `KnownName("unknown")`;
+its `text()` is "unknown", which is what tcpd's string comparisons see. `find_inet_addr(host)`
+is tcpdmatch/tcpdchk's host lookup: numeric first, then by name, with the `hostname alias`
+warnings. The decisions are pure functions (`endpoint`, `forward_name`, `decide`,
+`forward_from_addrinfo`, `alias_warnings`), shared with `async_lookup`.
 
 Hazards: names come from whoever controls the client's reverse zone (or /etc/hosts) and are
 hostile text; they are only compared and returned, never interpreted here. The system
@@ -284,9 +286,15 @@ def _with_deadline(fn: Callable[[], T], deadline: float) -> T | _Timeout:
     return result[0]
 
 
-def _reverse(ep: Endpoint) -> str | None:
+def reverse_lookup(ep: Endpoint) -> str | None:
+    """getnameinfo(NI_NAMEREQD), done as glibc does it: gethostbyaddr_r(), then h_name.
+
+    CPython 3.11's socket.getnameinfo() keeps the GIL while the resolver waits, which would
+    freeze every thread (and the timeout) for as long as a dead DNS server takes;
+    socket.gethostbyaddr() releases it and asks glibc the same question.
+    """
     try:
-        return socket.getnameinfo(ep.sockaddr(), socket.NI_NAMEREQD)[0]
+        return socket.gethostbyaddr(str(ep.address))[0]
     except Exception as exc:
         if lookup_failed(exc):
             return None
@@ -316,7 +324,7 @@ def verify_host_name(address: str, *, timeout: float = DEFAULT_TIMEOUT) -> NameL
     if ep is None:
         return NameLookup(UnknownName())
     deadline = time.monotonic() + timeout
-    reverse = _with_deadline(lambda: _reverse(ep), deadline)
+    reverse = _with_deadline(lambda: reverse_lookup(ep), deadline)
     if isinstance(reverse, _Timeout):
         return NameLookup(UnknownName())
     name = forward_name(ep, reverse)

@@ -1,7 +1,7 @@
 """Name verification (SPEC 5.1) and tcpdmatch's host lookup (7.1.3) on plain values.
 
 The pure functions get resolver answers as values; the two drivers are driven through a fake
-resolver (monkeypatched getnameinfo/getaddrinfo) to check timeouts and that the blocking and
+resolver (monkeypatched gethostbyaddr/getaddrinfo) to check timeouts and that the blocking and
 asyncio drivers agree.
 """
 
@@ -286,13 +286,12 @@ class FakeResolver:
         self.block.set()
         self.calls: list[str] = []
 
-    def getnameinfo(self, sockaddr: tuple[Any, ...], flags: int) -> tuple[str, str]:
-        self.calls.append(f"getnameinfo {sockaddr[0]}")
-        assert flags == socket.NI_NAMEREQD
+    def gethostbyaddr(self, address: str) -> tuple[str, list[str], list[str]]:
+        self.calls.append(f"gethostbyaddr {address}")
         self.block.wait(10)
-        if sockaddr[0] in PTR:
-            return PTR[sockaddr[0]], "0"
-        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        if address in PTR:
+            return PTR[address], [], [address]
+        raise socket.herror(1, "Unknown host")
 
     def getaddrinfo(
         self,
@@ -330,7 +329,8 @@ class FakeResolver:
 @pytest.fixture
 def resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeResolver]:
     fake = FakeResolver()
-    monkeypatch.setattr(socket, "getnameinfo", fake.getnameinfo)
+    monkeypatch.setattr(socket, "gethostbyaddr", fake.gethostbyaddr)
+    monkeypatch.setattr(socket, "getnameinfo", None)  # must not be used (GIL)
     monkeypatch.setattr(socket, "getaddrinfo", fake.getaddrinfo)
     yield fake
     fake.block.set()  # let abandoned worker threads finish
@@ -361,7 +361,7 @@ def test_sync_and_async_drivers_agree(
 
 def test_numeric_ptr_makes_no_forward_lookup(resolver: FakeResolver) -> None:
     lookup.verify_host_name("192.0.2.64")
-    assert resolver.calls == ["getnameinfo 192.0.2.64"]
+    assert resolver.calls == ["gethostbyaddr 192.0.2.64"]
 
 
 def test_sync_timeout_during_reverse_is_unknown(resolver: FakeResolver) -> None:
@@ -388,15 +388,16 @@ def test_async_timeout_during_reverse_is_unknown(resolver: FakeResolver) -> None
 class SlowForward(FakeResolver):
     """Answers reverse lookups at once; forward lookups wait for `block`."""
 
-    def getnameinfo(self, sockaddr: tuple[Any, ...], flags: int) -> tuple[str, str]:
-        return PTR[sockaddr[0]], "0"
+    def gethostbyaddr(self, address: str) -> tuple[str, list[str], list[str]]:
+        return PTR[address], [], [address]
 
 
 @pytest.fixture
 def slow_forward(monkeypatch: pytest.MonkeyPatch) -> Iterator[SlowForward]:
     fake = SlowForward()
     fake.block.clear()
-    monkeypatch.setattr(socket, "getnameinfo", fake.getnameinfo)
+    monkeypatch.setattr(socket, "gethostbyaddr", fake.gethostbyaddr)
+    monkeypatch.setattr(socket, "getnameinfo", None)  # must not be used (GIL)
     monkeypatch.setattr(socket, "getaddrinfo", fake.getaddrinfo)
     yield fake
     fake.block.set()
@@ -452,6 +453,6 @@ def test_programming_errors_propagate(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: Any) -> Any:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(socket, "getnameinfo", broken)
+    monkeypatch.setattr(socket, "gethostbyaddr", broken)
     with pytest.raises(RuntimeError, match="bug"):
         lookup.verify_host_name("192.0.2.1")
