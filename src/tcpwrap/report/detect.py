@@ -70,18 +70,20 @@ class _Part:
         self.last: Event | None = None
         self.locals: dict[str, None] = {}
         self.services: dict[str, None] = {}
-        self.evidence: list[Event] = []
+        self.evidence: list[tuple[float, str]] = []  # (time, raw line)
 
     def add(self, e: Event, cap: int) -> None:
         self.count += 1
         if self.first is None:
             self.first = e
         self.last = e
-        self.locals[e.local] = None
-        if len(self.services) < _MAX_SERVICES:
-            self.services[e.service] = None
-        if len(self.evidence) < cap:
-            self.evidence.append(e)
+        self.locals[e[5]] = None
+        services = self.services
+        if len(services) < _MAX_SERVICES:
+            services[e[6]] = None
+        evidence = self.evidence
+        if len(evidence) < cap:
+            evidence.append((e[0], e[12]))
 
     def finding(self, kind: str, remote: str, score: float, why: str,
                 period: float | None = None) -> Finding:
@@ -95,10 +97,22 @@ class _Part:
             last=self.last,
             count=self.count,
             score=round(min(score, 10.0), 2),
-            evidence=[e.text for e in self.evidence],
+            evidence=[text for _, text in self.evidence],
             period_s=period,
             why=why,
         )
+
+
+class _Domain:
+    """One remote domain: which of its hosts reached which local host last."""
+
+    __slots__ = ("locals", "part", "remotes", "remotes_max")
+
+    def __init__(self) -> None:
+        self.locals: dict[str, Event] = {}  # local host -> the domain's last event there
+        self.remotes: dict[str, float] = {}  # remote key -> last time (capped)
+        self.part: _Part | None = None
+        self.remotes_max = 0
 
 
 class _Remote:
@@ -107,27 +121,18 @@ class _Remote:
     __slots__ = ("burst", "burst_max", "burst_run", "day_seen", "domain", "locals", "name",
                  "night", "recent", "spread", "spread_max")
 
-    def __init__(self, name: str, burst_count: int) -> None:
+    def __init__(self, name: str, burst_count: int, domain: _Domain | None) -> None:
         self.name = name
-        self.domain = remote_domain(name)
-        self.recent: deque[Event] = deque(maxlen=max(_RECENT, burst_count))
+        self.domain = domain
+        self.recent: deque[Event] = deque(maxlen=burst_count)
         self.burst_run = 0
         self.burst_max = 0
         self.burst: _Part | None = None
-        self.locals: dict[str, float] = {}
+        self.locals: dict[str, Event] = {}  # local host -> this host's last event there
         self.spread: _Part | None = None
         self.spread_max = 0
         self.day_seen = False
         self.night: _Part | None = None
-
-
-class _Domain:
-    __slots__ = ("locals", "part", "remotes_max")
-
-    def __init__(self) -> None:
-        self.locals: dict[str, tuple[float, str]] = {}  # local host -> (last time, remote key)
-        self.part: _Part | None = None
-        self.remotes_max = 0
 
 
 class _Service:
@@ -166,132 +171,178 @@ class Detector:
         self.domains: dict[str, _Domain] = {}
         self.services: dict[str, _Service] = {}
         self.retries: dict[tuple[str, str, str], _Retry] = {}
-        self.spoofs: dict[str, tuple[_Part, dict[str, None]]] = {}
+        self.spoofs: dict[str, _Part] = {}
         self.connections = 0
         self.local_hosts: dict[str, None] = {}
+        self._night = tuple(self.t.is_night(h) for h in range(24))
 
     # -- streaming ----------------------------------------------------------------------------
     def feed(self, e: Event) -> None:
-        t = self.t
-        cap = t.evidence
-        key = e.remote.lower()
-        if e.kind == SPOOF:
-            entry = self.spoofs.get(key)
-            if entry is None:
-                entry = self.spoofs[key] = (_Part(), {})
-            entry[0].add(e, cap)
-            self.local_hosts[e.local] = None
-            return
-        if not key:
+        """Take one event (in time order). The hot path: keep it lean (see the benchmark)."""
+        ts, _src, _lineno, _off, hour, local, service, _pid, kind, remote = e[:10]
+        key = remote.lower()
+        if local not in self.local_hosts:
+            self.local_hosts[local] = None
+        if kind == SPOOF:
+            self._spoof(key, e)
             return
         self.connections += 1
-        if e.local not in self.local_hosts:
-            self.local_hosts[e.local] = None
         r = self.remotes.get(key)
         if r is None:
-            r = self.remotes[key] = _Remote(e.remote, t.burst_count)
-        ts = e.ts
-        recent = r.recent
-        recent.append(e)
+            r = self._new_remote(key, remote)
+        t = self.t
 
         # burst: the last burst_count events of this host fit in burst_window
-        n = t.burst_count
-        if len(recent) >= n and ts - recent[-n].ts <= t.burst_window:
-            if r.burst is None:
-                r.burst = _Part()
-            if r.burst_run == 0:
-                r.burst_run = n
-                for i in range(-n, 0):
-                    r.burst.add(recent[i], cap)
-            else:
-                r.burst_run += 1
-                r.burst.add(e, cap)
-            if r.burst_run > r.burst_max:
-                r.burst_max = r.burst_run
-        else:
+        recent = r.recent
+        recent.append(e)
+        if len(recent) == t.burst_count and ts - recent[0][0] <= t.burst_window:
+            self._burst(r, e)
+        elif r.burst_run:
             r.burst_run = 0
 
-        # spread: distinct local hosts within spread_window
+        # spread: checked only when a local host (re)enters this host's window
         loc = r.locals
-        if e.local in loc or len(loc) < 256:
-            loc[e.local] = ts
-        if len(loc) >= t.spread_hosts:
-            self._spread(r, e, cap)
-        if r.domain is not None:
-            self._domain_spread(r.domain, key, e, cap)
+        prev = loc.get(local)
+        if prev is None or ts - prev[0] > t.spread_window:
+            if prev is not None or len(loc) < 256:
+                loc[local] = e
+                if len(loc) >= t.spread_hosts:
+                    self._spread(r, e)
+        else:
+            loc[local] = e
+        d = r.domain
+        if d is not None:
+            dr = d.remotes
+            if key in dr or len(dr) < 1024:
+                dr[key] = ts
+            dprev = d.locals.get(local)
+            if dprev is None or ts - dprev[0] > t.spread_window:
+                self._domain_spread(d, e)
+            else:
+                d.locals[local] = e
 
         # night: activity in the night hours from hosts never seen in the day
-        if t.is_night(e.hour):
-            if not r.day_seen:
+        if not r.day_seen:
+            if self._night[hour]:
                 if r.night is None:
                     r.night = _Part()
-                r.night.add(e, cap)
-        elif not r.day_seen:
-            r.day_seen = True
-            r.night = None
+                r.night.add(e, t.evidence)
+            else:
+                r.day_seen = True
+                r.night = None
 
         # rare services
-        s = self.services.get(e.service)
+        s = self.services.get(service)
         if s is None:
-            s = self.services[e.service] = _Service()
+            s = self.services[service] = _Service()
         s.count += 1
-        if key not in s.clients and len(s.clients) <= t.rare_max_clients:
-            s.clients[key] = None
-        per = s.per_remote
-        if per is not None:
-            if len(s.clients) > t.rare_max_clients and e.service not in t.rare_watch:
-                s.per_remote = None  # popular: cannot be rare any more
-            else:
-                part = per.get(key)
-                if part is None:
-                    part = per[key] = _Part()
-                part.add(e, cap)
+        if s.per_remote is not None:
+            self._rare_event(s, key, e)
 
         # retry: refusals per (remote, local, service)
-        if e.kind == REFUSED or e.kind == TWIST:
-            rk = (key, e.local, e.service)
-            rt = self.retries.get(rk)
-            if rt is None:
-                rt = self.retries[rk] = _Retry()
-            if rt.last_ts is not None and len(rt.intervals) < _MAX_INTERVALS:
-                rt.intervals.append(ts - rt.last_ts)
-            rt.last_ts = ts
-            rt.part.add(e, cap)
+        if kind in (REFUSED, TWIST):
+            self._refused(key, e)
 
-    def _spread(self, r: _Remote, e: Event, cap: int) -> None:
+    def _spoof(self, key: str, e: Event) -> None:
+        part = self.spoofs.get(key)
+        if part is None:
+            part = self.spoofs[key] = _Part()
+        part.add(e, self.t.evidence)
+
+    def _burst(self, r: _Remote, e: Event) -> None:
+        cap = self.t.evidence
+        if r.burst is None:
+            r.burst = _Part()
+        if r.burst_run == 0:
+            r.burst_run = len(r.recent)
+            for old in r.recent:
+                r.burst.add(old, cap)
+        else:
+            r.burst_run += 1
+            r.burst.add(e, cap)
+        if r.burst_run > r.burst_max:
+            r.burst_max = r.burst_run
+
+    def _rare_event(self, s: _Service, key: str, e: Event) -> None:
         t = self.t
+        per = s.per_remote
+        assert per is not None
+        if key not in s.clients:
+            s.clients[key] = None
+            if len(s.clients) > t.rare_max_clients and e.service not in t.rare_watch:
+                s.per_remote = None  # popular: it cannot be rare any more
+                return
+        part = per.get(key)
+        if part is None:
+            part = per[key] = _Part()
+        part.add(e, t.evidence)
+
+    def _refused(self, key: str, e: Event) -> None:
+        rk = (key, e.local, e.service)
+        rt = self.retries.get(rk)
+        if rt is None:
+            rt = self.retries[rk] = _Retry()
+        if rt.last_ts is not None and len(rt.intervals) < _MAX_INTERVALS:
+            rt.intervals.append(e.ts - rt.last_ts)
+        rt.last_ts = e.ts
+        rt.part.add(e, self.t.evidence)
+
+    def _new_remote(self, key: str, name: str) -> _Remote:
+        dname = remote_domain(name)
+        domain = None
+        if dname is not None:
+            domain = self.domains.get(dname)
+            if domain is None:
+                domain = self.domains[dname] = _Domain()
+        r = self.remotes[key] = _Remote(name, self.t.burst_count, domain)
+        return r
+
+    def _spread(self, r: _Remote, e: Event) -> None:
+        t = self.t
+        cap = t.evidence
         horizon = e.ts - t.spread_window
-        hosts = [h for h, when in r.locals.items() if when >= horizon]
-        if len(hosts) < t.spread_hosts:
+        reached = [old for old in r.locals.values() if old.ts >= horizon]
+        if len(reached) < t.spread_hosts:
             return
         if r.spread is None:
             r.spread = _Part()
-            for old in r.recent:
-                if old is not e and old.ts >= horizon and old.local in hosts:
+            reached.sort()
+            for old in reached:
+                if old is not e:
                     r.spread.add(old, cap)
         r.spread.add(e, cap)
-        r.spread_max = max(r.spread_max, len(hosts))
+        r.spread_max = max(r.spread_max, len(reached))
 
-    def _domain_spread(self, domain: str, key: str, e: Event, cap: int) -> None:
+    def _domain_spread(self, d: _Domain, e: Event) -> None:
+        """Domain-level spread: a few hosts of one domain fanning out over many local hosts.
+
+        Called when a local host enters the domain's window. A busy domain whose many ordinary
+        clients each use their own local host is not "a few hosts": it needs no more active
+        remote hosts than local hosts reached.
+        """
         t = self.t
-        d = self.domains.get(domain)
-        if d is None:
-            d = self.domains[domain] = _Domain()
-        if e.local in d.locals or len(d.locals) < 256:
-            d.locals[e.local] = (e.ts, key)
+        cap = t.evidence
+        ts = e.ts
+        if e.local not in d.locals and len(d.locals) >= 256:
+            return
+        d.locals[e.local] = e
         if len(d.locals) < t.spread_hosts:
             return
-        horizon = e.ts - t.spread_window
-        recent = [(h, rk) for h, (when, rk) in d.locals.items() if when >= horizon]
-        if len(recent) < t.spread_hosts:
+        horizon = ts - t.spread_window
+        reached = [ev for ev in d.locals.values() if ev.ts >= horizon]
+        if len(reached) < t.spread_hosts:
             return
-        remotes = {rk for _, rk in recent}
-        if len(remotes) < 2:
-            return  # one host: that is the host-level spread
+        spreaders = {ev.remote.lower() for ev in reached}
+        active = sum(1 for when in d.remotes.values() if when >= horizon)
+        if len(spreaders) < 2 or active > len(reached):
+            return
         if d.part is None:
             d.part = _Part()
+            for ev in sorted(reached):
+                if ev is not e:
+                    d.part.add(ev, cap)
         d.part.add(e, cap)
-        d.remotes_max = max(d.remotes_max, len(remotes))
+        d.remotes_max = max(d.remotes_max, len(spreaders))
 
     # -- results ------------------------------------------------------------------------------
     def findings(self) -> list[Finding]:
@@ -320,7 +371,7 @@ class Detector:
                     f"within {_dur(t.spread_window)}"))
         out.extend(self._rare())
         out.extend(self._retry())
-        for addr, (part, _names) in self.spoofs.items():
+        for addr, part in self.spoofs.items():
             if part.count >= t.spoof_min:
                 out.append(part.finding(
                     "spoof", addr, 2.0 + math.log2(part.count),
@@ -356,18 +407,18 @@ class Detector:
         for key, parts in by_remote.items():
             merged = _Part()
             for _, part in parts:
-                for e in part.evidence:
-                    merged.add(e, self.t.evidence)
-                merged.count += part.count - len(part.evidence)
-                for h in part.locals:
-                    merged.locals[h] = None
+                merged.evidence.extend(part.evidence)
+                merged.count += part.count
+                merged.locals.update(part.locals)
+                merged.services.update(part.services)
                 if part.first is not None and (merged.first is None
                                                or part.first.ts < merged.first.ts):
                     merged.first = part.first
                 if part.last is not None and (merged.last is None
                                               or part.last.ts > merged.last.ts):
                     merged.last = part.last
-            merged.evidence.sort(key=lambda e: (e.ts, e.src, e.lineno))
+            merged.evidence.sort(key=lambda item: item[0])
+            del merged.evidence[self.t.evidence :]
             names = sorted(n for n, _ in parts)
             remote = self.remotes[key].name if key in self.remotes else key
             out.append(merged.finding(

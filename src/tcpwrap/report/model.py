@@ -29,19 +29,21 @@ VERDICT_OF_KIND: dict[str, str | None] = {
 
 
 class Event(NamedTuple):
+    # (ts, src, lineno) come first and are unique per event: tuples order by them, so a merge
+    # can compare events directly and never reaches the fields that may be None.
     ts: float  # seconds since the epoch (UTC)
+    src: int  # index of the input source
+    lineno: int  # 1-based line number within the source
     off: int  # UTC offset, seconds, of the wall clock the line was written in
     hour: int  # wall-clock hour of day (0-23) in that zone, for night/day
     local: str  # local host that logged it
     service: str  # normalised service name ("finger", "systat", ...)
     pid: int  # -1 when the log has none
     kind: str  # CONNECT, REFUSED, TWIST or SPOOF
-    remote: str  # remote host name if logged, else its address; "" if neither
+    remote: str  # remote host name if logged, else its address
     addr: str | None  # remote address when logged
     user: str | None  # remote user when logged (user@host)
     text: str  # the raw line (capped), for evidence
-    src: int  # index of the input source
-    lineno: int  # 1-based line number within the source
 
 
 def verdict(event: Event) -> str | None:

@@ -122,6 +122,7 @@ class SourceParser:
         classic_conn = _CLASSIC_CONN
         stamp_of = self._stamp
         slow = self._slow
+        new = tuple.__new__
         lineno = 0
         n_events = 0
         try:
@@ -149,8 +150,10 @@ class SourceParser:
                             if client[:1] == ":":
                                 client = _unmap(client)
                             n_events += 1
-                            yield Event(
+                            yield new(Event, (
                                 t[0] + int(line[13:15]),
+                                src,
+                                lineno,
                                 t[1],
                                 t[2],
                                 host,
@@ -161,9 +164,7 @@ class SourceParser:
                                 addr if addr is None or addr[0] != ":" else _unmap(addr),
                                 user,
                                 line,
-                                src,
-                                lineno,
-                            )
+                            ))
                             continue
                 event = slow(line, lineno)
                 if event is not None:
@@ -308,6 +309,8 @@ class SourceParser:
             pid = int(pid) if pid.isdigit() and len(pid) < 11 else -1
         return Event(
             ts,
+            self.src,
+            lineno,
             off,
             hour,
             host,
@@ -318,8 +321,6 @@ class SourceParser:
             None if addr is None else _unmap(addr),
             user,
             line,
-            self.src,
-            lineno,
         )
 
     def _rfc5424(self, line: str, lineno: int) -> Event | None:

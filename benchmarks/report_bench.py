@@ -1,0 +1,106 @@
+"""Benchmark `tcpwrap report`: lines per second on one core and peak memory as input grows.
+
+Generates logs of ten local hosts (Debian tcpd format, a pool of remote hosts, a few refusals)
+with 250k, 500k and 1M lines in total, runs `tcpwrap report --json` on each in a child process
+pinned to one CPU (when `taskset` exists), and prints wall time, lines/s and the child's peak
+RSS. Memory should stay flat: it is bounded by remote hosts, not by lines. Goal: >= 200,000
+lines/s. Never a CI gate.
+
+    .venv/bin/python benchmarks/report_bench.py [--sizes 250000,500000,1000000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+HOSTS = 10
+REMOTES = 5000
+MON = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+PROGRAMS = ("in.fingerd", "in.telnetd", "in.ftpd", "sshd", "in.rshd")
+
+
+def generate(directory: Path, total: int, seed: int = 7) -> list[Path]:
+    rng = random.Random(seed)
+    per_host = total // HOSTS
+    remotes = [(f"client{i}.site{i % 97}.example.net", f"10.{i // 200 % 250}.{i % 200}.{i % 250}")
+               for i in range(REMOTES)]
+    start = datetime(2026, 1, 5, tzinfo=UTC).timestamp()
+    paths = []
+    for h in range(HOSTS):
+        host = f"host{h:02d}"
+        path = directory / f"{host}.log"
+        ts = start + rng.uniform(0, 5)
+        stamp_cache: dict[int, str] = {}
+        with path.open("w") as f:
+            buf = []
+            for i in range(per_host):
+                ts += rng.expovariate(1 / 2.5)  # one line per 2.5 s on each host
+                sec = int(ts)
+                stamp = stamp_cache.get(sec)
+                if stamp is None:
+                    stamp_cache.clear()
+                    dt = datetime.fromtimestamp(sec, UTC)
+                    stamp = stamp_cache[sec] = f"{MON[dt.month - 1]} {dt.day:2d} {dt:%H:%M:%S}"
+                # each remote host mostly uses its own home host; one line in ten is a visit
+                r = rng.randrange(REMOTES // HOSTS) * HOSTS + h
+                if rng.random() < 0.1:
+                    r = rng.randrange(REMOTES)
+                name, addr = remotes[r]
+                prog = PROGRAMS[i % len(PROGRAMS)]
+                verb = "refused connect from" if rng.random() < 0.03 else "connect from"
+                buf.append(f"{stamp} {host} {prog}[{1000 + i % 30000}]: {verb} {name} ({addr})\n")
+                if len(buf) >= 10000:
+                    f.writelines(buf)
+                    buf.clear()
+            f.writelines(buf)
+        paths.append(path)
+    return paths
+
+
+def measure(paths: list[Path], lines: int) -> tuple[float, float, int]:
+    """(seconds, lines/s, peak RSS in KiB) of one `tcpwrap report --json` child."""
+    cmd = [sys.executable, "-m", "tcpwrap.cli", "report", "--json", "--tz", "UTC",
+           "--year", "2026", *map(str, paths)]
+    if shutil.which("taskset"):
+        cmd = ["taskset", "-c", "0", *cmd]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t0
+    if status != 0:
+        raise SystemExit(f"report failed with status {status}")
+    return elapsed, lines / elapsed, usage.ru_maxrss
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="250000,500000,1000000")
+    ap.add_argument("--keep", type=Path, help="write the logs here and keep them")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    base = args.keep or Path(tempfile.mkdtemp(prefix="report_bench."))
+    try:
+        print(f"{'lines':>9} {'seconds':>8} {'lines/s':>10} {'peak RSS MiB':>13}")
+        for size in sizes:
+            d = base / str(size)
+            d.mkdir(parents=True, exist_ok=True)
+            paths = generate(d, size)
+            secs, rate, rss = measure(paths, size)
+            print(f"{size:>9} {secs:>8.2f} {rate:>10,.0f} {rss / 1024:>13.1f}", flush=True)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
