@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
-import struct
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from harness.netns import CONFORMANCE_DIR
+from harness.silentdns import SilentDNS
 from tcpwrap.drivers import async_lookup, lookup
 from tcpwrap.policy.facts import KnownName, NameLookup, ParanoidName, UnknownName
 
@@ -168,57 +166,6 @@ def test_find_inet_addr_not_found_and_numeric_forms() -> None:
 
 
 # --- a DNS server that does not answer --------------------------------------------------------
-
-
-class SilentDNS:
-    """UDP 127.0.0.53:5353 (dnsmasq forwards 127.0.0.64 and *.slow.e2e.test here).
-
-    Holds every query until `release()`; from then on answers each, held or new, SERVFAIL
-    (never cached), so abandoned resolver threads finish promptly.
-    """
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.53", 5353))
-        self.sock.settimeout(0.05)
-        self.held: list[tuple[bytes, tuple[str, int]]] = []
-        self.queries = 0
-        self.released = threading.Event()
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    @staticmethod
-    def _servfail(query: bytes) -> bytes:
-        qid, flags = struct.unpack("!HH", query[:4])
-        end = 12
-        while query[end]:
-            end += 1 + query[end]
-        question = query[12 : end + 5]
-        return struct.pack("!HHHHHH", qid, 0x8082 | (flags & 0x0100), 1, 0, 0, 0) + question
-
-    def _run(self) -> None:
-        while not self.stopped.is_set():
-            if self.released.is_set():
-                while self.held:
-                    data, peer = self.held.pop()
-                    self.sock.sendto(self._servfail(data), peer)
-            try:
-                data, peer = self.sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            self.queries += 1
-            self.held.append((data, peer))
-
-    def release(self) -> None:
-        self.released.set()
-
-    def close(self) -> None:
-        self.release()
-        time.sleep(0.2)
-        self.stopped.set()
-        self.thread.join(2)
-        self.sock.close()
 
 
 @pytest.fixture
