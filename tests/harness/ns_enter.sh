@@ -14,7 +14,7 @@ if [ "${TCPWRAP_NS:-}" = 1 ]; then
 fi
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-conf=${TCPWRAP_CONFORMANCE_CONF:-/work/shared/conformance/conf}
+conf=${TCPWRAP_CONFORMANCE_DIR:-/work/shared/conformance}/conf
 
 die() { echo "ns_enter.sh: $*" >&2; exit 97; }
 [ "$(id -u)" = 0 ] || die "must run as root inside 'unshare -m -n --propagation private'"

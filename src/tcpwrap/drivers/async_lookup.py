@@ -57,13 +57,14 @@ async def _forward(loop: asyncio.AbstractEventLoop, ep: Endpoint, name: str) -> 
     return forward_from_addrinfo(ep, infos)
 
 
-async def verify_host_name(address: str, *, timeout: float = DEFAULT_TIMEOUT) -> NameLookup:
-    """The verified name of numeric `address` (SPEC 5.1), within `timeout` seconds."""
+async def verify_host_name(address: str, *, timeout: float | None = DEFAULT_TIMEOUT) -> NameLookup:
+    """The verified name of numeric `address` (SPEC 5.1), within `timeout` seconds (None: no
+    limit but the resolver's own)."""
     ep = endpoint(address)
     if ep is None:
         return NameLookup(UnknownName())
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = None if timeout is None else loop.time() + timeout
     try:
         async with asyncio.timeout_at(deadline):
             reverse = await _reverse(loop, ep)

@@ -264,8 +264,13 @@ class _Timeout:
 _TIMED_OUT = _Timeout()
 
 
-def _with_deadline(fn: Callable[[], T], deadline: float) -> T | _Timeout:
-    """Run `fn` in a daemon thread; give up waiting at `deadline` (time.monotonic())."""
+def _with_deadline(fn: Callable[[], T], deadline: float | None) -> T | _Timeout:
+    """Run `fn` in a daemon thread; give up waiting at `deadline` (time.monotonic()).
+
+    With no deadline, `fn` simply runs here (no thread), as tcpd would.
+    """
+    if deadline is None:
+        return fn()
     result: list[T] = []
     failure: list[BaseException] = []
     done = threading.Event()
@@ -318,12 +323,15 @@ def _forward(ep: Endpoint, name: str) -> Forward | None:
     return forward_from_addrinfo(ep, infos)
 
 
-def verify_host_name(address: str, *, timeout: float = DEFAULT_TIMEOUT) -> NameLookup:
-    """The verified name of numeric `address` (SPEC 5.1), within `timeout` seconds."""
+def verify_host_name(address: str, *, timeout: float | None = DEFAULT_TIMEOUT) -> NameLookup:
+    """The verified name of numeric `address` (SPEC 5.1), within `timeout` seconds.
+
+    `timeout=None` waits as long as the resolver does (tcpd's behaviour) and uses no thread.
+    """
     ep = endpoint(address)
     if ep is None:
         return NameLookup(UnknownName())
-    deadline = time.monotonic() + timeout
+    deadline = None if timeout is None else time.monotonic() + timeout
     reverse = _with_deadline(lambda: reverse_lookup(ep), deadline)
     if isinstance(reverse, _Timeout):
         return NameLookup(UnknownName())
@@ -370,7 +378,7 @@ def _printable(infos: Sequence[AddrInfo]) -> tuple[str, ...]:
     return tuple(str(info[4][0]) for info in infos)
 
 
-def find_inet_addr(host: str, *, timeout: float = DEFAULT_TIMEOUT) -> HostAddresses:
+def find_inet_addr(host: str, *, timeout: float | None = DEFAULT_TIMEOUT) -> HostAddresses:
     """Addresses of `host`: numeric (any family) first, else by name with AI_CANONNAME."""
     try:
         infos = socket.getaddrinfo(
@@ -402,7 +410,7 @@ def find_inet_addr(host: str, *, timeout: float = DEFAULT_TIMEOUT) -> HostAddres
                 return None
             raise
 
-    answer = _with_deadline(by_name, time.monotonic() + timeout)
+    answer = _with_deadline(by_name, None if timeout is None else time.monotonic() + timeout)
     if isinstance(answer, _Timeout) or not answer:
         return not_found(host)
     canonical = str(answer[0][3]) if answer[0][3] else None

@@ -359,6 +359,26 @@ def test_sync_and_async_drivers_agree(
     assert asyncio.run(async_lookup.verify_host_name(address)) == expected
 
 
+@pytest.mark.parametrize(("address", "expected"), SCENARIOS.items())
+def test_without_timeout_no_thread_is_used(
+    resolver: FakeResolver, address: str, expected: NameLookup
+) -> None:
+    before = threading.active_count()
+    seen: list[int] = []
+    real = resolver.gethostbyaddr
+
+    def spy(a: str) -> tuple[str, list[str], list[str]]:
+        seen.append(threading.get_ident())
+        return real(a)
+
+    resolver.gethostbyaddr = spy  # type: ignore[method-assign]
+    socket.gethostbyaddr = spy  # restored by monkeypatch (the fixture patched it)
+    assert lookup.verify_host_name(address, timeout=None) == expected
+    assert asyncio.run(async_lookup.verify_host_name(address, timeout=None)) == expected
+    assert seen[:1] in ([], [threading.get_ident()])
+    assert threading.active_count() == before
+
+
 def test_numeric_ptr_makes_no_forward_lookup(resolver: FakeResolver) -> None:
     lookup.verify_host_name("192.0.2.64")
     assert resolver.calls == ["gethostbyaddr 192.0.2.64"]
