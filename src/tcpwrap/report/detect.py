@@ -316,9 +316,11 @@ class Detector:
     def _domain_spread(self, d: _Domain, e: Event) -> None:
         """Domain-level spread: a few hosts of one domain fanning out over many local hosts.
 
-        Called when a local host enters the domain's window. A busy domain whose many ordinary
-        clients each use their own local host is not "a few hosts": it needs no more active
-        remote hosts than local hosts reached.
+        Called when a local host enters the domain's window. It needs >= spread_hosts local
+        hosts reached, by at least two hosts of the domain but by fewer hosts than local hosts
+        (someone visited more than one), and no more active hosts of the domain in the window
+        than local hosts reached: a busy domain whose ordinary clients each use their own
+        local host is not "a few hosts fanning out".
         """
         t = self.t
         cap = t.evidence
@@ -333,8 +335,10 @@ class Detector:
         if len(reached) < t.spread_hosts:
             return
         spreaders = {ev.remote.lower() for ev in reached}
+        if not 2 <= len(spreaders) < len(reached):
+            return  # one host is a host-level spread; one host per local host is ordinary
         active = sum(1 for when in d.remotes.values() if when >= horizon)
-        if len(spreaders) < 2 or active > len(reached):
+        if active > len(reached):
             return
         if d.part is None:
             d.part = _Part()

@@ -37,7 +37,9 @@ _CLASSIC_CONN = re.compile(
 _CLASSIC = re.compile(_STAMP + _TAIL + r"(.*)", re.S).match
 _ISO = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*)" + _TAIL + r"(.*)", re.S).match
 _RFC5424 = re.compile(
-    r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (.*))?", re.S
+    r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) "
+    r'(-|(?:\[(?:[^\]"\\]|\\.|"(?:[^"\\]|\\.)*")*\])+)(?: (.*))?',
+    re.S,
 ).match
 
 _MSG_CONN = re.compile(r"(refused )?connect from (\S+)(?: \(([^()\s]*)\))?").match

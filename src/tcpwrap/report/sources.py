@@ -58,8 +58,23 @@ def open_source(path: str) -> tuple[BinaryIO, float]:
         head = first
         stream = cast(BinaryIO, _Prefixed(first, raw))
     if head == _GZIP_MAGIC:
-        return cast(BinaryIO, gzip.GzipFile(fileobj=stream, mode="rb")), ref
+        return cast(BinaryIO, _Gzip(stream)), ref
     return stream, ref
+
+
+class _Gzip(gzip.GzipFile):
+    """A gzip reader that also closes the file it reads (GzipFile leaves it open)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        super().__init__(fileobj=raw, mode="rb")
+        self._raw = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self._raw is not sys.stdin.buffer:
+                self._raw.close()
 
 
 class _Prefixed(io.RawIOBase):
@@ -85,9 +100,11 @@ def read_lines(
     """Yield the lines of `stream` without their line ends; None for an over-long line."""
     pending = b""
     skipping = False  # inside an over-long line, discarding up to its newline
+    # read1: one underlying read per call, so a truncated .gz still yields all it had
+    read = getattr(stream, "read1", stream.read)
     while True:
         try:
-            chunk = stream.read(CHUNK)
+            chunk = read(CHUNK)
         except (OSError, EOFError, zlib.error) as exc:
             problems.append(f"{name}: input ends early: {_reason(exc)}")
             chunk = b""
@@ -136,8 +153,8 @@ class YearInference:
     The first line's year is `first_year` when given; otherwise the reference time's year, or the
     year before when the line's month lies after the reference month (a log cannot be written
     after its file was last modified). Later lines follow the months: a drop of more than six
-    months (Dec → Jan) starts the next year; a jump of more than six months forward (a stray
-    line from before the turn of the year) belongs to the previous year.
+    months (Dec → Jan) starts the next year; a jump of nine months or more forward (a stray Dec
+    line after Jan ones) belongs to the previous year; smaller jumps are time going on.
     """
 
     __slots__ = ("_first", "_month", "_ref_month", "_ref_year", "_year")
@@ -161,7 +178,7 @@ class YearInference:
         if delta < -6:
             self._year += 1
             self._month = month
-        elif delta > 6:
+        elif delta >= 9:
             return self._year - 1
         else:
             self._month = month

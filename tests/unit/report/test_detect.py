@@ -1,0 +1,226 @@
+"""tcpwrap.report.detect: the paper's cracker, planted actors among ordinary traffic, bounds."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tcpwrap.cli import main
+from tcpwrap.report.detect import Detector, Thresholds, rank, remote_domain
+from tcpwrap.report.model import CONNECT, REFUSED, SPOOF, Event
+
+PAPER = ("--tz", "UTC", "--year", "1991")
+
+
+def report(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    assert main(["report", "--json", *args]) == 0
+    doc: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return doc
+
+
+def findings(doc: dict[str, Any], remote: str, kind: str | None = None) -> list[dict[str, Any]]:
+    return [f for f in doc["findings"] if f["remote"].lower() == remote.lower()
+            and (kind is None or f["kind"] == kind)]
+
+
+@pytest.fixture
+def paper(capsys: pytest.CaptureFixture[str], fixtures: Path) -> dict[str, Any]:
+    fig5 = fixtures / "paper_fig5.log"
+    return report(capsys, *PAPER, "--year", f"{fig5}=1990", str(fig5),
+                  str(fixtures / "paper_fig7.log"), str(fixtures / "paper_tftp.log"))
+
+
+# -- the paper --------------------------------------------------------------------------------
+
+def test_paper_counts(paper: dict[str, Any]) -> None:
+    assert paper["lines"] == 21 + 19 + 6
+    assert paper["unparsed"] == 0
+    assert paper["hosts"] == ["svin01", "svin02", "trf.urb", "tuegate", "tuewsd", "tuewse",
+                              "tuewso"]
+
+
+def test_paper_monk_bursts(paper: dict[str, Any]) -> None:
+    [burst] = findings(paper, "monk.rutgers.edu", "burst")
+    assert burst["count"] >= 3
+    assert burst["first"] == "1990-05-22T01:55:46+00:00"
+    assert burst["local_hosts"] == ["tuegate", "tuewsd"]
+    assert burst["evidence"][0] == "May 22 01:55:46 tuegate: systatd: connect from monk.rutgers.edu"
+
+
+@pytest.mark.parametrize("remote", ["HAWAII-EMH1.PACOM.MIL", "RICHARKE-TCACCIS.ARMY.MIL"])
+def test_paper_military_hosts_spread_at_night(paper: dict[str, Any], remote: str) -> None:
+    [spread] = findings(paper, remote, "spread")
+    assert spread["local_hosts"] == ["tuegate", "tuewsd", "tuewso"]
+    [night] = findings(paper, remote, "night")
+    assert night["count"] == 3
+    assert night["first"].startswith("1990-05-22T0")
+
+
+def test_paper_guzzle_burst_against_svin01(paper: dict[str, Any]) -> None:
+    [burst] = findings(paper, "guzzle.Stanford.EDU", "burst")
+    assert burst["local_hosts"] == ["svin01"]
+    assert {"finger", "telnet", "ftp"} <= set(burst["services"])
+    assert burst["count"] >= 10
+
+
+def test_paper_systat_is_rare(paper: dict[str, Any]) -> None:
+    rare = [f for f in paper["findings"] if f["kind"] == "rare-service"]
+    assert {f["remote"] for f in rare} >= {"monk.rutgers.edu", "HAWAII-EMH1.PACOM.MIL",
+                                          "RICHARKE-TCACCIS.ARMY.MIL", "guzzle.Stanford.EDU"}
+    assert all(f["services"] == ["systat"] for f in rare)
+
+
+def test_paper_tftp_retry_every_77_seconds(paper: dict[str, Any]) -> None:
+    [retry] = findings(paper, "E40-008-8.MIT.EDU", "retry")
+    assert retry["period_s"] == 77.0
+    assert retry["count"] == 6
+    assert retry["local_hosts"] == ["svin02"] and retry["services"] == ["tftp"]
+    assert len(retry["evidence"]) == 6
+
+
+def test_paper_ordinary_visitor_is_not_flagged(paper: dict[str, Any]) -> None:
+    # gloworm.Stanford.EDU fingered svin01 once, by night: one night connection is not enough
+    assert findings(paper, "gloworm.Stanford.EDU") == []
+
+
+# -- planted actors among ordinary traffic ----------------------------------------------------
+
+FORMATS = {"host00": "debian", "host01": "paper", "host02": "iso", "host03": "rfc5424",
+           "host04": "journal", "host05": "tcpwrap"}
+
+
+@pytest.fixture(scope="module")
+def planted_logs(tmp_path_factory: pytest.TempPathFactory, loggen: ModuleType) -> list[Path]:
+    rng = random.Random(4)
+    hosts = loggen.hosts(6)
+    events = loggen.ordinary(rng, hosts, clients=300, days=3, per_day=3) + loggen.plant(hosts)
+    d = tmp_path_factory.mktemp("planted")
+    paths: list[Path] = loggen.write_logs(d, events, FORMATS)
+    return paths
+
+
+def test_every_planted_actor_is_found_with_its_kind(
+    capsys: pytest.CaptureFixture[str], planted_logs: list[Path], loggen: ModuleType
+) -> None:
+    doc = report(capsys, "--tz", "UTC", "--year", "2026", *map(str, planted_logs))
+    assert doc["unparsed"] == 0
+    assert doc["lines"] > 2000
+    for remote, kind in loggen.ACTORS.items():
+        assert findings(doc, remote, kind), f"{remote} not found as {kind}"
+
+
+def test_ordinary_clients_are_not_flagged(
+    capsys: pytest.CaptureFixture[str], planted_logs: list[Path], loggen: ModuleType
+) -> None:
+    doc = report(capsys, "--tz", "UTC", "--year", "2026", *map(str, planted_logs))
+    flagged = {f["remote"] for f in doc["findings"]}
+    innocent = {r for r in flagged if "example.org" in r or r.startswith("10.")}
+    assert innocent == set()
+    # and the planted actors only: each remote found is one of them (or one of its hosts)
+    actors = set(loggen.ACTORS)
+    assert {r for r in flagged if not any(r.endswith(a) for a in actors)} == set()
+
+
+def test_actor_kinds_are_specific(
+    capsys: pytest.CaptureFixture[str], planted_logs: list[Path]
+) -> None:
+    doc = report(capsys, "--tz", "UTC", "--year", "2026", *map(str, planted_logs))
+    assert {f["kind"] for f in findings(doc, "spreader.attacker.test")} == {"spread"}
+    assert {f["kind"] for f in findings(doc, "owl.attacker.test")} == {"night"}
+    assert {f["kind"] for f in findings(doc, "burst.attacker.test")} == {"burst"}
+    [retry] = findings(doc, "retrier.attacker.test", "retry")
+    assert retry["period_s"] == 160.0
+    [spoof] = findings(doc, "203.0.113.66", "spoof")
+    assert spoof["count"] == 2 and "trusted.example.com" in spoof["evidence"][0]
+
+
+# -- the detector directly --------------------------------------------------------------------
+
+def mk(ts: float, remote: str, local: str = "h", service: str = "finger", kind: str = CONNECT,
+       hour: int = 12) -> Event:
+    return Event(ts, 0, int(ts), 0, hour, local, service, -1, kind, remote, None, None,
+                 f"line {ts} {remote}")
+
+
+def test_thresholds_are_configurable() -> None:
+    evs = [mk(100 * i, "a.test") for i in range(4)]  # 4 connections, 100 s apart
+    d = Detector()
+    for e in evs:
+        d.feed(e)
+    assert [f.kind for f in d.findings()] == ["burst"]
+    d = Detector(Thresholds(burst_count=5))
+    for e in evs:
+        d.feed(e)
+    assert d.findings() == []
+    d = Detector(Thresholds(burst_window=150))
+    for e in evs:
+        d.feed(e)
+    assert d.findings() == []
+
+
+def test_evidence_is_capped_but_count_is_not() -> None:
+    d = Detector(Thresholds(evidence=5))
+    for i in range(10_000):
+        d.feed(mk(i, "flood.test"))
+    [burst] = d.findings()
+    assert burst.count == 10_000 and len(burst.evidence) == 5
+
+
+def test_memory_is_bounded_by_hosts_not_events() -> None:
+    d = Detector()
+    for i in range(20_000):
+        d.feed(mk(i * 7.0, f"c{i % 50}.test", local=f"h{i % 3}", kind=REFUSED))
+    assert len(d.remotes) == 50
+    assert all(len(r.locals) <= 3 and len(r.recent) <= 3 for r in d.remotes.values())
+    assert all(len(rt.intervals) <= 512 and len(rt.part.evidence) <= 20
+               for rt in d.retries.values())
+
+
+def test_irregular_refusals_are_no_retry() -> None:
+    d = Detector()
+    for t in (0, 40, 300, 320, 900, 2000, 2050):
+        d.feed(mk(t, "noisy.test", kind=REFUSED))
+    assert "retry" not in {f.kind for f in d.findings()}
+
+
+def test_night_host_later_seen_by_day_is_not_night() -> None:
+    d = Detector()
+    d.feed(mk(0, "x.test", hour=2))
+    d.feed(mk(5000, "x.test", hour=3))
+    assert [f.kind for f in d.findings()] == ["night"]
+    d.feed(mk(50000, "x.test", hour=14))
+    assert d.findings() == []
+
+
+def test_spoof_per_address_and_rank_sums_scores() -> None:
+    d = Detector()
+    d.feed(mk(0, "192.0.2.60", kind=SPOOF))
+    d.feed(mk(10, "192.0.2.60", kind=SPOOF))
+    for t in range(3):
+        d.feed(mk(20 + t, "192.0.2.60", kind=REFUSED))
+    fs = d.findings()
+    assert {f.kind for f in fs} == {"spoof", "burst"}
+    [suspect] = rank(fs)
+    assert suspect.remote == "192.0.2.60"
+    assert suspect.score == round(sum(f.score for f in fs), 2)
+
+
+def test_statistical_rarity_needs_enough_data() -> None:
+    d = Detector(Thresholds(rare_min_total=100))
+    for i in range(200):
+        d.feed(mk(i * 1000.0, f"c{i % 40}.test", service="ftp"))
+    d.feed(mk(300_000, "odd.test", service="rexec"))
+    rare = [f for f in d.findings() if f.kind == "rare-service"]
+    assert [(f.remote, f.services) for f in rare] == [("odd.test", ["rexec"])]
+
+
+@pytest.mark.parametrize(("name", "domain"), [
+    ("guzzle.Stanford.EDU", "stanford.edu"), ("192.0.2.7", "192.0.2.0/24"),
+    ("localhost", None), ("a.b", None), ("2001:db8::1", None)])
+def test_remote_domain(name: str, domain: str | None) -> None:
+    assert remote_domain(name) == domain
