@@ -1,0 +1,72 @@
+"""tcpwrap.report.render_html: a self-contained, escaped page with the timeline picture."""
+
+from __future__ import annotations
+
+import re
+
+from tcpwrap.report.detect import Detector, rank
+from tcpwrap.report.model import CONNECT, REFUSED, Event, Stats
+from tcpwrap.report.render_html import PALETTE, Marks, host_colors, page
+
+EVIL = '<script>alert(1)</script>"\'&<img src=x onerror=alert(2)>'
+
+
+def ev(ts: float, remote: str, local: str, service: str = "finger",
+       kind: str = CONNECT) -> Event:
+    return Event(ts, 0, int(ts), 0, 12, local, service, -1, kind, remote, None, None,
+                 f"raw {remote} {local}")
+
+
+def build(events: list[Event]) -> str:
+    d = Detector()
+    marks = Marks()
+    for e in events:
+        d.feed(e)
+        marks.add(e)
+    stats = Stats(lines=len(events), events=len(events), local_hosts=set(d.local_hosts),
+                  unparsed=1, examples=[("f.log", 1, EVIL)])
+    return page(stats, rank(d.findings()), marks, 1, d.rare_services())
+
+
+def test_hostile_strings_are_escaped_everywhere() -> None:
+    events = [ev(i * 10.0, EVIL, f"h{i % 3}{EVIL}", service=EVIL, kind=REFUSED)
+              for i in range(6)]
+    html = build(events)
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;" in html
+    assert "onerror=alert" not in html.replace("onerror=alert(2)&gt;", "")
+
+
+def test_self_contained_no_network() -> None:
+    html = build([ev(i * 10.0, "a.test", "h1") for i in range(5)])
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+    assert not re.search(r"""<[^>]*\b(src|href)\s*=|url\(|@import""", html)
+    # the only URL is the SVG namespace name, which is never fetched
+    assert re.findall(r"https?://[^\s\"']+", html) == ["http://www.w3.org/2000/svg"]
+
+
+def test_picture_has_one_mark_per_event_coloured_by_local_host() -> None:
+    events = [ev(i * 60.0, "a.test", ["h1", "h2"][i % 2]) for i in range(6)]
+    events += [ev(500.0, "b.test", "h2", service="telnet")]
+    html = build(events)
+    svg = html[html.index("<svg"):html.index("</svg>")]
+    colors = host_colors(["h1", "h2"])
+    assert colors == {"h1": PALETTE[0], "h2": PALETTE[1]}
+    assert svg.count(f'fill="{PALETTE[0]}"') == 3
+    assert svg.count(f'fill="{PALETTE[1]}"') == 4
+    assert svg.count("<circle") == 6  # finger: circles
+    assert svg.count("<rect x=") >= 1  # telnet: a square (plus the row stripes)
+    assert ">a.test<title>" in svg  # suspects are drawn, by name
+
+
+def test_marks_are_bounded_per_remote() -> None:
+    marks = Marks(per_remote=10)
+    for i in range(1000):
+        marks.add(ev(float(i), "flood.test", "h"))
+    row = marks.rows["flood.test"]
+    assert len(row.ts) == 10 and row.total == 1000
+
+
+def test_empty_input_still_makes_a_page() -> None:
+    html = page(Stats(), [], Marks(), 0, {})
+    assert "No connections to draw." in html and "No suspicious remote hosts." in html
