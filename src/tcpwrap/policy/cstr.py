@@ -120,6 +120,9 @@ def inet_addr(text: str) -> int:
             if i < n and text[i] in "xX":
                 base = 16
                 i += 1
+                # glibc: "0x" needs at least one hex digit ("255.0.255.0x" is invalid)
+                if i >= n or text[i] not in "0123456789abcdefABCDEF":
+                    return INADDR_NONE
             else:
                 base = 8
         while i < n:
