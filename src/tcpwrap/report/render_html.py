@@ -119,19 +119,78 @@ def _shape(kind: str, x: float, y: float, fill: str, stroke: str, title: str) ->
     return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" {common}>{t}</circle>'
 
 
-def _ticks(t0: float, t1: float, off: int) -> list[tuple[float, str]]:
-    span = max(t1 - t0, 1.0)
-    steps = (60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400,
-             30 * 86400, 365 * 86400)
-    step = next((s for s in steps if span / s <= 8), steps[-1])
-    first = (int(t0 + off) // step + 1) * step - off
-    out: list[tuple[float, str]] = []
-    t = float(first)
-    while t <= t1 and len(out) < 12:
-        label = stamp(t, off)
-        out.append((t, label[:10] if step >= 86400 else label[:16]))
-        t += step
-    return out
+_STEPS = (60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400,
+          30 * 86400, 365 * 86400)
+
+
+class Axis:
+    """Time → x, with long idle gaps cut out (like the blank lines between the paper's bursts).
+
+    The times are split where nothing happens for more than `gap` seconds; each active segment
+    gets width in proportion to its duration (at least `min_w` pixels) and the cuts are drawn
+    as breaks. Without this, two bursts a year apart would be two dots.
+    """
+
+    def __init__(self, times: list[float], x0: float, width: float, gap: float = 3 * 3600,
+                 min_w: float = 115.0, break_w: float = 14.0) -> None:
+        times = sorted(times)
+        segs: list[list[float]] = [[times[0], times[0]]]
+        for t in times[1:]:
+            if t - segs[-1][1] > gap:
+                segs.append([t, t])
+            else:
+                segs[-1][1] = t
+        most = max(1, int(width // (min_w + break_w)))
+        while len(segs) > most:  # too many pieces to label: join the closest neighbours
+            i = min(range(len(segs) - 1), key=lambda k: segs[k + 1][0] - segs[k][1])
+            segs[i][1] = segs[i + 1][1]
+            del segs[i + 1]
+        self.firsts = [a for a, _ in segs]
+        padded = []
+        for a, b in segs:  # room around each segment's first and last mark
+            pad = max((b - a) * 0.04, 30.0)
+            padded.append((a - pad, b + pad))
+        usable = width - break_w * (len(segs) - 1)
+        weights = [(b - a) ** 0.5 for a, b in padded]  # long quiet stretches get less room
+        widths = [max(min_w, usable * w / sum(weights)) for w in weights]
+        shrink = usable / sum(widths)
+        self.segments: list[tuple[float, float, float, float]] = []  # (t0, t1, x0, x1)
+        x = x0
+        for (a, b), w in zip(padded, widths, strict=True):
+            w *= shrink
+            self.segments.append((a, b, x, x + w))
+            x += w + break_w
+
+    def x(self, t: float) -> float:
+        for a, b, x0, x1 in self.segments:
+            if t <= b:
+                return x0 + (max(t, a) - a) / (b - a) * (x1 - x0)
+        return self.segments[-1][3]
+
+    def breaks(self) -> list[float]:
+        """x of the middle of each cut."""
+        return [(self.segments[i][3] + self.segments[i + 1][2]) / 2
+                for i in range(len(self.segments) - 1)]
+
+    def ticks(self, off: int) -> list[tuple[float, str]]:
+        """Labelled grid lines: each segment's start (with its date), then round times."""
+        out: list[tuple[float, str]] = []
+        last_day = ""
+        for (a, b, x0, x1), first in zip(self.segments, self.firsts, strict=True):
+            room = max(1, int((x1 - x0) // 110))
+            step = next((s for s in _STEPS if (b - a) / s <= room), _STEPS[-1])
+            t = ((int(first + off) // step) + 1) * step - off
+            stamps = [first]
+            while t < b and len(stamps) < room:
+                if self.x(t) - self.x(stamps[-1]) >= 110:
+                    stamps.append(float(t))
+                t += step
+            for ts in stamps:
+                text = stamp(ts, off)
+                day, clock = text[:10], text[11:16]
+                out.append((self.x(ts), clock if day == last_day else f"{day} {clock}"))
+                last_day = day
+        return out
 
 
 def picture(marks: Marks, suspects: list[Suspect], rows: int = 40) -> str:
@@ -149,19 +208,14 @@ def picture(marks: Marks, suspects: list[Suspect], rows: int = 40) -> str:
         order.extend(rest[: rows - len(order)])
     if not order:
         return '<p class="none">No connections to draw.</p>'
-    t0 = min(marks.rows[k].ts[0] for k in order)
-    t1 = max(max(marks.rows[k].ts) for k in order)
-    if t1 <= t0:
-        t0, t1 = t0 - 60, t1 + 60
-    pad = (t1 - t0) * 0.02
-    t0, t1 = t0 - pad, t1 + pad
+    times = [t for k in order for t in marks.rows[k].ts]
+    axis = Axis(times, LABEL_W, PLOT_W)
     local_names = {i: n for n, i in marks.locals.items()}
     service_names = {i: n for n, i in marks.services.items()}
     colors = host_colors(list(marks.locals))
     shapes = service_shapes(list(marks.services))
     width = LABEL_W + PLOT_W + 20
     height = TOP + ROW_H * len(order) + 10
-    scale = PLOT_W / (t1 - t0)
     off = marks.off or 0
     suspects_keys = {s.remote.lower() for s in suspects}
     parts = [
@@ -170,12 +224,12 @@ def picture(marks: Marks, suspects: list[Suspect], rows: int = 40) -> str:
         f'aria-label="timeline of connections per remote host">',
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
     ]
-    for t, label in _ticks(t0, t1, off):
-        x = LABEL_W + (t - t0) * scale
+    for x, label in axis.ticks(off):
         parts.append(f'<line x1="{x:.1f}" y1="{TOP - 6}" x2="{x:.1f}" y2="{height - 8}" '
                      f'stroke="#dddddd"/>')
         parts.append(f'<text x="{x:.1f}" y="{TOP - 12}" font-size="10" '
-                     f'text-anchor="middle" fill="#555555">{_e(label)}</text>')
+                     f'text-anchor="start" fill="#555555">{_e(label)}</text>')
+    breaks = axis.breaks()
     for i, key in enumerate(order):
         row = marks.rows[key]
         y = TOP + ROW_H * i + ROW_H / 2
@@ -192,12 +246,17 @@ def picture(marks: Marks, suspects: list[Suspect], rows: int = 40) -> str:
             local = local_names.get(row.local[j], "?")
             service = service_names.get(row.service[j], "?")
             code = row.code[j]
-            x = LABEL_W + (ts - t0) * scale
+            x = axis.x(ts)
             stroke = "#000000" if code in (1, 2) else "#ffffff"
             title = _e(f"{stamp(ts, off)} {local}: {service}: {_KIND_NAME[code]} "
                        f"{row.name}")
             parts.append(_shape(shapes.get(service, "circle"), x, y,
                                 colors.get(local, "#000000"), stroke, title))
+    for x in breaks:  # the cuts, over the row stripes
+        parts.append(f'<rect x="{x - 4:.1f}" y="{TOP - 6}" width="8" height="{height - TOP}" '
+                     f'fill="#ffffff"/>')
+        parts.append(f'<text x="{x:.1f}" y="{TOP - 12}" font-size="11" text-anchor="middle" '
+                     f'fill="#999999">//</text>')
     parts.append("</svg>")
     return "\n".join(parts)
 
