@@ -578,7 +578,7 @@ class _Checker:
         for diag in decision.diagnostics:
             if diag.kind is Kind.DEBUG:
                 if not diag.message.startswith("matched:") and self.options.verbose:
-                    self.events.append(Debug(diag.message))
+                    self.events.append(Debug(diag.message.rstrip("\n")))
             elif diag.kind is Kind.ERROR:
                 failed = True
                 self.error(diag.message)
