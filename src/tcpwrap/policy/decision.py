@@ -97,6 +97,8 @@ class Decision:
     ident_timeout: int = 10
     lookups: tuple[str, ...] = ()  # which facts were looked up, in order
     facts: dict[str, str] = field(default_factory=dict)
+    # tcpdmatch's header lines: (label, value, number of diagnostics logged before it)
+    header: tuple[tuple[str, str, int], ...] = ()
 
     @property
     def granted(self) -> bool:

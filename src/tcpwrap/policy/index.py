@@ -279,3 +279,31 @@ class Candidates:
                 # A residual rule looked the name up: switch to name hits after it.
                 name_known = True
                 name_next = self._name_hits(pos)
+
+
+def quick_table(table: Table, daemon: str, address: str, name: str) -> int | None:
+    """First-match result of one table when the index alone can tell, else None.
+
+    For hosts_ctl-style queries (every fact given, nothing to expand): returns 1 (MATCH),
+    0 (NO-MATCH) or -1 (ERROR); None when a residual rule or an option list could matter
+    and the full evaluator must run. Diagnostics are not produced here.
+    """
+    if table.open_error is not None:
+        return -1
+    index: TableIndex = table.index  # type: ignore[assignment]
+    residual = index.residual
+    folded = fold(daemon)
+    if residual and (residual.get("") or residual.get(ALL_DAEMONS) or residual.get(folded)):
+        return None
+    best = INF
+    groups = index.groups
+    for key in (ALL_DAEMONS, folded):
+        group = groups.get(key)
+        if group is None:
+            continue
+        hit = min(group.always, group.address_hit(address), group.name.lookup(name))
+        if hit < best:
+            best = hit
+    if best >= INF:
+        return 0 if table.stop is None else -1
+    return None if table.rules[best].third is not None else 1

@@ -42,6 +42,7 @@ from tcpwrap.policy.patterns import (
     split_list,
 )
 from tcpwrap.policy.rules import Language, Policy, Rule, Table, TableSource, parse_rule
+from tcpwrap.policy.shadow import Seen, ShadowIndex
 from tcpwrap.policy.tables import LINE_LIMIT, read_lines
 
 WARNING = "warning"
@@ -130,17 +131,6 @@ class CheckOptions:
     pid: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class _Seen:
-    """A rule tcpd really reads, for the shadowing analysis."""
-
-    path: str
-    line: int
-    daemons: tuple[str, ...]
-    clients: tuple[str, ...]
-    aclexec: bool
-
-
 def listing_tokens(text: str) -> str:
     return " ".join(tok for tok in _LISTING_SEPARATORS.split(text) if tok)
 
@@ -164,7 +154,7 @@ class _Checker:
         self.line: int | None = None
         self.reported: dict[str, str] = {}  # daemon name -> status after a warning
         self.file_stack: list[str] = []
-        self.allow_seen: list[_Seen] = []
+        self.allow_seen = ShadowIndex()
 
     # ------------------------------------------------------------------ output
 
@@ -195,7 +185,7 @@ class _Checker:
             return
         stop = read_lines(source.data).stop
         lines = check_lines(source.data)
-        seen: list[_Seen] = []
+        seen = ShadowIndex()
         for index, cl in enumerate(lines):
             if cl.problem is not None:
                 self.at(table.path, cl.first)
@@ -300,7 +290,9 @@ class _Checker:
 
     # ------------------------------------------------------------------ one rule
 
-    def _rule(self, table: TableInput, cl: CheckLine, rule: Rule, seen: list[_Seen] | None) -> None:
+    def _rule(
+        self, table: TableInput, cl: CheckLine, rule: Rule, seen: ShadowIndex | None
+    ) -> None:
         first = split_at(cl.text, ":")
         assert first is not None
         daemons_text, rest = first
@@ -557,6 +549,8 @@ class _Checker:
 
     def _options(self, table: TableInput, rule: Rule) -> tuple[str, bool]:
         """Dry-run the rule's options; returns (listing verdict, implicit allow?)."""
+        if rule.third is None:  # nothing to run: the table decides
+            return ("granted", True) if table.role == "allow" else ("denied", False)
         single = replace(rule, daemons=_ALL_DAEMONS, clients=_ALL_CLIENTS)
         mine = Table(table.path, (single,), (), None, None)
         empty = Table("", (), (), None, None)
@@ -623,53 +617,26 @@ class _Checker:
         rule: Rule,
         daemons: list[str],
         clients: list[str],
-        seen: list[_Seen],
+        seen: ShadowIndex,
     ) -> None:
-        me = _Seen(table.path, cl.last, tuple(daemons), tuple(clients),
-                   any(step.name == "aclexec" for step in rule.options or ()))
-        for earlier in seen:
-            if _covers(earlier.daemons, me.daemons, daemon=True) and _covers(
-                earlier.clients, me.clients, daemon=False
-            ):
+        me = Seen(table.path, cl.last, tuple(daemons), tuple(clients),
+                  any(step.name == "aclexec" for step in rule.options or ()))
+        earlier = seen.find(me)
+        if earlier is not None:
+            self.warn(
+                f"this rule can never match: line {earlier.line} ({' '.join(earlier.daemons)}"
+                f" : {' '.join(earlier.clients)}) already matches every connection it would "
+                f"match, and the first matching rule ends the scan of {table.path}"
+            )
+        elif table.role == "deny":
+            earlier = self.allow_seen.find(me, skip_aclexec=True)
+            if earlier is not None:
                 self.warn(
-                    f"this rule can never match: line {earlier.line} ({' '.join(earlier.daemons)}"
-                    f" : {' '.join(earlier.clients)}) already matches every connection it would "
-                    f"match, and the first matching rule ends the scan of {table.path}"
+                    f"this rule can never match: {earlier.path} line {earlier.line} "
+                    f"already matches every connection it would match, and a match "
+                    f"in the allow table decides before the deny table is read"
                 )
-                break
-        else:
-            if table.role == "deny":
-                for earlier in self.allow_seen:
-                    if earlier.aclexec:
-                        continue
-                    if _covers(earlier.daemons, me.daemons, daemon=True) and _covers(
-                        earlier.clients, me.clients, daemon=False
-                    ):
-                        self.warn(
-                            f"this rule can never match: {earlier.path} line {earlier.line} "
-                            f"already matches every connection it would match, and a match "
-                            f"in the allow table decides before the deny table is read"
-                        )
-                        break
-        seen.append(me)
-
-
-def _covers(earlier: tuple[str, ...], later: tuple[str, ...], *, daemon: bool) -> bool:
-    """Does every request matched by list `later` provably match list `earlier`?"""
-    if not later or any(fold(t) == "except" for t in (*earlier, *later)):
-        return False
-    if any(fold(t) == "all" for t in earlier):
-        return True
-    have = {fold(t) for t in earlier} if daemon else set(earlier)
-    for token in later:
-        if (fold(token) if daemon else token) in have:
-            continue
-        if daemon:
-            cut = split_at(token[1:], "@")
-            if cut is not None and fold(token[0] + cut[0]) in have:
-                continue
-        return False
-    return True
+        seen.add(me)
 
 
 def _is_port(pattern: str) -> bool:
@@ -677,11 +644,13 @@ def _is_port(pattern: str) -> bool:
     return value is not None and value <= 65535
 
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+
 def _canonical_quad(pattern: str) -> bool:
-    try:
-        return str(ipaddress.IPv4Address(pattern)) == pattern
-    except ValueError:
-        return False
+    """A dotted quad as inet_ntop() prints it (what tcpd compares a numeric pattern with)."""
+    return _CANONICAL_QUAD.fullmatch(pattern) is not None
 
 
 def _mapped(text: str) -> bool:

@@ -121,7 +121,7 @@ class _Run:
         self.aclexec_failed = False
         self.aclexec_count = 0
         self.delegated = False
-        self.header: list[tuple[str, str]] = []
+        self.header: list[tuple[str, str, int]] = []
 
     # ------------------------------------------------------------------ facts (MatchContext)
 
@@ -311,8 +311,6 @@ class _Run:
             facts["server_name"] = self.hosts[SERVER].name
         if self.user_text:
             facts["user"] = self.user_text
-        for label, value in self.header:
-            facts["header:" + label] = value
         return Decision(
             verdict=verdict,
             origin=origin,
@@ -330,6 +328,7 @@ class _Run:
             ident_timeout=self.ident_timeout,
             lookups=tuple(self.lookups),
             facts=facts,
+            header=tuple(self.header),
         )
 
     def _header(self) -> None:
@@ -344,8 +343,10 @@ class _Run:
         for label, letter in rows:
             value = self.expand_letter(letter)
             if fold(value) != UNKNOWN:
-                self.header.append((label, value))
-        self.header.append(("server:   process ", self.expand_letter("d")))
+                self.header.append((label, value, len(self.diagnostics)))
+        process = self.expand_letter("d")
+        if fold(process) != UNKNOWN:
+            self.header.append(("server:   process ", process, len(self.diagnostics)))
 
     def _scan(self, table: Table) -> tuple[int, Origin | None]:
         self.origin = None

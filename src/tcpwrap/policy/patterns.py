@@ -271,12 +271,12 @@ def compile_netmask(net_token: str, mask_token: str) -> NetMask:
     net = dot_quad_addr(net_token)
     if net != INADDR_NONE:
         mask = dot_quad_addr(mask_token)
-        if mask == INADDR_NONE:
-            bits = _atoi(mask_token)
-            if 1 <= bits <= 32:
-                mask = (0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF
         if mask != INADDR_NONE:
             v4 = (net, mask)
+        else:  # Debian 14_cidr_support: a prefix length (atoi), 1..32
+            bits = _atoi(mask_token)
+            if 1 <= bits <= 32:
+                v4 = (net, (0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF)
     v6: tuple[int, int] | None = None
     if net_token.startswith("[") and net_token.endswith("]"):
         value = parse_ipv6(net_token[1:-1])

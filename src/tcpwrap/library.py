@@ -1,0 +1,125 @@
+"""The library: the question libwrap answers, for Python programs (`hosts_ctl`, `decide`).
+
+What it does: `hosts_ctl(daemon, client_name, client_addr, user)` gives libwrap's verdict for
+four strings (no lookups: the name given is trusted as is; "" and "unknown" mean unknown; a name
+"paranoid" is a failed verification). `decide(...)` returns the whole Decision (verdict, the
+deciding rule as file:line, actions, diagnostics). Tables are compiled once and re-validated by
+file identity before every decision, so an edit takes effect on the next call.
+
+Hazards: options are evaluated without side effects here (dry run: nothing is spawned, twist is
+reported as `delegated` with the table's verdict); acting on them is the wrapper's job.
+Errors: table problems never raise: they are in `Decision.diagnostics` and fail closed exactly
+as libwrap does.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from tcpwrap.drivers.environment import SystemEnvironment
+from tcpwrap.drivers.tables import PolicyCache
+from tcpwrap.policy.decision import Connection, Decision, Endpoint, Mode, Verdict
+from tcpwrap.policy.index import quick_table
+from tcpwrap.policy.match import STRING_LENGTH, evaluate
+from tcpwrap.policy.rules import Language, Policy
+
+HOSTS_ALLOW = "/etc/hosts.allow"
+HOSTS_DENY = "/etc/hosts.deny"
+MEMO_LIMIT = 65536  # remembered verdicts per policy version
+# hosts_ctl() without side effects: options are validated, not executed; a `twist` leaves the
+# verdict to its table, as libwrap's dry run does (checked against libwrap by the tests).
+CTL_MODE = Mode(dry_run=True)
+
+_caches: dict[tuple[str, str, Language], PolicyCache] = {}
+_caches_lock = threading.Lock()
+_environment = SystemEnvironment()
+
+
+def policy_cache(
+    allow: str = HOSTS_ALLOW, deny: str = HOSTS_DENY, language: Language = Language.OPTIONS
+) -> PolicyCache:
+    """The shared, self-refreshing compiled policy for this pair of tables."""
+    key = (allow, deny, language)
+    cache = _caches.get(key)
+    if cache is None:
+        with _caches_lock:
+            cache = _caches.setdefault(key, PolicyCache(allow, deny, language))
+    return cache
+
+
+def ctl_connection(daemon: str, client_name: str, client_addr: str, user: str) -> Connection:
+    """The request hosts_ctl() builds: four strings, no socket addresses."""
+    return Connection(
+        daemon,
+        client=Endpoint(addr=client_addr or None, name=client_name or None),
+        user=user or None,
+        pid=os.getpid(),
+    )
+
+
+def decide(
+    daemon: str,
+    client_name: str = "unknown",
+    client_addr: str = "unknown",
+    user: str = "unknown",
+    *,
+    allow: str = HOSTS_ALLOW,
+    deny: str = HOSTS_DENY,
+    language: Language = Language.OPTIONS,
+    mode: Mode = CTL_MODE,
+) -> Decision:
+    """The full Decision for a hosts_ctl-style query."""
+    policy = policy_cache(allow, deny, language).get()
+    return evaluate(
+        policy, ctl_connection(daemon, client_name, client_addr, user), mode, _environment
+    )
+
+
+def hosts_ctl(
+    daemon: str,
+    client_name: str,
+    client_addr: str,
+    user: str = "unknown",
+    *,
+    allow: str = HOSTS_ALLOW,
+    deny: str = HOSTS_DENY,
+    language: Language = Language.OPTIONS,
+) -> bool:
+    """libwrap's hosts_ctl(): True to permit."""
+    cache = policy_cache(allow, deny, language)
+    policy = cache.get()
+    memo = cache.memo
+    key = (daemon, client_name, client_addr, user)
+    known = memo.get(key)
+    if known is not None:
+        return known
+    verdict = _ctl_verdict(policy, daemon, client_name, client_addr, user)
+    if verdict is not None:
+        if len(memo) >= MEMO_LIMIT:
+            memo.clear()
+        memo[key] = verdict
+        return verdict
+    decision = decide(
+        daemon, client_name, client_addr, user, allow=allow, deny=deny, language=language
+    )
+    return decision.verdict is Verdict.GRANT
+
+
+def _ctl_verdict(
+    policy: Policy, daemon: str, client_name: str, client_addr: str, user: str
+) -> bool | None:
+    """The verdict when the index alone decides (a pure function of the query), else None."""
+    # The index answers most queries alone; anything with options or residual rules (EXCEPT,
+    # wildcards, user@host, ...) goes through the full evaluator below.
+    daemon_text = daemon[:STRING_LENGTH]
+    address = client_addr[:STRING_LENGTH] or "unknown"
+    name = client_name[:STRING_LENGTH] or "unknown"
+    allowed = quick_table(policy.allow, daemon_text, address, name)
+    if allowed == 1:
+        return True
+    if allowed is not None:
+        denied = quick_table(policy.deny, daemon_text, address, name)
+        if denied is not None:
+            return denied == 0
+    return None

@@ -1,0 +1,105 @@
+"""Provable shadowing: a rule no connection can reach because an earlier rule matches first.
+
+What it does: keeps the rules seen so far in an index keyed by (daemon token, client token),
+`ALL` standing for "any", so that finding an earlier rule that covers a new one costs a few
+dict lookups even in a 100,000-line DenyHosts table. A rule E covers a later rule L when every
+connection L matches also matches E: both lists free of EXCEPT, and each list of E is `ALL`
+or contains every token of L's list (daemon names compared case-insensitively, `d` covering
+`d@host`; client tokens compared exactly, since netgroups and paths are case-sensitive).
+
+Hazards: none (pure). Deliberately conservative: it never guesses (no suffix or network
+reasoning), and the index is bounded (`MAX_KEYS` per rule, `MAX_BUCKET` per key), which can
+only make it miss a report, never invent one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tcpwrap.policy.cstr import fold, split_at
+
+ANY = "\x00ALL"
+MAX_KEYS = 256
+MAX_BUCKET = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A rule tcpd really reads."""
+
+    path: str
+    line: int
+    daemons: tuple[str, ...]
+    clients: tuple[str, ...]
+    aclexec: bool = False  # an aclexec failure turns its match into "no match" for the table
+
+
+def _has_except(tokens: tuple[str, ...]) -> bool:
+    return any(fold(t) == "except" for t in tokens)
+
+
+def _is_all(tokens: tuple[str, ...]) -> bool:
+    return any(fold(t) == "all" for t in tokens)
+
+
+def covers(earlier: tuple[str, ...], later: tuple[str, ...], *, daemon: bool) -> bool:
+    """Does every request matched by list `later` provably match list `earlier`?"""
+    if not later or _has_except(earlier) or _has_except(later):
+        return False
+    if _is_all(earlier):
+        return True
+    have = {fold(t) for t in earlier} if daemon else set(earlier)
+    for token in later:
+        if (fold(token) if daemon else token) in have:
+            continue
+        if daemon:
+            cut = split_at(token[1:], "@")
+            if cut is not None and fold(token[0] + cut[0]) in have:
+                continue
+        return False
+    return True
+
+
+class ShadowIndex:
+    def __init__(self) -> None:
+        self._buckets: dict[tuple[str, str], list[Seen]] = {}
+
+    def add(self, seen: Seen) -> None:
+        if _has_except(seen.daemons) or _has_except(seen.clients):
+            return
+        if not seen.daemons or not seen.clients:
+            return
+        daemons = {ANY} if _is_all(seen.daemons) else {fold(t) for t in seen.daemons}
+        clients = {ANY} if _is_all(seen.clients) else set(seen.clients)
+        if len(daemons) * len(clients) > MAX_KEYS:
+            return
+        for d in daemons:
+            for c in clients:
+                bucket = self._buckets.setdefault((d, c), [])
+                if len(bucket) < MAX_BUCKET:
+                    bucket.append(seen)
+
+    def find(self, later: Seen, *, skip_aclexec: bool = False) -> Seen | None:
+        """The earliest indexed rule that covers `later`, or None."""
+        if not later.daemons or not later.clients:
+            return None
+        if _has_except(later.daemons) or _has_except(later.clients):
+            return None
+        first = later.daemons[0]
+        daemon_keys = {ANY, fold(first)}
+        cut = split_at(first[1:], "@")
+        if cut is not None:
+            daemon_keys.add(fold(first[0] + cut[0]))
+        candidates: dict[int, Seen] = {}
+        for d in daemon_keys:
+            for c in (ANY, later.clients[0]):
+                for seen in self._buckets.get((d, c), ()):
+                    candidates.setdefault(id(seen), seen)
+        for seen in sorted(candidates.values(), key=lambda s: s.line):
+            if skip_aclexec and seen.aclexec:
+                continue
+            if covers(seen.daemons, later.daemons, daemon=True) and covers(
+                seen.clients, later.clients, daemon=False
+            ):
+                return seen
+        return None

@@ -1,0 +1,8 @@
+"""Make the case readers importable (tests/conformance is not a package)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
