@@ -261,6 +261,8 @@ def world_writable(path: str) -> list[str]:
             info = os.stat(candidate)
         except OSError:
             continue
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+            continue  # /dev/null and other devices are not something an attacker can edit
         if info.st_mode & stat.S_IWOTH and not (
             stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_ISVTX
         ):

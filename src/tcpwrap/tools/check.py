@@ -61,6 +61,7 @@ USAGE = (
 HOSTS_ALLOW = "/etc/hosts.allow"
 HOSTS_DENY = "/etc/hosts.deny"
 LOOKUP_TIMEOUT = 5.0
+DNS_LIMIT = 1000
 PATTERN_FILE_LIMIT = 16 * 1024 * 1024
 
 
@@ -96,6 +97,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="DNS lookup timeout in seconds (default %(default)s)")
     parser.add_argument("--no-dns", action="store_true",
                         help="skip the DNS checks of host patterns")
+    parser.add_argument("--dns-limit", type=int, default=DNS_LIMIT, metavar="N",
+                        help="look up at most N distinct host patterns (0: no limit; "
+                             "default %(default)s)")
 
 
 class SystemProbe:
@@ -107,11 +111,14 @@ class SystemProbe:
         *,
         timeout: float = LOOKUP_TIMEOUT,
         dns: bool = True,
+        limit: int = DNS_LIMIT,
         env: SystemEnvironment | None = None,
     ) -> None:
         self.analysis = analysis
         self.timeout = timeout
         self.dns_enabled = dns
+        self.limit = limit
+        self.skipped = 0  # lookups not done because of the limit
         self._env = env if env is not None else SystemEnvironment()
         self._dns: dict[str, HostCheck] = {}
 
@@ -128,6 +135,9 @@ class SystemProbe:
             return None
         cached = self._dns.get(host)
         if cached is None:
+            if self.limit and len(self._dns) >= self.limit:
+                self.skipped += 1
+                return None
             cached = self._dns[host] = self._lookup(host)
         return cached
 
@@ -181,7 +191,8 @@ def collect(args: argparse.Namespace, analysis: InetdAnalysis) -> list[Event]:
                               origin.line if origin else None))
     for path in (allow, deny):
         events.extend(Finding(WARNING, text, path) for text in world_writable(path))
-    probe = SystemProbe(analysis, timeout=args.timeout, dns=not args.no_dns)
+    probe = SystemProbe(analysis, timeout=args.timeout, dns=not args.no_dns,
+                        limit=args.dns_limit)
     options = CheckOptions(Language(args.language), args.implicit_allow, args.verbose,
                            os.getpid())
     events.extend(check_policy(
@@ -190,6 +201,11 @@ def collect(args: argparse.Namespace, analysis: InetdAnalysis) -> list[Event]:
         probe,
         options,
     ))
+    if probe.skipped:
+        events.append(Finding(WARNING, (
+            f"DNS checks stopped after {args.dns_limit} distinct host patterns; "
+            f"{probe.skipped} more were not looked up (--dns-limit 0 checks them all)"
+        )))
     return events
 
 

@@ -497,3 +497,45 @@ def test_cli_unreadable_table_is_an_error(world: Path, capsys: pytest.CaptureFix
         pytest.skip("root reads mode-0 files")
     assert main(cli(world, "--allow", str(table))) == 1
     assert f"error: cannot open {table}: Permission denied" in capsys.readouterr().out
+
+
+def test_shadowing_scales_to_denyhosts_tables() -> None:
+    lines = [f"ALL: 10.{i // 65536}.{i // 256 % 256}.{i % 256}" for i in range(20000)]
+    lines.append("sshd: 10.0.0.5")  # covered by line 6 (ALL: 10.0.0.5)
+    events = run_check(b"", ("\n".join(lines) + "\n").encode(), FakeProbe(services=SERVICES))
+    assert [(n, m[:44]) for f, n, s, m in findings(events)] == [
+        (20001, "this rule can never match: line 6 (ALL : 10.")
+    ]
+
+
+def test_system_probe_dns_checks_and_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tcpwrap.drivers.inetd import InetdAnalysis
+    from tcpwrap.drivers.lookup import HostAddresses
+    from tcpwrap.policy.facts import KnownName, NameLookup, UnknownName
+    from tcpwrap.tools import check
+
+    looked: list[str] = []
+
+    def fake_find(host: str, *, timeout: float) -> HostAddresses:
+        looked.append(host)
+        if host == "gone":
+            return HostAddresses(host, (), ("gone: host not found",))
+        return HostAddresses(host, ("192.0.2.1", "192.0.2.2"), ("x: hostname alias",))
+
+    def fake_verify(address: str, *, timeout: float) -> NameLookup:
+        if address.endswith(".2"):
+            return NameLookup(UnknownName())
+        return NameLookup(KnownName("a.example"), ("some warning",))
+
+    monkeypatch.setattr(check, "find_inet_addr", fake_find)
+    monkeypatch.setattr(check, "verify_host_name", fake_verify)
+    probe = check.SystemProbe(InetdAnalysis(None), limit=2)
+    assert probe.dns("x") == HostCheck(2, (
+        "x: hostname alias", "some warning", "host address 192.0.2.2->name lookup failed"
+    ))
+    assert probe.dns("gone") == HostCheck(0, ("gone: host not found",))
+    assert probe.dns("x") is not None  # cached, not counted again
+    assert probe.dns("third") is None and probe.skipped == 1
+    assert looked == ["x", "gone"]
+    assert check.SystemProbe(InetdAnalysis(None), dns=False).dns("x") is None
+    assert probe.inetd_file == "(null)"
