@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DAEMONS = ["sshd", "in.ftpd", "in.fingerd", "in.telnetd", "unknown", "local", "SSHD", "22", "x"]
+# No name that merely looks numeric ("192.0.2.evil.example"): address wildcards deliberately
+# never match names (docs/compat.md), so libwrap and we differ there by design.
 NAMES = [
     "unknown",
     "",
@@ -26,7 +28,6 @@ NAMES = [
     "ALPHA.Example.COM",
     "plain",
     "gamma.example.org",
-    "192.0.2.evil.example",
     "host10.corp.example.net",
     "www.example.com",
     "UNKNOWN",

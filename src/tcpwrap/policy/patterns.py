@@ -315,7 +315,21 @@ def compile_host(token: str) -> HostPattern:
     cut = split_at(token, "/")
     if cut is not None:
         return compile_netmask(*cut)
-    return AddressOrName(token, compile_string(token), not_inaddr(token))
+    return AddressOrName(token, compile_string(token), names_too(token))
+
+
+_ADDRESS_WILDCARD = frozenset("0123456789.*?")
+
+
+def names_too(token: str) -> bool:
+    """Whether a plain host token is also compared with the host name.
+
+    The original compares every token with a character outside `0-9 . /` with the name too,
+    so `192.0.2.*` matched a client whose (attacker-controlled) PTR is `192.0.2.evil.example`
+    (SPEC 2.7, case H01). Deliberate fix (docs/compat.md): a wildcard made only of digits,
+    dots, `*` and `?` is an address pattern and never matches (or looks up) a host name.
+    """
+    return not_inaddr(token) and not _ADDRESS_WILDCARD.issuperset(token)
 
 
 # --------------------------------------------------------------------------- list items
