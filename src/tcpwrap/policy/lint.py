@@ -33,7 +33,13 @@ from tcpwrap.policy.decision import Connection, Endpoint, Mode, Verdict
 from tcpwrap.policy.environment import Environment
 from tcpwrap.policy.lintlines import NUL, TOO_LONG, CheckLine, check_lines
 from tcpwrap.policy.match import evaluate
-from tcpwrap.policy.options import OPTION_FLAGS
+from tcpwrap.policy.options import (
+    OPTION_FLAGS,
+    Flag,
+    OptionStep,
+    split_fields,
+    split_key_value,
+)
 from tcpwrap.policy.patterns import (
     compile_client_list,
     compile_daemon_list,
@@ -273,8 +279,18 @@ class _Checker:
                     f'the backslash continuation joins "{left}" and "{right}" into one token '
                     f'"{left}{right}" (nothing is inserted between the lines)'
                 )
-        for token in re.split(r"[\s,]+", text):
-            candidate = token.split("@")[-1].rstrip(":")
+        # Only addresses that start inside the daemon or client list (an address in an
+        # option value, e.g. `spawn echo 2001:db8::1`, is fine).
+        lists_end = len(text)
+        first = split_at(text, ":")
+        if first is not None:
+            second = split_at(first[1], ":")
+            if second is not None:
+                lists_end = len(first[0]) + 1 + len(second[0])
+        for found in re.finditer(r"[^\s,]+", text):
+            if found.start() > lists_end:
+                break
+            candidate = found.group().split("@")[-1].rstrip(":")
             if candidate.startswith("[") or candidate.count(":") < 2:
                 continue
             address = candidate.split("/", 1)[0]
@@ -586,11 +602,33 @@ class _Checker:
         )
         return ("granted" if granted else "denied"), implicit
 
+    def _colon_hint(self, third: str, steps: tuple[OptionStep, ...]) -> None:
+        """An option error caused by a ':' inside a command (spawn, twist, ...)."""
+        if not steps or steps[-1].error is None:
+            return
+        fields = split_fields(third)
+        last = len(steps) - 1
+        for index in (last - 1, last):
+            if index < 0 or index + 1 >= len(fields):
+                continue
+            step = steps[index]
+            flags = OPTION_FLAGS.get(step.name)
+            if step.value is None or flags is None or not flags & Flag.EXPAND:
+                continue
+            following = fold(split_key_value(fields[index + 1][0])[0])
+            if following not in OPTION_FLAGS:
+                self.warn(
+                    f'the value of "{step.key}" ends at the next ":", which starts a new '
+                    f'option; if that ":" belongs to the command, write it as "\\:"'
+                )
+                return
+
     def _third_field_hint(self, rule: Rule) -> None:
         if rule.third is None:
             return
         if self.options.language is Language.OPTIONS:
             steps = rule.options or ()
+            self._colon_hint(rule.third, steps)
             if steps and (steps[0].error or "").startswith("bad option name") and (
                 steps[0].key[:1] in ("/", "(") or "|" in rule.third or "&" in rule.third
             ):

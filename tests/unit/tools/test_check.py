@@ -539,3 +539,18 @@ def test_system_probe_dns_checks_and_limit(monkeypatch: pytest.MonkeyPatch) -> N
     assert looked == ["x", "gone"]
     assert check.SystemProbe(InetdAnalysis(None), dns=False).dns("x") is None
     assert probe.inetd_file == "(null)"
+
+
+def test_colon_inside_a_command_and_ipv6_in_option_values() -> None:
+    events = run_check(
+        b"sshd: ALL: spawn echo 2001:db8::1\n"
+        b'in.ftpd: ALL: twist /bin/echo "421 Error: go away"\n'
+        b"in.fingerd: ALL: spawn echo a\\:b\n"
+        b"ALL: ::1\n"
+    )
+    hint = 'the value of "{}" ends at the next ":", which starts a new option'
+    assert has(events, "hosts.allow", 1, WARNING, hint.format("spawn"))
+    assert not has(events, "hosts.allow", 1, WARNING, "must be written in brackets")
+    assert has(events, "hosts.allow", 2, WARNING, hint.format("twist"))
+    assert not any(n == 3 for _, n, _, _ in findings(events))
+    assert has(events, "hosts.allow", 4, WARNING, "::1: an IPv6 address must be written")
