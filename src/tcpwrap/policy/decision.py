@@ -53,6 +53,9 @@ class Mode:
     resident: bool = False  # a long-lived library caller: twist is refused
     verbose: bool = False  # produce the "matched:" and "option:" debug records
     header: bool = False  # tcpdmatch: evaluate (and sanitise) its header values first
+    # aclexec as hosts_options(5) documents it (exit 0 allows, anything else refuses) instead
+    # of Debian's accidental table fall-through (SPEC 3.5); docs/compat.md.
+    debian_aclexec: bool = False
 
 
 DRY_RUN = Mode()
@@ -85,6 +88,7 @@ class Decision:
     origin: Origin | None  # the deciding rule or table line; None = nothing matched
     reason: str  # short human explanation
     actions: tuple[Action, ...] = ()
+    action_origins: tuple[Origin | None, ...] = ()  # file:line of each action's rule
     diagnostics: tuple[Diagnostic, ...] = ()
     allow_priority: Priority = ALLOW_PRIORITY
     deny_priority: Priority = DENY_PRIORITY

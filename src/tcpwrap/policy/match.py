@@ -113,12 +113,14 @@ class _Run:
         self.origin: Origin | None = None
         self.diagnostics: list[Diagnostic] = []
         self.actions: list[Action] = []
+        self.action_origins: list[Origin | None] = []  # the rule each action came from
         self.lookups: list[str] = []
         self.allow_priority = ALLOW_PRIORITY
         self.deny_priority = DENY_PRIORITY
         self.ident_timeout = 10
         self.file_stack: list[str] = []
         self.aclexec_failed = False
+        self.aclexec_passed = False
         self.aclexec_count = 0
         self.delegated = False
         self.header: list[tuple[str, str, int]] = []
@@ -207,6 +209,10 @@ class _Run:
     def _error(self, message: str) -> _Final:
         self.diagnostics.append(error(message, self.origin))
         return _Final(Verdict.DENY, f"option error: {message}")
+
+    def _act(self, action: Action) -> None:
+        self.actions.append(action)
+        self.action_origins.append(self.origin)
 
     def _debug(self, message: str) -> None:
         self.diagnostics.append(Diagnostic(Kind.DEBUG, message))
@@ -316,6 +322,7 @@ class _Run:
             origin=origin,
             reason=reason,
             actions=tuple(self.actions),
+            action_origins=tuple(self.action_origins),
             diagnostics=tuple(self.diagnostics),
             allow_priority=self.allow_priority,
             deny_priority=self.deny_priority,
@@ -389,12 +396,14 @@ class _Run:
         if matched.third is not None:
             if matched.options is not None:
                 self._options(matched)
+                if self.aclexec_passed and not self.mode.debian_aclexec:
+                    raise _Final(Verdict.GRANT, "aclexec command succeeded")
                 if self.aclexec_failed:
                     self.diagnostics.append(Diagnostic(Kind.INFO, "aclexec returned 1"))
                     result = NO_MATCH
             elif self.evaluation.policy.language is Language.CLASSIC:
                 command = percent_x(matched.third, self)
-                self.actions.append(Spawn(command, "classic"))
+                self._act(Spawn(command, "classic"))
                 if self.mode.verbose:
                     self._debug(f"command: {command}")
         self.origin = None
@@ -425,7 +434,7 @@ class _Run:
         if name == "deny":
             raise _Final(Verdict.DENY, "deny option")
         if name == "spawn":
-            self.actions.append(Spawn(value or ""))
+            self._act(Spawn(value or ""))
         elif name == "twist":
             if self.mode.resident:
                 raise self._error("twist option in resident process")
@@ -441,15 +450,15 @@ class _Run:
             var, text = split_setenv(value or "")
             if not var or "=" in var:
                 raise self._error("memory allocation failure")
-            self.actions.append(SetEnv(var, text))
+            self._act(SetEnv(var, text))
         elif name == "umask":
-            self.actions.append(Umask(scan_octal(value or "") or 0))
+            self._act(Umask(scan_octal(value or "") or 0))
         elif name == "nice":
-            self.actions.append(Nice(10 if value is None else (scan_int(value) or 0)))
+            self._act(Nice(10 if value is None else (scan_int(value) or 0)))
         elif name == "keepalive":
-            self.actions.append(KeepAlive())
+            self._act(KeepAlive())
         elif name == "linger":
-            self.actions.append(Linger(scan_int(value or "") or 0))
+            self._act(Linger(scan_int(value or "") or 0))
         elif name == "severity":
             priority: Priority = parse_severity(value or "")
             self.allow_priority = self.deny_priority = priority
@@ -465,12 +474,12 @@ class _Run:
                 raise self._error(f'unknown group: "{group}"')
             if not self.env.user_exists(user):
                 raise self._error(f'unknown user: "{user}"')
-            self.actions.append(ChangeUser(user, group))
+            self._act(ChangeUser(user, group))
         elif name == "group":
             assert value is not None
             if not self.env.group_exists(value):
                 raise self._error(f'unknown group: "{value}"')
-            self.actions.append(ChangeUser(None, value))
+            self._act(ChangeUser(None, value))
 
     def _aclexec(self, command: str) -> None:
         if self.mode.dry_run:
@@ -483,10 +492,16 @@ class _Run:
         )
         if not isinstance(result, AclExecResult):
             raise TcpwrapError(f"aclexec: expected AclExecResult, got {result!r}")
-        self.actions.append(AclExec(command))
-        self.aclexec_failed = not (result.signal is None and result.status == 0)
+        self._act(AclExec(command))
+        failed = not (result.signal is None and result.status == 0)
         if result.signal is not None:
             self.warn(f"process {result.pid} exited with signal {result.signal}")
+        if not self.mode.debian_aclexec:
+            if failed:
+                raise _Final(Verdict.DENY, "aclexec command failed")
+            self.aclexec_passed = True
+            return
+        self.aclexec_failed = failed
 
     def _banners(self, directory: str) -> None:
         content = self.env.banner(directory, self.daemon_text)
@@ -511,7 +526,7 @@ class _Run:
             if cut is not None:
                 chunk = cut[0] + "\r\n"
             out.append(percent_x(chunk, self, BANNER_BUFFER))
-        self.actions.append(Banner("".join(out)))
+        self._act(Banner("".join(out)))
 
 
 def _host(endpoint: object) -> _Host:

@@ -1,0 +1,113 @@
+"""The wrapper's configuration: a small `key = value` file plus environment overrides.
+
+What it does: `load_config()` reads `$TCPWRAP_CONFIG` (default /etc/tcpwrap/tcpd.conf, if it
+exists), then applies `TCPWRAP_<KEY>` environment variables (inetd passes its environment to
+the wrapper, so tests and one-off setups need no file). Keys: allow, deny, language
+(options|classic), real_daemon_dir, dns_timeout, ident_timeout, ident_port, refuse_pause,
+json_log, aclexec (documented|debian), user_option (drop|validate), facility.
+
+Hazards: the file is root's; values are validated (numbers bounded, paths taken as given).
+Errors: a bad value raises ConfigError naming the file:line (or the variable); the wrapper
+then refuses the connection and logs why (fail closed).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from tcpwrap.errors import ConfigError, Origin
+
+DEFAULT_CONFIG = "/etc/tcpwrap/tcpd.conf"
+FACILITIES = {"daemon": 3, "auth": 4, "authpriv": 10, "mail": 2, "user": 1, "local0": 16,
+              "local1": 17, "local2": 18, "local3": 19, "local4": 20, "local5": 21,
+              "local6": 22, "local7": 23}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WrapperConfig:
+    allow: str = "/etc/hosts.allow"
+    deny: str = "/etc/hosts.deny"
+    language: str = "options"  # or "classic" (the paper's shell-command third field)
+    real_daemon_dir: str = "/usr/sbin"
+    dns_timeout: float = 10.0  # the whole reverse + forward verification
+    ident_timeout: int = 10  # RFC931_TIMEOUT; the rfc931 option overrides it per rule
+    ident_port: int = 113
+    refuse_pause: float = 5.0  # tcpd's clean exit sleeps 5 s (protects inetd's respawn)
+    json_log: str = ""  # a file to append one JSON line per connection to ("" = off)
+    aclexec: str = "documented"  # or "debian" (SPEC 3.5 fall-through semantics)
+    user_option: str = "drop"  # or "validate" (Debian: names checked, privileges kept)
+    facility: str = "daemon"
+
+
+_FLOATS = {"dns_timeout": (0.1, 300.0), "refuse_pause": (0.0, 60.0)}
+_INTS = {"ident_timeout": (1, 300), "ident_port": (1, 65535)}
+_CHOICES = {
+    "language": ("options", "classic"),
+    "aclexec": ("documented", "debian"),
+    "user_option": ("drop", "validate"),
+    "facility": tuple(FACILITIES),
+}
+KEYS = tuple(WrapperConfig.__dataclass_fields__)
+
+
+def _value(key: str, text: str, where: Origin | None, variable: str | None) -> object:
+    place = variable or ""
+
+    def bad(why: str) -> ConfigError:
+        return ConfigError(f"{place + ': ' if place else ''}{key}: {why}: {text!r}", where)
+
+    if key in _FLOATS:
+        low, high = _FLOATS[key]
+        try:
+            number = float(text)
+        except ValueError:
+            raise bad("not a number") from None
+        if not low <= number <= high:
+            raise bad(f"must be between {low} and {high}")
+        return number
+    if key in _INTS:
+        low_i, high_i = _INTS[key]
+        if not text.isdigit() or not low_i <= int(text) <= high_i:
+            raise bad(f"must be a whole number from {low_i} to {high_i}")
+        return int(text)
+    if key in _CHOICES and text not in _CHOICES[key]:
+        raise bad("must be one of " + ", ".join(_CHOICES[key]))
+    return text
+
+
+def parse_config(text: str, path: str, base: WrapperConfig | None = None) -> WrapperConfig:
+    values: dict[str, object] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        where = Origin(path, number)
+        if "=" not in line:
+            raise ConfigError("expected key = value", where)
+        key, _, text_value = (part.strip() for part in line.partition("="))
+        if key not in KEYS:
+            raise ConfigError(f"unknown key {key!r}", where)
+        values[key] = _value(key, text_value, where, None)
+    return replace(base or WrapperConfig(), **values)  # type: ignore[arg-type]
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> WrapperConfig:
+    env = os.environ if environ is None else environ
+    path = env.get("TCPWRAP_CONFIG", DEFAULT_CONFIG)
+    config = WrapperConfig()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = parse_config(handle.read(64 * 1024), path)
+    except FileNotFoundError:
+        if "TCPWRAP_CONFIG" in env:
+            raise ConfigError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: {os.strerror(exc.errno or 0)}") from None
+    overrides = {
+        key: _value(key, env[f"TCPWRAP_{key.upper()}"], None, f"TCPWRAP_{key.upper()}")
+        for key in KEYS
+        if f"TCPWRAP_{key.upper()}" in env
+    }
+    return replace(config, **overrides)  # type: ignore[arg-type]

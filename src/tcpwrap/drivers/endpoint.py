@@ -1,0 +1,171 @@
+"""Who is connecting, from the socket the wrapper was handed (SPEC 1.3, 1.6).
+
+What it does: `discover(fd)` finds the client and server endpoints of the socket on `fd`:
+getpeername for TCP; for an unconnected (UDP) socket, the sender of the first queued datagram
+via recvfrom(MSG_PEEK), which leaves it queued for the real daemon; getsockname for the server.
+`systemd_socket()` picks the connection of systemd socket activation (LISTEN_FDS, Accept=yes).
+`check_ip_options()` is tcpd's KILL_IP_OPTIONS check on IPv4 TCP sockets. `drain()` discards
+the queued datagram of a refused UDP request so inetd does not see it again.
+
+Hazards: everything here comes from the network. Addresses are printed numerically only; no
+name is looked up here. The datagram peek is bounded in time (`PEEK_TIMEOUT`).
+Errors: failures become the original's warning texts in `Endpoints.warnings` (and unknown
+endpoints), never exceptions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import socket
+from dataclasses import dataclass, field
+
+PEEK_TIMEOUT = 30.0
+LSRR, SSRR = 0x83, 0x89
+IPOPT_EOL, IPOPT_NOP = 0, 1
+
+
+@dataclass
+class Endpoints:
+    sock: socket.socket | None = None  # a view of the fd (never closes it)
+    datagram: bool = False
+    client: tuple[str, int] | None = None  # printable address, port
+    server: tuple[str, int] | None = None
+    warnings: list[str] = field(default_factory=list)
+    not_a_socket: str | None = None  # strerror when fd is not a socket at all
+
+
+def _strerror(exc: OSError) -> str:
+    return os.strerror(exc.errno) if exc.errno else str(exc)
+
+
+def _printable(address: object) -> tuple[str, int] | None:
+    if isinstance(address, tuple) and len(address) >= 2:
+        return str(address[0]), int(address[1])
+    return None
+
+
+def discover(fd: int = 0) -> Endpoints:
+    found = Endpoints()
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        found.warnings.append(f"can't get client address: {_strerror(exc)}")
+        found.not_a_socket = _strerror(exc)
+        return found
+    found.sock = sock
+    try:
+        found.client = _printable(sock.getpeername())
+    except OSError:
+        found.datagram = True
+        try:
+            ready, _, _ = select.select([sock], [], [], PEEK_TIMEOUT)
+            if not ready:
+                raise TimeoutError(110, "Connection timed out")
+            _, sender = sock.recvfrom(1, socket.MSG_PEEK)
+            found.client = _printable(sender)
+        except OSError as exc:
+            found.warnings.append(f"can't get client address: {_strerror(exc)}")
+            return found
+    try:
+        found.server = _printable(sock.getsockname())
+    except OSError as exc:
+        found.warnings.append(f"getsockname: {_strerror(exc)}")
+    return found
+
+
+def release(found: Endpoints) -> None:
+    """Forget the socket object without closing the descriptor it views."""
+    if found.sock is not None:
+        found.sock.detach()
+        found.sock = None
+
+
+def systemd_socket(environ: dict[str, str] | None = None) -> int | None:
+    """The fd of a systemd socket-activated connection (Accept=yes), else None."""
+    env = os.environ if environ is None else environ
+    if env.get("LISTEN_PID") != str(os.getpid()):
+        return None
+    try:
+        count = int(env.get("LISTEN_FDS", "0"))
+    except ValueError:
+        return None
+    return 3 if count >= 1 else None
+
+
+@dataclass
+class IpOptionsReport:
+    records: list[tuple[str, str]] = field(default_factory=list)  # (level, message)
+    fatal: bool = False  # tcpd's clean exit (getsockname failed)
+
+
+def check_ip_options(found: Endpoints, client_info: str) -> IpOptionsReport:
+    """KILL_IP_OPTIONS (SPEC 1.6): refuse source routing, clear other IP options."""
+    report = IpOptionsReport()
+    sock = found.sock
+    if sock is None:
+        report.records.append(
+            ("err", f"getpeername: {found.not_a_socket or 'Bad file descriptor'}")
+        )
+        report.fatal = True
+        return report
+    try:
+        local = sock.getsockname()
+    except OSError as exc:
+        report.records.append(("err", f"getpeername: {_strerror(exc)}"))
+        report.fatal = True
+        return report
+    if sock.family != socket.AF_INET or found.datagram or not isinstance(local, tuple):
+        return report
+    try:
+        options = sock.getsockopt(socket.IPPROTO_IP, socket.IP_OPTIONS, 40)
+    except OSError:
+        return report
+    if not options:
+        return report
+    position = 4  # BSD layout: the first-hop address slot comes first
+    while position < len(options):
+        kind = options[position]
+        if kind == IPOPT_EOL:
+            break
+        if kind == IPOPT_NOP:
+            length = 1
+        else:
+            if position + 1 >= len(options) or options[position + 1] <= 0:
+                break
+            length = options[position + 1]
+        if kind in (LSRR, SSRR):
+            report.records.append(
+                ("warning", f"refused connect from {client_info} with IP source routing options")
+            )
+            _shutdown(sock)
+            return report
+        position += length
+    hexes = "".join(f" {byte:02x}" for byte in options)
+    report.records.append(
+        ("notice", f"connect from {client_info} with IP options (ignored):{hexes}")
+    )
+    try:
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_OPTIONS, b"")
+    except OSError as exc:
+        report.records.append(("err", f"setsockopt IP_OPTIONS NULL: {_strerror(exc)}"))
+        _shutdown(sock)
+    return report
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def drain(found: Endpoints) -> None:
+    """Discard the pending datagram of a refused UDP request (tcpd's "sink")."""
+    if found.sock is None or not found.datagram:
+        return
+    try:
+        ready, _, _ = select.select([found.sock], [], [], 0)
+        if ready:
+            found.sock.recvfrom(65535)
+    except OSError:
+        pass

@@ -1,0 +1,355 @@
+"""tcpwrap-tcpd: the wrapper inetd, xinetd or systemd runs in place of a network server.
+
+What it does, per connection (SPEC 1.2): umask 022; find the daemon and the real program; open
+syslog as the daemon; learn the endpoints from the socket (fd 0, or systemd's fd 3); refuse
+source-routed IPv4; decide with the rule engine, answering its questions (reverse/forward DNS
+with double-reverse verification, ident, aclexec) only when a rule needs them; act on the
+options; log `connect from` / `refused connect from` / `twist ... to ...` exactly as tcpd; then
+exec the real server (or refuse: drain a UDP datagram, pause, exit 0; or twist).
+
+Invocation: `tcpwrap-tcpd DAEMON [ARGS...]` (DAEMON absolute, or a name in the real-daemon
+directory), or installed/linked under a daemon's own name (the paper's swap install). Without a
+DAEMON argument (an inetd.conf line that only replaced /usr/sbin/tcpd: a script loses argv[0]),
+the DAEMON is recovered from inetd.conf by the socket's port and protocol.
+
+Hazards: every value from the network is hostile; commands only see them through the % allow
+list. Lookups have explicit timeouts. Imports are kept to what this path needs: this runs once
+per connection.
+Errors: nothing escapes: any failure is logged and ends in the clean exit (fail closed).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import UTC
+
+from tcpwrap.drivers.config import FACILITIES, WrapperConfig, load_config
+from tcpwrap.drivers.endpoint import (
+    Endpoints,
+    check_ip_options,
+    discover,
+    drain,
+    release,
+    systemd_socket,
+)
+from tcpwrap.drivers.logsink import JsonSink, SyslogSink
+from tcpwrap.errors import ConfigError, Origin
+from tcpwrap.policy.decision import Connection, Decision, Endpoint, Mode, NeedRequest, Verdict
+from tcpwrap.policy.facts import Need
+
+OWN_NAMES = ("tcpwrap-tcpd", "tcpd")
+
+
+class Located:
+    def __init__(self, program: str, daemon: str, argv: list[str]) -> None:
+        self.program = program  # what to exec
+        self.daemon = daemon  # the name used for syslog and matching
+        self.argv = argv  # argv of the real daemon (argv[0] = daemon name)
+
+
+def locate(args: list[str], config: WrapperConfig, found: Endpoints | None) -> Located | str:
+    """SPEC 1.1, plus our `DAEMON` argument form; returns an error text on failure."""
+    own = os.path.basename(args[0]) if args else "tcpwrap-tcpd"
+    if own in OWN_NAMES:
+        if len(args) >= 2:
+            daemon_arg, rest = args[1], args[2:]
+        else:
+            recovered = _from_inetd_conf(found)
+            if recovered is None:
+                return "usage: tcpwrap-tcpd DAEMON [ARGS...] (no daemon named, none in inetd.conf)"
+            daemon_arg, rest = recovered[0], recovered[1:]
+    else:  # swap install: we are /usr/sbin/in.fingerd; the real one lives elsewhere
+        daemon_arg, rest = own, args[1:]
+    if daemon_arg.startswith("/"):
+        name = daemon_arg.rsplit("/", 1)[1]
+        located = Located(daemon_arg, name, [name, *rest])
+    else:
+        located = Located(
+            os.path.join(config.real_daemon_dir, daemon_arg), daemon_arg, [daemon_arg, *rest]
+        )
+    if args and os.path.realpath(located.program) == os.path.realpath(args[0]):
+        return f"{located.program}: the wrapper would call itself (set real_daemon_dir)"
+    return located
+
+
+def _from_inetd_conf(found: Endpoints | None) -> list[str] | None:
+    """The argv of the inetd.conf entry that runs us on this socket's port and protocol."""
+    if found is None or found.server is None:
+        return None
+    import socket
+
+    from tcpwrap.proto.inetd import parse_inetd
+
+    try:
+        with open("/etc/inetd.conf", "rb") as handle:
+            text = handle.read(1024 * 1024).decode("latin-1")
+    except OSError:
+        return None
+    protocol = "udp" if found.datagram else "tcp"
+    port = found.server[1]
+    matches = []
+    for entry in parse_inetd(text).entries:
+        if os.path.basename(entry.path) not in OWN_NAMES or not entry.args:
+            continue
+        if not entry.protocol.startswith(protocol) or entry.service is None:
+            continue
+        service = entry.service.rsplit(":", 1)[-1]
+        try:
+            service_port = (
+                int(service) if service.isdigit() else socket.getservbyname(service, protocol)
+            )
+        except OSError:
+            continue
+        if service_port == port:
+            matches.append(list(entry.args))
+    return matches[0] if len(matches) == 1 else None
+
+
+class Wrapper:
+    def __init__(self, config: WrapperConfig, located: Located, sink: SyslogSink) -> None:
+        self.config = config
+        self.located = located
+        self.sink = sink
+        self.json = JsonSink(config.json_log, sink) if config.json_log else None
+        self.fd = 0
+        self.found = Endpoints()
+        self.traps: list[str] = []
+
+    # ------------------------------------------------------------------ endings
+
+    def clean_exit(self, pause: float | None = None) -> int:
+        drain(self.found)
+        time.sleep(self.config.refuse_pause if pause is None else pause)
+        return 0
+
+    def warn(self, message: str, origin: Origin | None = None) -> None:
+        where = f"{origin}: " if origin is not None else ""
+        self.sink.level("err", f"warning: {where}{message}")
+
+    # ------------------------------------------------------------------ the connection
+
+    def run(self) -> int:
+        systemd_fd = systemd_socket()
+        if systemd_fd is not None:
+            self.fd = systemd_fd
+        self.found = discover(self.fd)
+        for message in self.found.warnings:
+            self.warn(message)
+        client_info = self.found.client[0] if self.found.client else "unknown"
+        report = check_ip_options(self.found, client_info)
+        for level, message in report.records:
+            self.sink.level(level, message)
+        if report.fatal:
+            return self.clean_exit()
+        decision = self.decide()
+        return self.act(decision)
+
+    def connection(self) -> Connection:
+        found = self.found
+        client = found.client
+        server = found.server
+        return Connection(
+            self.located.daemon,
+            client=Endpoint(
+                addr=client[0] if client else None,
+                port=client[1] if client else None,
+                resolvable=client is not None,
+            ),
+            server=Endpoint(
+                addr=server[0] if server else None,
+                port=server[1] if server else None,
+                resolvable=server is not None,
+            ),
+            identable=not found.datagram and client is not None and server is not None,
+            pid=os.getpid(),
+        )
+
+    def decide(self) -> Decision:
+        from tcpwrap.drivers.environment import SystemEnvironment
+        from tcpwrap.drivers.tables import load_policy
+        from tcpwrap.policy.match import Evaluation
+        from tcpwrap.policy.rules import Language
+
+        config = self.config
+        policy = load_policy(config.allow, config.deny, Language(config.language))
+        mode = Mode(dry_run=False, debian_aclexec=config.aclexec == "debian")
+        evaluation = Evaluation(policy, self.connection(), mode, SystemEnvironment())
+        self.performed = 0
+        while (need := evaluation.next_need()) is not None:
+            evaluation.supply(self.answer(need))
+        return evaluation.decision
+
+    def answer(self, need: NeedRequest) -> object:
+        found = self.found
+        if need.need is Need.CLIENT_NAME or need.need is Need.SERVER_NAME:
+            from tcpwrap.drivers.lookup import verify_host_name
+
+            endpoint = found.client if need.need is Need.CLIENT_NAME else found.server
+            assert endpoint is not None
+            return verify_host_name(endpoint[0], timeout=self.config.dns_timeout)
+        if need.need is Need.CLIENT_USER:
+            from tcpwrap.drivers.ident import lookup_user
+
+            assert found.client is not None and found.server is not None
+            return lookup_user(
+                found.client,
+                found.server,
+                timeout=need.timeout or self.config.ident_timeout,
+                ident_port=self.config.ident_port,
+                on_warning=self.sink.diagnostic,
+            )
+        # aclexec: first the actions due before it, in order; then the command itself
+        from tcpwrap.drivers.execute import aclexec
+
+        self.perform(need.actions[self.performed :], ())
+        self.performed = len(need.actions)
+        assert need.command is not None
+        stdio = self.fd if self.config.aclexec == "debian" else None
+        self.traps.append("aclexec")
+        return aclexec(need.command, stdio, self.warn)
+
+    def perform(self, actions: tuple[object, ...], origins: tuple[Origin | None, ...]) -> bool:
+        """Carry out actions in order; False if a privilege drop failed (refuse)."""
+        from tcpwrap.drivers.execute import PrivilegeError, perform
+        from tcpwrap.policy.options import Spawn
+
+        for index, action in enumerate(actions):
+            origin = origins[index] if index < len(origins) else None
+
+            def warn(message: str, where: Origin | None = origin) -> None:
+                self.warn(message, where)
+
+            if isinstance(action, Spawn):
+                self.traps.append("spawn")
+            try:
+                perform(
+                    action,  # type: ignore[arg-type]
+                    fd=self.fd,
+                    sock=self.found.sock,
+                    warn=warn,
+                    drop_users=self.config.user_option == "drop",
+                )
+            except PrivilegeError as exc:
+                where = f"{origin}: " if origin is not None else ""
+                self.sink.level("err", f"error: {where}{exc}")
+                return False
+        return True
+
+    def act(self, decision: Decision) -> int:
+        for diag in decision.diagnostics:
+            self.sink.diagnostic(diag)
+        if decision.verdict is Verdict.ABORT:
+            self.record(decision, "error", None)
+            return self.clean_exit(5.0 if self.config.refuse_pause else 0.0)
+        done = self.performed
+        ok = self.perform(decision.actions[done:], decision.action_origins[done:])
+        client = f"{decision.client_info} ({decision.client_addr})"
+        if decision.verdict is Verdict.GRANT and ok:
+            self.sink.at(decision.allow_priority, f"connect from {client}")
+            self.record(decision, "connect", "granted")
+            return self.exec_daemon()
+        if decision.verdict is Verdict.TWIST and ok:
+            from tcpwrap.drivers.execute import twist
+
+            command = decision.twist or ""
+            self.sink.at(decision.deny_priority, f"twist {decision.client_info} to {command}")
+            self.record(decision, "twist", "twisted")
+            self.traps.append("twist")
+            self.sink.close()
+            release(self.found)
+            twist(command, self.fd, self.warn)
+            return self.clean_exit()
+        self.sink.at(decision.deny_priority, f"refused connect from {client}")
+        self.record(decision, "refused", "denied")
+        return self.clean_exit()
+
+    def exec_daemon(self) -> int:
+        located = self.located
+        release(self.found)
+        if self.fd != 0:  # systemd Accept=yes: give the daemon the inetd layout
+            os.dup2(self.fd, 0)
+            os.dup2(self.fd, 1)
+            os.close(self.fd)
+            for key in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):
+                os.environ.pop(key, None)
+        try:
+            os.execv(located.program, located.argv)  # noqa: S606 - the configured daemon
+        except OSError as exc:
+            self.sink.level(
+                "err", f"error: cannot execute {located.program}: {os.strerror(exc.errno or 0)}"
+            )
+        return self.clean_exit()
+
+    def record(self, decision: Decision, event: str, verdict: str | None) -> None:
+        if self.json is None:
+            return
+        import socket
+        from datetime import datetime
+
+        from tcpwrap.proto.logrecord import Client, ConnectionRecord, RuleRef, Server
+
+        found = self.found
+        origin = decision.origin
+        entry = ConnectionRecord(
+            time=datetime.now(UTC).astimezone(),
+            host=socket.gethostname(),
+            daemon=self.located.daemon,
+            pid=os.getpid(),
+            event=event,  # type: ignore[arg-type]
+            client=Client(
+                addr=decision.client_addr if decision.client_addr != "unknown" else None,
+                name=decision.client_name,
+                user=decision.user,
+                port=found.client[1] if found.client else None,
+            ),
+            server=Server(
+                addr=found.server[0] if found.server else None,
+                port=found.server[1] if found.server else None,
+            ),
+            verdict=verdict,  # type: ignore[arg-type]
+            rule=None if origin is None else RuleRef(origin.file, origin.line),
+            message=decision.reason,
+            lookups=decision.lookups,
+            traps=tuple(self.traps),
+        )
+        self.json.write(entry.to_json())
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.umask(0o022)
+    args = list(sys.argv if argv is None else argv)
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        sink = SyslogSink(os.path.basename(args[0]) if args else "tcpwrap-tcpd")
+        sink.level("err", f"error: configuration: {exc}")
+        time.sleep(5)
+        return 0
+    facility = FACILITIES[config.facility] << 3
+    own = os.path.basename(args[0]) if args else "tcpwrap-tcpd"
+    if own in OWN_NAMES and len(args) < 2:
+        # the daemon can only be recovered from inetd.conf once the socket is known
+        found = discover(0)
+        located = locate(args, config, found)
+        release(found)
+    else:
+        located = locate(args, config, None)
+    if isinstance(located, str):
+        sink = SyslogSink(own, facility)
+        sink.level("err", f"error: {located}")
+        wrapper = Wrapper(config, Located("", own, []), sink)
+        wrapper.found = discover(0)
+        return wrapper.clean_exit()
+    sink = SyslogSink(located.daemon, facility)
+    try:
+        return Wrapper(config, located, sink).run()
+    except Exception as exc:
+        sink.level("err", f"error: internal error, connection refused: {exc!r}")
+        time.sleep(config.refuse_pause)
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
