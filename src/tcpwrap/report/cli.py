@@ -14,6 +14,7 @@ raise `ReportError` (exit 2 via tcpwrap.cli). Exit 0 otherwise, findings or not.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from collections.abc import Iterator
@@ -223,17 +224,30 @@ def run(args: argparse.Namespace) -> int:
         dropped = 0
         match = None if query.empty else query.match
         feed = detector.feed
-        for event in merge(streams, stats):
-            if match is not None and not match(event):
-                continue
-            feed(event)
-            if marks is not None:
-                marks.add(event)
-            if show_timeline:
-                if len(kept) < args.limit:
-                    kept.append(event)
-                else:
-                    dropped += 1
+        merged = merge(streams, stats)
+        # The generational GC would rescan the growing per-host state again and again while
+        # millions of short-lived event tuples pass; nothing here makes reference cycles.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            if match is None and marks is None and not show_timeline:
+                for event in merged:
+                    feed(event)
+            else:
+                for event in merged:
+                    if match is not None and not match(event):
+                        continue
+                    feed(event)
+                    if marks is not None:
+                        marks.add(event)
+                    if show_timeline:
+                        if len(kept) < args.limit:
+                            kept.append(event)
+                        else:
+                            dropped += 1
+        finally:
+            if gc_was_enabled:
+                gc.enable()
     if progress is not None:
         progress.done()
     if stats.problems:

@@ -22,7 +22,7 @@ by the number of events: per-host windows are fixed-size deques, evidence lists 
 from __future__ import annotations
 
 import math
-from collections import deque
+from array import array
 from dataclasses import dataclass
 from statistics import median
 
@@ -30,8 +30,7 @@ from tcpwrap.report.model import REFUSED, SPOOF, TWIST, Event, Finding
 
 _MAX_INTERVALS = 512
 _MAX_SERVICES = 64
-_MAX_NAMES = 16
-_RECENT = 16
+_NIGHT_EVIDENCE = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,36 +102,53 @@ class _Part:
         )
 
 
+_NEVER = -1e300  # "no time yet" in the time arrays
+
+
 class _Domain:
-    """One remote domain: which of its hosts reached which local host last."""
+    """One remote domain: when, and by which of its hosts, each local host was last reached."""
 
-    __slots__ = ("locals", "part", "remotes", "remotes_max")
+    __slots__ = ("part", "remotes", "remotes_max", "seen", "who")
 
-    def __init__(self) -> None:
-        self.locals: dict[str, Event] = {}  # local host -> the domain's last event there
+    def __init__(self, nlocal: int) -> None:
+        self.seen = array("d", [_NEVER]) * nlocal  # local host index -> last time reached
+        self.who: list[_Remote | None] = [None] * nlocal  # ... and by which remote host
         self.remotes: dict[str, float] = {}  # remote key -> last time (capped)
         self.part: _Part | None = None
         self.remotes_max = 0
 
 
 class _Remote:
-    """Everything kept about one remote host."""
+    """Everything kept about one remote host; compact, because the hot path touches it.
 
-    __slots__ = ("burst", "burst_max", "burst_run", "day_seen", "domain", "locals", "name",
-                 "night", "recent", "spread", "spread_max")
+    Times live in arrays of doubles (no float objects to chase), local hosts are small
+    integers (Detector.local_index): per event only a few cache lines are read.
+    """
 
-    def __init__(self, name: str, burst_count: int, domain: _Domain | None) -> None:
+    __slots__ = ("burst", "burst_max", "burst_run", "day_seen", "domain", "events", "name",
+                 "night", "nlocals", "pos", "seen", "spread", "spread_max", "times")
+
+    def __init__(self, name: str, ring: int, domain: _Domain | None, nlocal: int) -> None:
         self.name = name
         self.domain = domain
-        self.recent: deque[Event] = deque(maxlen=burst_count)
+        self.times = array("d", [_NEVER]) * ring  # times of the last `ring` events
+        self.events: list[Event | None] = [None] * ring  # ... and the events themselves
+        self.pos = 0  # the oldest slot of the ring
         self.burst_run = 0
         self.burst_max = 0
         self.burst: _Part | None = None
-        self.locals: dict[str, Event] = {}  # local host -> this host's last event there
+        self.seen = array("d", [_NEVER]) * nlocal  # local host index -> last time
+        self.nlocals = 0
         self.spread: _Part | None = None
         self.spread_max = 0
         self.day_seen = False
         self.night: _Part | None = None
+
+    def ring(self) -> list[Event]:
+        """The last events, oldest first."""
+        n = len(self.events)
+        out = [self.events[(self.pos + i) % n] for i in range(n)]
+        return [e for e in out if e is not None]
 
 
 class _Service:
@@ -164,6 +180,9 @@ def remote_domain(name: str) -> str | None:
     return ".".join(parts[-2:])
 
 
+_MAX_LOCALS = 4096  # local hosts tracked (a site, not the internet)
+
+
 class Detector:
     def __init__(self, thresholds: Thresholds | None = None) -> None:
         self.t = thresholds or Thresholds()
@@ -174,67 +193,78 @@ class Detector:
         self.spoofs: dict[str, _Part] = {}
         self.connections = 0
         self.local_hosts: dict[str, None] = {}
+        self.local_index: dict[str, int] = {}  # local host -> small integer
+        self.local_names: list[str] = []
         self._night = tuple(self.t.is_night(h) for h in range(24))
+        self._ring = max(self.t.burst_count - 1, 1)
 
     # -- streaming ----------------------------------------------------------------------------
     def feed(self, e: Event) -> None:
         """Take one event (in time order). The hot path: keep it lean (see the benchmark)."""
-        ts, _src, _lineno, _off, hour, local, service, _pid, kind, remote = e[:10]
-        key = remote.lower()
-        if local not in self.local_hosts:
-            self.local_hosts[local] = None
+        local = e[5]
+        li = self.local_index.get(local)
+        if li is None:
+            li = self._new_local(local)
+        key = e[9].lower()
+        kind = e[8]
         if kind == SPOOF:
             self._spoof(key, e)
             return
         self.connections += 1
         r = self.remotes.get(key)
         if r is None:
-            r = self._new_remote(key, remote)
+            r = self._new_remote(key, e[9])
         t = self.t
+        ts = e[0]
 
-        # burst: the last burst_count events of this host fit in burst_window
-        recent = r.recent
-        recent.append(e)
-        if len(recent) == t.burst_count and ts - recent[0][0] <= t.burst_window:
+        # burst: this event and the ring's burst_count - 1 before it fit in burst_window
+        times = r.times
+        pos = r.pos
+        if ts - times[pos] <= t.burst_window:
             self._burst(r, e)
         elif r.burst_run:
             r.burst_run = 0
+        times[pos] = ts
+        r.events[pos] = e
+        r.pos = pos + 1 if pos + 1 < len(times) else 0
 
         # spread: checked only when a local host (re)enters this host's window
-        loc = r.locals
-        prev = loc.get(local)
-        if prev is None or ts - prev[0] > t.spread_window:
-            if prev is not None or len(loc) < 256:
-                loc[local] = e
-                if len(loc) >= t.spread_hosts:
-                    self._spread(r, e)
-        else:
-            loc[local] = e
+        seen = r.seen
+        if li >= len(seen):
+            seen.extend(array("d", [_NEVER]) * (len(self.local_names) - len(seen)))
+        last = seen[li]
+        seen[li] = ts
+        if ts - last > t.spread_window:
+            if last == _NEVER:
+                r.nlocals += 1
+            if r.nlocals >= t.spread_hosts:
+                self._spread(r, e)
         d = r.domain
         if d is not None:
-            dr = d.remotes
-            if key in dr or len(dr) < 1024:
-                dr[key] = ts
-            dprev = d.locals.get(local)
-            if dprev is None or ts - dprev[0] > t.spread_window:
-                self._domain_spread(d, e)
+            remotes = d.remotes
+            if key in remotes or len(remotes) < 1024:
+                remotes[key] = ts
+            dseen = d.seen
+            if li < len(dseen) and d.who[li] is r and ts - dseen[li] <= t.spread_window:
+                dseen[li] = ts  # the same host again: nothing new for the domain
             else:
-                d.locals[local] = e
+                self._domain_event(d, r, li, e)
 
         # night: activity in the night hours from hosts never seen in the day
         if not r.day_seen:
-            if self._night[hour]:
+            if self._night[e[4]]:
                 if r.night is None:
                     r.night = _Part()
-                r.night.add(e, t.evidence)
+                # every host met at night holds this until seen by day: keep it small
+                r.night.add(e, min(t.evidence, _NIGHT_EVIDENCE))
             else:
                 r.day_seen = True
                 r.night = None
 
         # rare services
-        s = self.services.get(service)
+        s = self.services.get(e[6])
         if s is None:
-            s = self.services[service] = _Service()
+            s = self.services[e[6]] = _Service()
         s.count += 1
         if s.per_remote is not None:
             self._rare_event(s, key, e)
@@ -242,6 +272,25 @@ class Detector:
         # retry: refusals per (remote, local, service)
         if kind in (REFUSED, TWIST):
             self._refused(key, e)
+
+    def _new_local(self, local: str) -> int:
+        if len(self.local_names) >= _MAX_LOCALS:
+            return 0  # absurdly many: lump the rest together
+        li = self.local_index[local] = len(self.local_names)
+        self.local_names.append(local)
+        self.local_hosts[local] = None
+        return li
+
+    def _new_remote(self, key: str, name: str) -> _Remote:
+        dname = remote_domain(name)
+        domain = None
+        n = len(self.local_names)
+        if dname is not None:
+            domain = self.domains.get(dname)
+            if domain is None:
+                domain = self.domains[dname] = _Domain(n)
+        r = self.remotes[key] = _Remote(name, self._ring, domain, n)
+        return r
 
     def _spoof(self, key: str, e: Event) -> None:
         part = self.spoofs.get(key)
@@ -254,14 +303,82 @@ class Detector:
         if r.burst is None:
             r.burst = _Part()
         if r.burst_run == 0:
-            r.burst_run = len(r.recent)
-            for old in r.recent:
+            before = r.ring()
+            r.burst_run = len(before) + 1
+            for old in before:
                 r.burst.add(old, cap)
         else:
             r.burst_run += 1
-            r.burst.add(e, cap)
+        r.burst.add(e, cap)
         if r.burst_run > r.burst_max:
             r.burst_max = r.burst_run
+
+    def _reached(self, seen: array[float], horizon: float) -> list[str]:
+        names = self.local_names
+        return [names[i] for i, when in enumerate(seen) if when >= horizon]
+
+    def _spread(self, r: _Remote, e: Event) -> None:
+        t = self.t
+        cap = t.evidence
+        horizon = e.ts - t.spread_window
+        reached = self._reached(r.seen, horizon)
+        if len(reached) < t.spread_hosts:
+            return
+        part = r.spread
+        if part is None:
+            part = r.spread = _Part()
+            for old in r.ring():
+                if old.ts >= horizon and old is not e:
+                    part.add(old, cap)
+        part.add(e, cap)
+        part.locals.update(dict.fromkeys(reached))
+        r.spread_max = max(r.spread_max, len(reached))
+
+    def _domain_event(self, d: _Domain, r: _Remote, li: int, e: Event) -> None:
+        ts = e.ts
+        seen = d.seen
+        if li >= len(seen):
+            grow = len(self.local_names) - len(seen)
+            seen.extend(array("d", [_NEVER]) * grow)
+            d.who.extend([None] * grow)
+        last = seen[li]
+        seen[li] = ts
+        if d.who[li] is not r:
+            d.who[li] = r
+        if ts - last > self.t.spread_window:
+            self._domain_spread(d, e)
+
+    def _domain_spread(self, d: _Domain, e: Event) -> None:
+        """Domain-level spread: a few hosts of one domain fanning out over many local hosts.
+
+        Called when a local host enters the domain's window. It needs >= spread_hosts local
+        hosts reached, by at least two hosts of the domain but by fewer hosts than local hosts
+        (someone visited more than one), and no more active hosts of the domain in the window
+        than local hosts reached: a busy domain whose ordinary clients each use their own
+        local host is not "a few hosts fanning out".
+        """
+        t = self.t
+        cap = t.evidence
+        horizon = e.ts - t.spread_window
+        hits = [i for i, when in enumerate(d.seen) if when >= horizon]
+        if len(hits) < t.spread_hosts:
+            return
+        spreaders = {id(d.who[i]): d.who[i] for i in hits}
+        if not 2 <= len(spreaders) < len(hits):
+            return  # one host is a host-level spread; one host per local host is ordinary
+        active = sum(1 for when in d.remotes.values() if when >= horizon)
+        if active > len(hits):
+            return
+        part = d.part
+        if part is None:
+            part = d.part = _Part()
+            earlier = [old for who in spreaders.values() if who is not None
+                       for old in who.ring() if old.ts >= horizon and old is not e]
+            for old in sorted(earlier):
+                part.add(old, cap)
+        part.add(e, cap)
+        part.locals.update(dict.fromkeys(self.local_names[i] for i in hits))
+        d.remotes_max = max(d.remotes_max, len(spreaders))
 
     def _rare_event(self, s: _Service, key: str, e: Event) -> None:
         t = self.t
@@ -286,67 +403,6 @@ class Detector:
             rt.intervals.append(e.ts - rt.last_ts)
         rt.last_ts = e.ts
         rt.part.add(e, self.t.evidence)
-
-    def _new_remote(self, key: str, name: str) -> _Remote:
-        dname = remote_domain(name)
-        domain = None
-        if dname is not None:
-            domain = self.domains.get(dname)
-            if domain is None:
-                domain = self.domains[dname] = _Domain()
-        r = self.remotes[key] = _Remote(name, self.t.burst_count, domain)
-        return r
-
-    def _spread(self, r: _Remote, e: Event) -> None:
-        t = self.t
-        cap = t.evidence
-        horizon = e.ts - t.spread_window
-        reached = [old for old in r.locals.values() if old.ts >= horizon]
-        if len(reached) < t.spread_hosts:
-            return
-        if r.spread is None:
-            r.spread = _Part()
-            reached.sort()
-            for old in reached:
-                if old is not e:
-                    r.spread.add(old, cap)
-        r.spread.add(e, cap)
-        r.spread_max = max(r.spread_max, len(reached))
-
-    def _domain_spread(self, d: _Domain, e: Event) -> None:
-        """Domain-level spread: a few hosts of one domain fanning out over many local hosts.
-
-        Called when a local host enters the domain's window. It needs >= spread_hosts local
-        hosts reached, by at least two hosts of the domain but by fewer hosts than local hosts
-        (someone visited more than one), and no more active hosts of the domain in the window
-        than local hosts reached: a busy domain whose ordinary clients each use their own
-        local host is not "a few hosts fanning out".
-        """
-        t = self.t
-        cap = t.evidence
-        ts = e.ts
-        if e.local not in d.locals and len(d.locals) >= 256:
-            return
-        d.locals[e.local] = e
-        if len(d.locals) < t.spread_hosts:
-            return
-        horizon = ts - t.spread_window
-        reached = [ev for ev in d.locals.values() if ev.ts >= horizon]
-        if len(reached) < t.spread_hosts:
-            return
-        spreaders = {ev.remote.lower() for ev in reached}
-        if not 2 <= len(spreaders) < len(reached):
-            return  # one host is a host-level spread; one host per local host is ordinary
-        active = sum(1 for when in d.remotes.values() if when >= horizon)
-        if active > len(reached):
-            return
-        if d.part is None:
-            d.part = _Part()
-            for ev in sorted(reached):
-                if ev is not e:
-                    d.part.add(ev, cap)
-        d.part.add(e, cap)
-        d.remotes_max = max(d.remotes_max, len(spreaders))
 
     # -- results ------------------------------------------------------------------------------
     def findings(self) -> list[Finding]:

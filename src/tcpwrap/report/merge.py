@@ -27,7 +27,13 @@ _Key = tuple[str, str, int, str, str]
 
 
 def _ordered(streams: Sequence[Iterator[Event]]) -> Iterator[Event]:
-    """All events of all streams in (time, source, line) order.
+    """All events of all streams in (time, source, line) order."""
+    for batch in _batches(streams):
+        yield from batch
+
+
+def _batches(streams: Sequence[Iterator[Event]]) -> Iterator[list[Event]]:
+    """All events of all streams in (time, source, line) order, as sorted lists.
 
     Each source is read in buffers of _BATCH events (each buffer sorted, which also mends small
     disorder inside a source). Every round emits, sorted, all buffered events up to the
@@ -63,7 +69,7 @@ def _ordered(streams: Sequence[Iterator[Event]]) -> Iterator[Event]:
                 return
             bufs = [[] for _ in bufs]
         batch.sort()
-        yield from batch
+        yield batch
         for i, buf in enumerate(bufs):
             if not buf and not done[i]:
                 fresh = list(islice(iters[i], _BATCH))
@@ -82,22 +88,23 @@ def merge(streams: Sequence[Iterator[Event]], stats: Stats) -> Iterator[Event]:
     # A key maps to the source that gave it first, or, once repeated, to counts per source.
     seen: dict[_Key, int | dict[int, int]] = {}
     current = -1
-    for event in _ordered(streams):
-        second = int(event[0])
-        if second != current:
-            current = second
-            seen.clear()
-        key = (event[5], event[6], event[7], event[8], event[9])
-        first = seen.get(key)
-        src = event[1]
-        if first is None:
-            seen[key] = src
-            yield event
-            continue
-        counts = seen[key] = {first: 1} if isinstance(first, int) else first
-        mine = counts.get(src, 0) + 1
-        counts[src] = mine
-        if mine > max((n for s, n in counts.items() if s != src), default=0):
-            yield event
-        else:
-            stats.duplicates += 1
+    for batch in _batches(streams):
+        for event in batch:
+            second = int(event[0])
+            if second != current:
+                current = second
+                seen.clear()
+            key = (event[5], event[6], event[7], event[8], event[9])
+            first = seen.get(key)
+            if first is None:
+                seen[key] = event[1]
+                yield event
+                continue
+            src = event[1]
+            counts = seen[key] = {first: 1} if isinstance(first, int) else first
+            mine = counts.get(src, 0) + 1
+            counts[src] = mine
+            if mine > max((n for s, n in counts.items() if s != src), default=0):
+                yield event
+            else:
+                stats.duplicates += 1

@@ -114,6 +114,7 @@ class SourceParser:
         self.stats = stats
         self._stamps: dict[str, tuple[float, int, int]] = {}
         self._services: dict[str, str] = {}
+        self._hosts: dict[str, str] = {}  # one string object per local host name
 
     # -- the hot loop -------------------------------------------------------------------------
     def events(self, lines: Iterable[str | None]) -> Iterator[Event]:
@@ -121,6 +122,7 @@ class SourceParser:
         src = self.src
         stamps = self._stamps
         services = self._services
+        hosts = self._hosts
         classic_conn = _CLASSIC_CONN
         stamp_of = self._stamp
         slow = self._slow
@@ -137,6 +139,7 @@ class SourceParser:
                     m = classic_conn(line)
                     if m is not None:
                         host, prog, pid, refused, client, addr = m.groups()
+                        host = hosts.get(host) or self._host(host)
                         t = stamps.get(line[:12])
                         if t is None:
                             t = stamp_of(line)
@@ -177,6 +180,12 @@ class SourceParser:
             stats.events += n_events
 
     # -- helpers ------------------------------------------------------------------------------
+    def _host(self, host: str) -> str:
+        if len(self._hosts) > 10_000:
+            self._hosts.clear()
+        self._hosts[host] = host
+        return host
+
     def _service(self, prog: str) -> str:
         if len(self._services) > 10_000:
             self._services.clear()

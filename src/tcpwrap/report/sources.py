@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from tcpwrap.errors import TcpwrapError
 
 MAX_LINE = 4096
-CHUNK = 1 << 20
+CHUNK = 1 << 18
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
