@@ -196,12 +196,18 @@ class Axis:
 def picture(marks: Marks, suspects: list[Suspect], rows: int = 40) -> str:
     """The SVG: remote hosts (rows) by time (columns)."""
     order: list[str] = []
-    for s in suspects:
+    for s in suspects[: rows * 5]:
         key = s.remote.lower()
-        if key in marks.rows and key not in order:
-            order.append(key)
+        if key in marks.rows:
+            members = [key]
+        else:  # a remote domain (spread): draw the hosts of it that were seen
+            suffix = "." + key
+            members = [k for k in marks.rows if k.endswith(suffix)][:8]
+        order.extend(k for k in members if k not in order)
         if len(order) >= rows:
             break
+    del order[rows:]
+    n_suspects = len(order)
     if len(order) < rows:
         rest = sorted((k for k in marks.rows if k not in order),
                       key=lambda k: -marks.rows[k].total)
@@ -217,7 +223,7 @@ def picture(marks: Marks, suspects: list[Suspect], rows: int = 40) -> str:
     width = LABEL_W + PLOT_W + 20
     height = TOP + ROW_H * len(order) + 10
     off = marks.off or 0
-    suspects_keys = {s.remote.lower() for s in suspects}
+    suspects_keys = set(order[:n_suspects])
     parts = [
         f'<svg id="timeline" xmlns="http://www.w3.org/2000/svg" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" role="img" '

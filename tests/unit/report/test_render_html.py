@@ -70,3 +70,15 @@ def test_marks_are_bounded_per_remote() -> None:
 def test_empty_input_still_makes_a_page() -> None:
     html = page(Stats(), [], Marks(), 0, {})
     assert "No connections to draw." in html and "No suspicious remote hosts." in html
+
+
+def test_a_domain_suspect_is_drawn_as_its_hosts() -> None:
+    # two hosts of one domain reach four local hosts: a domain-level spread
+    events = [ev(400.0 * i, f"n{i // 2}.evil.test", f"h{i}") for i in range(4)]
+    events += [ev(5.0 + i, f"ok{i}.fine.test", "h0") for i in range(2)]
+    html = build(events)
+    assert "<td rowspan=\"1\" class=\"remote\">evil.test</td>" in html
+    svg = html[html.index("<svg"):html.index("</svg>")]
+    assert 'font-weight="bold" fill="#222222">n0.evil.test<title>' in svg
+    assert 'font-weight="bold" fill="#222222">n1.evil.test<title>' in svg
+    assert 'font-weight="normal" fill="#222222">ok0.fine.test<title>' in svg
