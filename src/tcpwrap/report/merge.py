@@ -86,25 +86,48 @@ def merge(streams: Sequence[Iterator[Event]], stats: Stats) -> Iterator[Event]:
         return
     # Events of one second are contiguous in the merged order: keys of that second suffice.
     # A key maps to the source that gave it first, or, once repeated, to counts per source.
+    # Only local hosts logged by more than one source can have duplicates: the others skip.
     seen: dict[_Key, int | dict[int, int]] = {}
+    source_of: dict[str, int] = {}  # local host -> its only source, or -1 if several
     current = -1
     for batch in _batches(streams):
-        for event in batch:
+        for i, event in enumerate(batch):
+            src = event[1]
+            only = source_of.get(event[5])
+            if only == src:
+                yield event
+                continue
             second = int(event[0])
             if second != current:
                 current = second
                 seen.clear()
+            if only is None:
+                source_of[event[5]] = src
+            elif only >= 0:
+                # A second source for this host: from now on its records are compared. The
+                # first source's records of this second (in this batch) went by unrecorded.
+                source_of[event[5]] = -1
+                j = i
+                while j > 0 and int(batch[j - 1][0]) == second:
+                    j -= 1
+                for old in batch[j:i]:
+                    if old[5] == event[5]:
+                        _count(seen, (old[5], old[6], old[7], old[8], old[9]), old[1])
             key = (event[5], event[6], event[7], event[8], event[9])
-            first = seen.get(key)
-            if first is None:
-                seen[key] = event[1]
-                yield event
-                continue
-            src = event[1]
-            counts = seen[key] = {first: 1} if isinstance(first, int) else first
-            mine = counts.get(src, 0) + 1
-            counts[src] = mine
-            if mine > max((n for s, n in counts.items() if s != src), default=0):
+            if _count(seen, key, src):
                 yield event
             else:
                 stats.duplicates += 1
+
+
+def _count(seen: dict[_Key, int | dict[int, int]], key: _Key, src: int) -> bool:
+    """Count one record of `key` from `src`; True unless another source already gave it
+    as many times."""
+    first = seen.get(key)
+    if first is None:
+        seen[key] = src
+        return True
+    counts = seen[key] = {first: 1} if isinstance(first, int) else first
+    mine = counts.get(src, 0) + 1
+    counts[src] = mine
+    return mine > max((n for s, n in counts.items() if s != src), default=0)

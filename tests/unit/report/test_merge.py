@@ -71,3 +71,14 @@ def test_small_disorder_within_a_source_is_mended() -> None:
 
 def test_no_streams() -> None:
     assert run() == ([], Stats())
+
+
+def test_a_host_that_gains_a_second_source_is_compared_from_then_on() -> None:
+    # host "h" is logged by source 0 alone until second 5, when a central copy starts
+    a = [ev(1, 0, 1), ev(5, 0, 2), ev(5, 0, 3, pid=-1), ev(5, 0, 4, pid=-1), ev(7, 0, 5)]
+    b = [ev(5, 1, 1), ev(5, 1, 2, pid=-1), ev(5, 1, 3, pid=-1), ev(5, 1, 4, pid=-1),
+         ev(7, 1, 5)]
+    got, stats = run(a, b)
+    # the central copy adds only its third pid-less record of second 5
+    assert got == [(0, 1), (0, 2), (0, 3), (0, 4), (1, 4), (0, 5)]
+    assert stats.duplicates == 4
