@@ -7,8 +7,10 @@ host, its shape the service, a dark outline means refused — followed by the ra
 their evidence and the unparsed-line examples. Like the paper's figures 5 and 7, but drawn.
 
 Hazards: every string in the page comes from hostile logs: all of it goes through `_e()`
-(html.escape, quotes included), and the page carries a Content-Security-Policy that forbids
-scripts and any network access, so a missed escape still cannot run code or fetch anything.
+(html.escape, quotes included, after control and invisible bidi/zero-width characters are
+replaced, so a name cannot reorder what is shown around it), and the page carries a
+Content-Security-Policy that forbids scripts and any network access, so a missed escape still
+cannot run code or fetch anything.
 Memory: at most `per_remote` marks per remote host (compact arrays). No errors raised.
 """
 
@@ -20,6 +22,7 @@ from collections.abc import Sequence
 
 from tcpwrap.report.detect import Suspect
 from tcpwrap.report.model import CONNECT, REFUSED, SPOOF, TWIST, Event, Finding, Stats
+from tcpwrap.report.render_text import CONTROL
 from tcpwrap.report.timefmt import iso, stamp
 
 PALETTE = (
@@ -40,7 +43,8 @@ MARK_R = 5
 
 
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    """Escape for HTML; control and invisible reordering characters become "?"."""
+    return html.escape(str(text).translate(CONTROL), quote=True)
 
 
 def host_colors(hosts: Sequence[str]) -> dict[str, str]:

@@ -6,7 +6,8 @@ events one per line in the paper's figure style (`<date> <time> <local>: <servic
 from <remote>`).
 
 Hazards: log text is hostile and this goes to a terminal: every string passes `clean()`, which
-replaces control characters (escape sequences could otherwise drive the terminal). No errors.
+replaces control characters (escape sequences could otherwise drive the terminal) and invisible
+characters that reorder or hide text (bidi overrides, zero-width marks). No errors.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from tcpwrap.report.detect import Suspect
 from tcpwrap.report.model import CONNECT, REFUSED, SPOOF, TWIST, Event, Stats
 from tcpwrap.report.timefmt import stamp
 
-_CONTROL = {c: "?" for c in (*range(0x20), *range(0x7F, 0xA0))}
+# C0 and C1 controls, and the invisible format characters that reorder or hide text on a
+# terminal (bidi overrides and isolates, zero-width marks, line/paragraph separators, BOM).
+CONTROL = {c: "?" for c in (*range(0x20), *range(0x7F, 0xA0), 0xAD, *range(0x200B, 0x2010),
+                             *range(0x2028, 0x202F), *range(0x2060, 0x2070), 0xFEFF,
+                             *range(0xFFF9, 0xFFFC))}
 _VERB = {
     CONNECT: "connect from",
     REFUSED: "refused connect from",
@@ -27,7 +32,7 @@ _VERB = {
 
 
 def clean(text: str, limit: int = 300) -> str:
-    out = text.translate(_CONTROL)
+    out = text.translate(CONTROL)
     return out if len(out) <= limit else out[: limit - 1] + "…"
 
 

@@ -82,3 +82,8 @@ def test_a_domain_suspect_is_drawn_as_its_hosts() -> None:
     assert 'font-weight="bold" fill="#222222">n0.evil.test<title>' in svg
     assert 'font-weight="bold" fill="#222222">n1.evil.test<title>' in svg
     assert 'font-weight="normal" fill="#222222">ok0.fine.test<title>' in svg
+
+
+def test_invisible_characters_are_replaced_in_the_page() -> None:
+    html = build([ev(i * 10.0, "a\u202eb.test\x1b", "h") for i in range(3)])
+    assert "\u202e" not in html and "\x1b" not in html and "a?b.test?" in html

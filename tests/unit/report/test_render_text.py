@@ -41,3 +41,7 @@ def test_summary_ranks_and_explains() -> None:
     assert "warning: g.gz: input ends early: x" in text
     assert "Rare services: systat (watch)" in text
     assert "No suspicious remote hosts." in summary(Stats(), [], 1, 20, {})
+
+
+def test_invisible_reordering_characters_are_replaced() -> None:
+    assert clean("evil\u202egnp.exe\u2066x\u200by\u2028z\ufeff") == "evil?gnp.exe?x?y?z?"
