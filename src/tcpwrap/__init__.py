@@ -1,10 +1,31 @@
-"""tcpwrap: TCP Wrappers rebuilt in Python. The public API lives here, re-exported."""
+"""tcpwrap: TCP Wrappers rebuilt in Python. The public API lives here, re-exported.
+
+Names are imported on first use (PEP 562), so `import tcpwrap` -- and the wrapper, which runs
+once per connection -- only pays for what it touches.
+"""
 
 from __future__ import annotations
 
-from tcpwrap.errors import ConfigError, Diagnostic, Origin, TcpwrapError
-from tcpwrap.library import decide, hosts_ctl
-from tcpwrap.policy.decision import Decision, Verdict
+import importlib
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from tcpwrap.errors import ConfigError, Diagnostic, Origin, TcpwrapError
+    from tcpwrap.library import decide, hosts_ctl
+    from tcpwrap.policy.decision import Decision, Verdict
+
+_EXPORTS = {
+    "ConfigError": "tcpwrap.errors",
+    "Diagnostic": "tcpwrap.errors",
+    "Origin": "tcpwrap.errors",
+    "TcpwrapError": "tcpwrap.errors",
+    "decide": "tcpwrap.library",
+    "hosts_ctl": "tcpwrap.library",
+    "Decision": "tcpwrap.policy.decision",
+    "Verdict": "tcpwrap.policy.decision",
+}
 
 __all__ = [
     "ConfigError",
@@ -16,3 +37,12 @@ __all__ = [
     "decide",
     "hosts_ctl",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tcpwrap' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

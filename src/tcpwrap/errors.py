@@ -11,7 +11,8 @@ because people grep their logs for it; render them with `Diagnostic.render()`.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+from tcpwrap._record import record as dataclass
 
 
 class TcpwrapError(Exception):

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 
+from tcpwrap._record import field_names, replace
+from tcpwrap._record import record as dataclass
 from tcpwrap.errors import ConfigError, Origin
 
 DEFAULT_CONFIG = "/etc/tcpwrap/tcpd.conf"
@@ -49,7 +50,7 @@ _CHOICES = {
     "user_option": ("drop", "validate"),
     "facility": tuple(FACILITIES),
 }
-KEYS = tuple(WrapperConfig.__dataclass_fields__)
+KEYS = field_names(WrapperConfig)
 
 
 def _value(key: str, text: str, where: Origin | None, variable: str | None) -> object:
@@ -90,7 +91,7 @@ def parse_config(text: str, path: str, base: WrapperConfig | None = None) -> Wra
         if key not in KEYS:
             raise ConfigError(f"unknown key {key!r}", where)
         values[key] = _value(key, text_value, where, None)
-    return replace(base or WrapperConfig(), **values)  # type: ignore[arg-type]
+    return replace(base or WrapperConfig(), **values)
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> WrapperConfig:
@@ -110,4 +111,4 @@ def load_config(environ: Mapping[str, str] | None = None) -> WrapperConfig:
         for key in KEYS
         if f"TCPWRAP_{key.upper()}" in env
     }
-    return replace(config, **overrides)  # type: ignore[arg-type]
+    return replace(config, **overrides)

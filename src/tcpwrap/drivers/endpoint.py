@@ -19,7 +19,9 @@ import contextlib
 import os
 import select
 import socket
-from dataclasses import dataclass, field
+
+from tcpwrap._record import field
+from tcpwrap._record import record as dataclass
 
 PEEK_TIMEOUT = 30.0
 LSRR, SSRR = 0x83, 0x89

@@ -15,13 +15,17 @@ strerror text.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import grp
 import os
 import pwd
 import stat
 from functools import lru_cache
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ctypes
+    from typing import Any
+
 
 PATTERN_FILE_LIMIT = 16 * 1024 * 1024
 BANNER_LIMIT = 1024 * 1024
@@ -92,6 +96,8 @@ class SystemEnvironment:
 
     def netgroup_members(self, group: str) -> list[tuple[str | None, str | None, str | None]]:
         """setnetgrent/getnetgrent: the (host, user, domain) triples of a netgroup."""
+        import ctypes
+
         libc = _libc()
         if libc is None:
             return []
@@ -104,10 +110,12 @@ class SystemEnvironment:
             while len(members) < 100_000 and libc.getnetgrent(
                 ctypes.byref(host), ctypes.byref(user), ctypes.byref(domain)
             ):
-                members.append(tuple(  # type: ignore[arg-type]
-                    v.value.decode("latin-1") if v.value is not None else None
-                    for v in (host, user, domain)
-                ))
+                members.append(
+                    tuple(  # type: ignore[arg-type]
+                        v.value.decode("latin-1") if v.value is not None else None
+                        for v in (host, user, domain)
+                    )
+                )
         finally:
             libc.endnetgrent()
         return members
@@ -115,6 +123,9 @@ class SystemEnvironment:
 
 @lru_cache(maxsize=1)
 def _libc() -> ctypes.CDLL | None:
+    import ctypes
+    import ctypes.util  # only netgroup patterns need libc: keep it off the wrapper's start-up
+
     name = ctypes.util.find_library("c")
     if name is None:
         return None
@@ -125,7 +136,9 @@ def _libc() -> ctypes.CDLL | None:
 
 
 @lru_cache(maxsize=1)
-def _libc_innetgr() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+def _libc_innetgr() -> Any:
+    import ctypes
+
     libc = _libc()
     if libc is None:
         return None

@@ -24,9 +24,8 @@ import ipaddress
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
+from tcpwrap._record import record as dataclass
 from tcpwrap.errors import Diagnostic, warning
 from tcpwrap.proto.ident import (
     IDENT_PORT,
@@ -35,6 +34,10 @@ from tcpwrap.proto.ident import (
     frame_reply,
     parse_reply,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_TIMEOUT = 10.0  # RFC931_TIMEOUT
 Endpoint = tuple[str, int]

@@ -35,18 +35,22 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
 
+from tcpwrap._record import record as dataclass
 from tcpwrap.policy.facts import KnownName, NameLookup, ParanoidName, UnknownName
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
+    AddrInfo = tuple[Any, ...]  # one getaddrinfo() entry: (family, type, proto, canon, addr)
 
 NAME_MAX = 127  # tcpd keeps host names in a 128-byte buffer
 CANON_SHOWN = 128  # "%.*s" with STRING_LENGTH in the mismatch warnings
 DEFAULT_TIMEOUT = 5.0
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-AddrInfo = tuple[Any, ...]  # one getaddrinfo() entry: (family, type, proto, canonname, sockaddr)
-T = TypeVar("T")
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 

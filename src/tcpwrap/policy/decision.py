@@ -13,8 +13,9 @@ sanitised by % expansions, exactly as tcpd would log it.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 
+from tcpwrap._record import field
+from tcpwrap._record import record as dataclass
 from tcpwrap.errors import Diagnostic, Origin
 from tcpwrap.policy.facts import Need
 from tcpwrap.policy.options import ALLOW_PRIORITY, DENY_PRIORITY, Action, Priority

@@ -10,8 +10,14 @@ text), never raise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Protocol
+from tcpwrap._record import field
+from tcpwrap._record import record as dataclass
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object  # typing costs start-up time; only the type checker needs it
 
 
 class Environment(Protocol):

@@ -16,9 +16,14 @@ exit 0); an unknown letter is reported through the source's `warn` and expands t
 from __future__ import annotations
 
 import string
-from typing import Protocol
 
 from tcpwrap.errors import TcpwrapError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object  # typing costs start-up time; only the type checker needs it
 
 ALLOWED = frozenset(string.ascii_letters + string.digits + "!@%-_=+:,./")
 _TRANSLATION = {c: "_" for c in range(256) if chr(c) not in ALLOWED}

@@ -12,7 +12,8 @@ passed through `expand` sanitisation, never interpreted here.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+from tcpwrap._record import record as dataclass
 
 UNKNOWN = "unknown"
 PARANOID = "paranoid"

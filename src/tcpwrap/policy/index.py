@@ -20,9 +20,9 @@ from __future__ import annotations
 import bisect
 import heapq
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Protocol
 
+from tcpwrap._record import field
+from tcpwrap._record import record as dataclass
 from tcpwrap.policy.cstr import INADDR_NONE, dot_quad_addr, fold, strip_mapped
 from tcpwrap.policy.patterns import (
     CLIENT,
@@ -39,6 +39,12 @@ from tcpwrap.policy.patterns import (
     parse_ipv6,
 )
 from tcpwrap.policy.rules import Table
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object  # typing costs start-up time; only the type checker needs it
 
 INF = 1 << 62
 ALL_DAEMONS = "\x00all"  # group key for daemon list ALL
@@ -149,9 +155,10 @@ def _client_tokens(clients: PatternList) -> list[AddressOrName | NetMask] | None
         if not isinstance(item, ClientHost):
             return None  # EXCEPT or user@host
         host = item.host
-        if isinstance(host, NetMask) or (isinstance(host, AddressOrName) and isinstance(
-            host.matcher, Exact | Suffix | Prefix | AllWord | Bracket6
-        )):
+        if isinstance(host, NetMask) or (
+            isinstance(host, AddressOrName)
+            and isinstance(host.matcher, Exact | Suffix | Prefix | AllWord | Bracket6)
+        ):
             out.append(host)
         else:
             return None

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from tcpwrap._record import record as dataclass
+from tcpwrap._record import replace
 from tcpwrap.errors import Kind, Origin
 from tcpwrap.policy.cstr import fold, not_inaddr, scan_uint, split_at
 from tcpwrap.policy.decision import Connection, Endpoint, Mode, Verdict
@@ -72,8 +73,12 @@ class Finding:
         return f"{self.severity}: {where}{self.message}"
 
     def as_json(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "severity": self.severity,
-                "message": self.message}
+        return {
+            "file": self.file,
+            "line": self.line,
+            "severity": self.severity,
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,9 +147,10 @@ def listing_tokens(text: str) -> str:
 
 
 def check_policy(
-    allow: TableInput, deny: TableInput, probe: Probe, options: CheckOptions = CheckOptions()
+    allow: TableInput, deny: TableInput, probe: Probe, options: CheckOptions | None = None
 ) -> list[Event]:
     """All findings and listing lines for a pair of tables, in tcpdchk's order."""
+    options = options or CheckOptions()
     checker = _Checker(probe, options)
     checker.table(allow)
     checker.table(deny)
@@ -247,8 +253,10 @@ class _Checker:
         if not swallowed:
             return
         self.at(table.path, cl.first)
-        span = f"line {cl.first + 1}" if cl.last == cl.first + 1 else (
-            f"lines {cl.first + 1}-{cl.last}"
+        span = (
+            f"line {cl.first + 1}"
+            if cl.last == cl.first + 1
+            else (f"lines {cl.first + 1}-{cl.last}")
         )
         self.warn(
             f"this comment ends in a backslash, so {span} is joined to it and ignored as part "
@@ -300,15 +308,13 @@ class _Checker:
                 continue
             self.warn(
                 f"{candidate}: an IPv6 address must be written in brackets ([{address}]"
-                f"{candidate[len(address):]}): unbracketed, the rule is cut at its first "
+                f"{candidate[len(address) :]}): unbracketed, the rule is cut at its first "
                 f'":", so this address never matches and its tail becomes the next field'
             )
 
     # ------------------------------------------------------------------ one rule
 
-    def _rule(
-        self, table: TableInput, cl: CheckLine, rule: Rule, seen: ShadowIndex | None
-    ) -> None:
+    def _rule(self, table: TableInput, cl: CheckLine, rule: Rule, seen: ShadowIndex | None) -> None:
         first = split_at(cl.text, ":")
         assert first is not None
         daemons_text, rest = first
@@ -474,7 +480,7 @@ class _Checker:
             if not _canonical_quad(pattern):
                 self.warn(
                     f"{pattern}: not an address in the form tcpd compares with (four decimal "
-                    f"parts without leading zeros, or a prefix ending in \".\"): this pattern "
+                    f'parts without leading zeros, or a prefix ending in "."): this pattern '
                     f"never matches"
                 )
         return 1
@@ -582,8 +588,7 @@ class _Checker:
             user="user_name",
             pid=self.options.pid,
         )
-        decision = evaluate(policy, connection, Mode(verbose=True), self.probe.env,
-                            use_index=False)
+        decision = evaluate(policy, connection, Mode(verbose=True), self.probe.env, use_index=False)
         failed = False
         for diag in decision.diagnostics:
             if diag.kind is Kind.DEBUG:
@@ -597,7 +602,10 @@ class _Checker:
         granted = decision.verdict is Verdict.GRANT
         decided = any(step.name in ("allow", "deny") for step in rule.options or ())
         implicit = (
-            table.role == "allow" and granted and not failed and not decided
+            table.role == "allow"
+            and granted
+            and not failed
+            and not decided
             and not decision.delegated
         )
         return ("granted" if granted else "denied"), implicit
@@ -629,17 +637,21 @@ class _Checker:
         if self.options.language is Language.OPTIONS:
             steps = rule.options or ()
             self._colon_hint(rule.third, steps)
-            if steps and (steps[0].error or "").startswith("bad option name") and (
-                steps[0].key[:1] in ("/", "(") or "|" in rule.third or "&" in rule.third
+            if (
+                steps
+                and (steps[0].error or "").startswith("bad option name")
+                and (steps[0].key[:1] in ("/", "(") or "|" in rule.third or "&" in rule.third)
             ):
                 self.warn(
                     "the third field looks like a shell command (the classic language): with "
                     'options, write "spawn <command>" (or check with --language classic)'
                 )
         else:
-            word = fold(rule.third.strip().split(" ", 1)[0].split("=", 1)[0]) if (
-                rule.third.strip()
-            ) else ""
+            word = (
+                fold(rule.third.strip().split(" ", 1)[0].split("=", 1)[0])
+                if (rule.third.strip())
+                else ""
+            )
             if word in OPTION_FLAGS:
                 self.warn(
                     f'the third field looks like options ("{word}"), but in the classic '
@@ -657,8 +669,13 @@ class _Checker:
         clients: list[str],
         seen: ShadowIndex,
     ) -> None:
-        me = Seen(table.path, cl.last, tuple(daemons), tuple(clients),
-                  any(step.name == "aclexec" for step in rule.options or ()))
+        me = Seen(
+            table.path,
+            cl.last,
+            tuple(daemons),
+            tuple(clients),
+            any(step.name == "aclexec" for step in rule.options or ()),
+        )
         earlier = seen.find(me)
         if earlier is not None:
             self.warn(

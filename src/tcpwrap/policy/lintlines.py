@@ -11,8 +11,7 @@ Hazards: none (pure, bounded by the input). Errors: none raised.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from tcpwrap._record import record as dataclass
 from tcpwrap.policy.tables import LINE_LIMIT
 
 TOO_LONG = "too long"

@@ -23,7 +23,6 @@ wrong type) raise TcpwrapError.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
 
 from tcpwrap.errors import Diagnostic, Kind, Origin, TcpwrapError, error, warning
 from tcpwrap.policy.cstr import chop, fold, scan_int, scan_octal, split_at
@@ -60,6 +59,10 @@ from tcpwrap.policy.options import (
 )
 from tcpwrap.policy.patterns import CLIENT, SERVER
 from tcpwrap.policy.rules import Language, Policy, Rule, Table
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 UNKNOWN: Final = "unknown"
 STRING_LENGTH: Final = 127  # tcpd's 128-byte request strings

@@ -15,8 +15,8 @@ fail-closed deny with file:line), never raised.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 
+from tcpwrap._record import record as dataclass
 from tcpwrap.policy.cstr import C_SPACE, chop, fold, scan_int, scan_octal, split_at
 
 

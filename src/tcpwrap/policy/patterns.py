@@ -15,12 +15,11 @@ Errors: none; malformed patterns simply never match, like the original.
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Protocol
 
+from tcpwrap._record import field
+from tcpwrap._record import record as dataclass
 from tcpwrap.policy.cstr import (
     INADDR_NONE,
     dot_quad_addr,
@@ -30,6 +29,12 @@ from tcpwrap.policy.cstr import (
     split_at,
     strip_mapped,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object  # typing costs start-up time; only the type checker needs it
 
 CLIENT = 0
 SERVER = 1
@@ -143,6 +148,8 @@ def parse_ipv6(text: str) -> int | None:
     """getaddrinfo(AF_INET6, AI_NUMERICHOST) as a 128-bit value, or None."""
     if ":" not in text or not text.isascii():
         return None
+    import ipaddress  # only IPv6 forms need it: keep it off the start-up path
+
     try:
         return int(ipaddress.IPv6Address(text.split("%", 1)[0]))
     except ValueError:

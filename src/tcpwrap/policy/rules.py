@@ -14,8 +14,9 @@ where the original would have reported them.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 
+from tcpwrap._record import field
+from tcpwrap._record import record as dataclass
 from tcpwrap.errors import Diagnostic, Origin, warning
 from tcpwrap.policy.cstr import split_at
 from tcpwrap.policy.options import OptionStep, compile_options

@@ -14,8 +14,7 @@ only make it miss a report, never invent one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from tcpwrap._record import record as dataclass
 from tcpwrap.policy.cstr import fold, split_at
 
 ANY = "\x00ALL"

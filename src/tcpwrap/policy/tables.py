@@ -14,7 +14,7 @@ Errors: none raised; problems are returned as `LineProblem` values with their li
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from tcpwrap._record import record as dataclass
 
 # BUFLEN 2048 with a NUL: a logical line plus its newline must fit in 2047 bytes.
 LINE_LIMIT = 2047
