@@ -18,8 +18,10 @@ import os
 NS_ENV = "TCPWRAP_NS"
 E2E_ENV = "TCPWRAP_E2E"
 
-# Where the conformance world lives (the records dnsmasq serves are translated from it).
-CONFORMANCE_DIR = os.environ.get("TCPWRAP_CONFORMANCE_DIR", "/work/shared/conformance")
+# Where the conformance world lives (the records dnsmasq serves are translated from it):
+# ../shared/conformance beside the repository (as on the developers' machines and in CI).
+_BESIDE_REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "conformance")
+CONFORMANCE_DIR = os.environ.get("TCPWRAP_CONFORMANCE_DIR", os.path.realpath(_BESIDE_REPO))
 
 
 def in_test_namespace() -> bool:

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.netns import CONFORMANCE_DIR
 from tcpwrap.policy.tables import LINE_LIMIT, LineProblem, LogicalLine, read_lines
 
-B20 = Path("/work/shared/conformance/cases/B20-long-line-via-continuations/hosts.allow")
+B20 = Path(CONFORMANCE_DIR) / "cases/B20-long-line-via-continuations/hosts.allow"
 
 
 def lines(text: str | bytes) -> list[tuple[str, int]]:
