@@ -164,12 +164,9 @@ class _Run:
         return host.name
 
     def name_if_ready(self, side: int) -> str | None:
-        host = self.hosts[side]
-        if host.name:
-            return host.name
-        if not host.resolvable:
-            return self.name(side)  # no lookup possible: "unknown", no side effects
-        return None
+        # None until a rule has read the name, even when no lookup is possible: peeking must
+        # not record a name ("unknown") that the naive scan would never have read.
+        return self.hosts[side].name or None
 
     def user(self) -> str:
         if not self.user_text:

@@ -461,3 +461,14 @@ def test_long_strings_are_cut_to_127() -> None:
     decision = evaluate(policy("ALL: " + "n" * 127 + "\n"), conn("unknown", name=name))
     assert decision.granted
     assert decision.client_info == "n" * 127
+
+
+@pytest.mark.parametrize("use_index", [True, False])
+def test_an_unread_name_is_not_recorded(use_index: bool) -> None:
+    # found by the index property test: the index used to set the name of a client without
+    # a socket address to "unknown" while merely peeking, so --json showed a name nobody read
+    decision = decide("ftpd: ALL\n", "sshd: 10.0.0.1\n", conn("192.0.2.1"), use_index=use_index)
+    assert decision.client_name is None
+    assert "client_name" not in decision.facts
+    read = decide("sshd: .example\n", None, conn("192.0.2.1"), use_index=use_index)
+    assert read.client_name == "unknown"
