@@ -1,13 +1,21 @@
-"""The library: the question libwrap answers, for Python programs (`hosts_ctl`, `decide`).
+"""hosts_ctl() and decide(): the question libwrap answers, for four strings.
 
 What it does: `hosts_ctl(daemon, client_name, client_addr, user)` gives libwrap's verdict for
 four strings (no lookups: the name given is trusted as is; "" and "unknown" mean unknown; a name
 "paranoid" is a failed verification). `decide(...)` returns the whole Decision (verdict, the
 deciding rule as file:line, actions, diagnostics). Tables are compiled once and re-validated by
-file identity before every decision, so an edit takes effect on the next call.
+file identity before every decision (`drivers.tables.PolicyCache`), so an edit takes effect on
+the next call.
 
-Hazards: options are evaluated without side effects here (dry run: nothing is spawned, twist is
-reported as `delegated` with the table's verdict); acting on them is the wrapper's job.
+Dry run (the default): options are evaluated without side effects (nothing is spawned, twist is
+reported as `delegated` with the table's verdict) and nothing is logged; verdicts of queries the
+index decides alone are memoised per policy version. Live (`live=True`): options are performed
+as libwrap does in a resident process (`library.live`): spawn runs during the call, setenv/
+umask/nice change this process, banners go nowhere (there is no client fd), `twist` is refused
+(`twist option in resident process`: denied), aclexec runs; diagnostics go to the logger
+"tcpwrap".
+
+Hazards: live mode runs the tables' shell commands and changes process-global state.
 Errors: table problems never raise: they are in `Decision.diagnostics` and fail closed exactly
 as libwrap does.
 """
@@ -21,8 +29,12 @@ from tcpwrap.drivers.environment import SystemEnvironment
 from tcpwrap.drivers.tables import PolicyCache
 from tcpwrap.policy.decision import Connection, Decision, Endpoint, Mode, Verdict
 from tcpwrap.policy.index import quick_table
-from tcpwrap.policy.match import STRING_LENGTH, evaluate
+from tcpwrap.policy.match import STRING_LENGTH, Evaluation, evaluate
 from tcpwrap.policy.rules import Language, Policy
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tcpwrap.library.live import AclExecStyle
 
 HOSTS_ALLOW = "/etc/hosts.allow"
 HOSTS_DENY = "/etc/hosts.deny"
@@ -30,6 +42,10 @@ MEMO_LIMIT = 65536  # remembered verdicts per policy version
 # hosts_ctl() without side effects: options are validated, not executed; a `twist` leaves the
 # verdict to its table, as libwrap's dry run does (checked against libwrap by the tests).
 CTL_MODE = Mode(dry_run=True)
+# Live: what a resident libwrap process does. Always "resident" here: a library never replaces
+# the calling program by a shell (libwrap would on its very first call; docs/library.md).
+LIVE_MODE = Mode(dry_run=False, resident=True)
+LIVE_DEBIAN_MODE = Mode(dry_run=False, resident=True, debian_aclexec=True)
 
 _caches: dict[tuple[str, str, Language], PolicyCache] = {}
 _caches_lock = threading.Lock()
@@ -68,12 +84,18 @@ def decide(
     deny: str = HOSTS_DENY,
     language: Language = Language.OPTIONS,
     mode: Mode = CTL_MODE,
+    live: bool = False,
+    aclexec: AclExecStyle = "documented",
 ) -> Decision:
-    """The full Decision for a hosts_ctl-style query."""
+    """The full Decision for a hosts_ctl-style query (`live=True`: options performed)."""
     policy = policy_cache(allow, deny, language).get()
-    return evaluate(
-        policy, ctl_connection(daemon, client_name, client_addr, user), mode, _environment
-    )
+    connection = ctl_connection(daemon, client_name, client_addr, user)
+    if not live:
+        return evaluate(policy, connection, mode, _environment)
+    from tcpwrap.library.live import Check, drive
+
+    live_mode = LIVE_DEBIAN_MODE if aclexec == "debian" else LIVE_MODE
+    return drive(Check(Evaluation(policy, connection, live_mode, _environment)))
 
 
 def hosts_ctl(
@@ -85,8 +107,23 @@ def hosts_ctl(
     allow: str = HOSTS_ALLOW,
     deny: str = HOSTS_DENY,
     language: Language = Language.OPTIONS,
+    live: bool = False,
+    aclexec: AclExecStyle = "documented",
 ) -> bool:
-    """libwrap's hosts_ctl(): True to permit."""
+    """libwrap's hosts_ctl(): True to permit (`live=True`: options performed, see above)."""
+    if live:
+        decision = decide(
+            daemon,
+            client_name,
+            client_addr,
+            user,
+            allow=allow,
+            deny=deny,
+            language=language,
+            live=True,
+            aclexec=aclexec,
+        )
+        return decision.verdict is Verdict.GRANT
     cache = policy_cache(allow, deny, language)
     policy = cache.get()
     memo = cache.memo

@@ -1,0 +1,113 @@
+"""check_socket_async(): the asyncio twin of check_socket(), never blocking the event loop.
+
+What it does: the same decision step as `library.sockets.check_socket` (`library.live.Check`:
+endpoints, policy, lazy needs), driven with the asyncio drivers: `drivers.async_lookup`
+(reverse lookup in the loop's executor, forward lookup with `loop.getaddrinfo`) and
+`drivers.async_ident` (loop socket methods under one timeout). Takes a socket, an asyncio
+`StreamWriter` (from `asyncio.start_server`) or a transport; the evaluation itself is pure and
+quick and runs in the loop. In live mode everything that may wait (aclexec, the actions: spawn
+waits for its shell) runs in a worker thread (`asyncio.to_thread`) with the blocking code of
+`drivers.execute`.
+
+Hazards: as check_socket; in live mode setenv/umask/nice still change the whole process, and
+a banner is written straight to the socket's fd, so call this before writing anything through
+the transport. A DNS lookup that outlives `dns_timeout` keeps one executor thread busy until
+the system resolver gives up (it cannot be cancelled).
+Errors: none raised for lookups, ident or commands; cancelling the caller cancels the lookups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from tcpwrap.library.ctl import HOSTS_ALLOW, HOSTS_DENY
+from tcpwrap.library.live import (
+    DNS_TIMEOUT,
+    IDENT_PORT,
+    AclExecStyle,
+    AskIdent,
+    Check,
+    LookupName,
+    Settings,
+    Task,
+    carry_out,
+    log_diagnostic,
+    run_aclexec,
+)
+from tcpwrap.library.sockets import fileno_of, prepare
+from tcpwrap.policy.decision import AclExecResult, Decision
+from tcpwrap.policy.facts import NameLookup
+from tcpwrap.policy.rules import Language
+
+
+def socket_of(target: object) -> object:
+    """The socket behind a StreamWriter or transport (asyncio's TransportSocket), or target."""
+    get_extra_info = getattr(target, "get_extra_info", None)
+    if get_extra_info is not None:
+        found = get_extra_info("socket")
+        if found is not None:
+            return found
+    return target
+
+
+async def answer_async(
+    task: Task, *, fd: int | None, sock: object | None
+) -> NameLookup | str | AclExecResult | None:
+    """Do one task without blocking the loop."""
+    if isinstance(task, LookupName):
+        from tcpwrap.drivers import async_lookup
+
+        return await async_lookup.verify_host_name(task.address, timeout=task.timeout)
+    if isinstance(task, AskIdent):
+        from tcpwrap.drivers import async_ident
+
+        return await async_ident.lookup_user(
+            task.client,
+            task.server,
+            timeout=task.timeout,
+            ident_port=task.port,
+            on_warning=log_diagnostic,
+        )
+    return await asyncio.to_thread(run_aclexec, task, fd=fd, sock=sock)
+
+
+async def drive_async(check: Check, *, fd: int | None, sock: object | None) -> Decision:
+    while (task := check.next_task()) is not None:
+        check.supply(await answer_async(task, fd=fd, sock=sock))
+    decision, actions, origins = check.conclude()
+    if actions:
+        await asyncio.to_thread(carry_out, actions, origins, fd=fd, sock=sock)
+    return decision
+
+
+async def check_socket_async(
+    target: socket.socket | asyncio.StreamWriter | asyncio.BaseTransport,
+    daemon: str,
+    *,
+    peer: object = None,
+    allow: str = HOSTS_ALLOW,
+    deny: str = HOSTS_DENY,
+    language: Language = Language.OPTIONS,
+    live: bool = False,
+    aclexec: AclExecStyle = "documented",
+    dns_timeout: float | None = DNS_TIMEOUT,
+    ident: bool = True,
+    ident_timeout: float | None = None,
+    ident_port: int = IDENT_PORT,
+) -> Decision:
+    """`check_socket` for asyncio servers (same arguments; `target` may be a StreamWriter)."""
+    sock = socket_of(target)
+    check = prepare(
+        sock,
+        daemon,
+        peer=peer,
+        allow=allow,
+        deny=deny,
+        language=language,
+        live=live,
+        aclexec=aclexec,
+        settings=Settings(dns_timeout, ident_timeout, ident_port),
+        ident=ident,
+    )
+    return await drive_async(check, fd=fileno_of(sock) if live else None, sock=sock)
