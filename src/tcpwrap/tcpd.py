@@ -50,16 +50,22 @@ class Located:
 
 
 def locate(args: list[str], config: WrapperConfig, found: Endpoints | None) -> Located | str:
-    """SPEC 1.1, plus our `DAEMON` argument form; returns an error text on failure."""
+    """SPEC 1.1, plus our `DAEMON` argument form; returns an error text on failure.
+
+    Under its own name the first argument is the DAEMON, unless /etc/inetd.conf shows that this
+    socket's service line is the classic `... tcpwrap-tcpd in.fingerd ARGS` (tcpd's line with
+    only the path replaced): the script interpreter dropped argv[0] (`in.fingerd`), so the
+    daemon is recovered from that line and our arguments are the daemon's.
+    """
     own = os.path.basename(args[0]) if args else "tcpwrap-tcpd"
     if own in OWN_NAMES:
-        if len(args) >= 2:
+        recovered = _from_inetd_conf(found, args[1:])
+        if recovered is not None:
+            daemon_arg, rest = recovered[0], recovered[1:]
+        elif len(args) >= 2:
             daemon_arg, rest = args[1], args[2:]
         else:
-            recovered = _from_inetd_conf(found)
-            if recovered is None:
-                return "usage: tcpwrap-tcpd DAEMON [ARGS...] (no daemon named, none in inetd.conf)"
-            daemon_arg, rest = recovered[0], recovered[1:]
+            return "usage: tcpwrap-tcpd DAEMON [ARGS...] (no daemon named, none in inetd.conf)"
     else:  # swap install: we are /usr/sbin/in.fingerd; the real one lives elsewhere
         daemon_arg, rest = own, args[1:]
     if daemon_arg.startswith("/"):
@@ -74,25 +80,29 @@ def locate(args: list[str], config: WrapperConfig, found: Endpoints | None) -> L
     return located
 
 
-def _from_inetd_conf(found: Endpoints | None) -> list[str] | None:
-    """The argv of the inetd.conf entry that runs us on this socket's port and protocol."""
+def _from_inetd_conf(found: Endpoints | None, rest: list[str]) -> list[str] | None:
+    """The daemon's argv from the one inetd.conf line that runs us, in tcpd's classic form
+    (`.../tcpwrap-tcpd NAME ARGS`, NAME not our own), on this socket's port and protocol,
+    whose ARGS are exactly the arguments we got; None if there is no such single line."""
     if found is None or found.server is None:
         return None
-    import socket
-
-    from tcpwrap.proto.inetd import parse_inetd
-
     try:
         with open("/etc/inetd.conf", "rb") as handle:
             text = handle.read(1024 * 1024).decode("latin-1")
     except OSError:
         return None
+    import socket
+
+    from tcpwrap.proto.inetd import parse_inetd
+
     protocol = "udp" if found.datagram else "tcp"
     port = found.server[1]
     matches = []
     for entry in parse_inetd(text).entries:
         if os.path.basename(entry.path) not in OWN_NAMES or not entry.args:
             continue
+        if os.path.basename(entry.args[0]) in OWN_NAMES or list(entry.args[1:]) != rest:
+            continue  # the `tcpwrap-tcpd DAEMON ARGS` form names its daemon itself
         if not entry.protocol.startswith(protocol) or entry.service is None:
             continue
         service = entry.service.rsplit(":", 1)[-1]
@@ -329,9 +339,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     facility = FACILITIES[config.facility] << 3
     own = os.path.basename(args[0]) if args else "tcpwrap-tcpd"
-    if own in OWN_NAMES and len(args) < 2:
-        # the daemon can only be recovered from inetd.conf once the socket is known
-        found = discover(0)
+    if own in OWN_NAMES and os.path.exists("/etc/inetd.conf"):
+        # the daemon may have to be recovered from inetd.conf: needs the socket's port
+        found = discover(systemd_socket() or 0)
         located = locate(args, config, found)
         release(found)
     else:

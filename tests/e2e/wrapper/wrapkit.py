@@ -137,9 +137,7 @@ def tcp_client(
     return Reply(data, time.monotonic() - start)
 
 
-def udp_client(
-    host: str, port: int, source: str, payload: bytes, timeout: float = 5.0
-) -> Reply:
+def udp_client(host: str, port: int, source: str, payload: bytes, timeout: float = 5.0) -> Reply:
     """Send one datagram from `source`; the first answer, or a timeout."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     start = time.monotonic()
@@ -244,9 +242,10 @@ def run_inetd_style(
                 pass
             status = _reap(pid, timeout)
         return Outcome(data, status, time.monotonic() - start)
-    with socket.socket(family, socket.SOCK_DGRAM) as bound, socket.socket(
-        family, socket.SOCK_DGRAM
-    ) as csock:
+    with (
+        socket.socket(family, socket.SOCK_DGRAM) as bound,
+        socket.socket(family, socket.SOCK_DGRAM) as csock,
+    ):
         bound.bind((server, server_port))
         port = bound.getsockname()[1]
         csock.bind((client, 0))
