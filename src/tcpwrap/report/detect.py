@@ -245,8 +245,12 @@ class Detector:
             if key in remotes or len(remotes) < 1024:
                 remotes[key] = ts
             dseen = d.seen
-            if li < len(dseen) and d.who[li] is r and ts - dseen[li] <= t.spread_window:
-                dseen[li] = ts  # the same host again: nothing new for the domain
+            if li < len(dseen):
+                last = dseen[li]
+                dseen[li] = ts
+                d.who[li] = r
+                if ts - last > t.spread_window:  # a local host enters the domain's window
+                    self._domain_spread(d, e)
             else:
                 self._domain_event(d, r, li, e)
 
