@@ -73,23 +73,33 @@ def configure(parser: argparse.ArgumentParser) -> None:
                    help="progress on stderr (auto: when stderr is a terminal)")
     d = Thresholds()
     t = parser.add_argument_group("finding thresholds")
-    t.add_argument("--burst-count", type=int, default=d.burst_count, metavar="N")
-    t.add_argument("--burst-window", type=float, default=d.burst_window, metavar="SECONDS")
-    t.add_argument("--spread-hosts", type=int, default=d.spread_hosts, metavar="N")
-    t.add_argument("--spread-window", type=float, default=d.spread_window, metavar="SECONDS")
+    t.add_argument("--burst-count", type=int, default=d.burst_count, metavar="N",
+                   help="burst: this many connections of one remote host (default 3) ...")
+    t.add_argument("--burst-window", type=float, default=d.burst_window, metavar="SECONDS",
+                   help="... within this many seconds (default 300)")
+    t.add_argument("--spread-hosts", type=int, default=d.spread_hosts, metavar="N",
+                   help="spread: this many local hosts reached (default 3) ...")
+    t.add_argument("--spread-window", type=float, default=d.spread_window, metavar="SECONDS",
+                   help="... within this many seconds (default 3600)")
     t.add_argument("--night", default=f"{d.night_start}-{d.night_end}", metavar="START-END",
                    help="night hours, wall clock (default 22-6)")
-    t.add_argument("--night-min", type=int, default=d.night_min, metavar="N")
+    t.add_argument("--night-min", type=int, default=d.night_min, metavar="N",
+                   help="night: connections needed from a host never seen by day (default 2)")
     t.add_argument("--rare-watch", default=",".join(d.rare_watch), metavar="LIST",
                    help="services that are always rare (default systat,netstat)")
-    t.add_argument("--rare-max-clients", type=int, default=d.rare_max_clients, metavar="N")
-    t.add_argument("--rare-share", type=float, default=d.rare_share, metavar="FRACTION")
+    t.add_argument("--rare-max-clients", type=int, default=d.rare_max_clients, metavar="N",
+                   help="rare: a service used by at most N remote hosts (default 2) ...")
+    t.add_argument("--rare-share", type=float, default=d.rare_share, metavar="FRACTION",
+                   help="... and by at most this share of connections (default 0.01)")
     t.add_argument("--rare-min-total", type=int, default=d.rare_min_total, metavar="N",
                    help="connections needed before statistical rarity applies")
-    t.add_argument("--retry-min", type=int, default=d.retry_min, metavar="N")
+    t.add_argument("--retry-min", type=int, default=d.retry_min, metavar="N",
+                   help="retry: refusals needed (default 4) ...")
     t.add_argument("--retry-tolerance", type=float, default=d.retry_tolerance,
-                   metavar="FRACTION")
-    t.add_argument("--spoof-min", type=int, default=d.spoof_min, metavar="N")
+                   metavar="FRACTION",
+                   help="... at a period regular to within this fraction (default 0.1)")
+    t.add_argument("--spoof-min", type=int, default=d.spoof_min, metavar="N",
+                   help="spoof: name/address mismatch warnings needed (default 1)")
     t.add_argument("--evidence", type=int, default=d.evidence, metavar="N",
                    help="evidence lines kept per finding (default 20)")
 
