@@ -30,6 +30,7 @@ import argparse
 import sys
 
 from tcpwrap.drivers.endpoint import discover, release
+from tcpwrap.errors import Diagnostic
 from tcpwrap.library.ctl import _environment
 from tcpwrap.library.live import DNS_TIMEOUT, IDENT_PORT, Check, Settings, answer
 from tcpwrap.library.sockets import Site, connection_for
@@ -103,7 +104,8 @@ def describe(
         release(found)
     lines = [action.command for action in decision.actions if isinstance(action, Spawn)]
     warnings = [f"warning: {text}" for text in found.warnings]
-    return lines, warnings + [diag.render() for diag in decision.diagnostics]
+    # rendered without the made-up rule's file:line: try-from scans no table
+    return lines, warnings + [Diagnostic(d.kind, d.message).render() for d in decision.diagnostics]
 
 
 def run(args: argparse.Namespace) -> int:
