@@ -47,14 +47,14 @@ def conn(
     user: str | None = None,
     resolvable: bool = False,
     identable: bool = False,
-    server: Endpoint = Endpoint(),
+    server: Endpoint | None = None,
     port: int | None = None,
 ) -> Connection:
     """A connection; with `resolvable` the client name is asked for lazily."""
     return Connection(
         daemon,
         client=Endpoint(addr=addr, name=name, resolvable=resolvable, port=port),
-        server=server,
+        server=server or Endpoint(),
         user=user,
         identable=identable,
         pid=4242,

@@ -25,7 +25,10 @@ VERBOSE = Mode(verbose=True)
 def test_fields_split_at_every_colon_with_backslash_escape() -> None:
     # D06: a\:b\\:c -> one field "a:b\:c" (no way to write a backslash before a colon)
     assert split_fields("a\\:b\\\\:c") == [("a:b\\:c", False)]
-    assert split_fields("spawn echo a\\:b: deny\n") == [("spawn echo a:b", False), (" deny\n", False)]
+    assert split_fields("spawn echo a\\:b: deny\n") == [
+        ("spawn echo a:b", False),
+        (" deny\n", False),
+    ]
     assert split_fields("a::b") == [("a", False), ("", False), ("b", False)]
     assert split_fields("a\\b") == [("a\\b", False)]  # other backslashes are kept
     assert split_fields("[::1]") == [("[", False), ("", False), ("1]", False)]  # no brackets

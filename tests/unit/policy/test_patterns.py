@@ -25,8 +25,8 @@ from tcpwrap.policy.patterns import (
     KnownHost,
     KnownWord,
     LocalHost,
-    NetMask,
     Netgroup,
+    NetMask,
     Port,
     Prefix,
     Suffix,
@@ -466,7 +466,9 @@ class Unreadable(StaticEnvironment):
         return super().pattern_file(path)
 
 
-def file_decision(clients_text: str, address: str, env: StaticEnvironment) -> tuple[bool, list[str]]:
+def file_decision(
+    clients_text: str, address: str, env: StaticEnvironment
+) -> tuple[bool, list[str]]:
     decision = decide(f"sshd: {clients_text}\n", "ALL: ALL\n", conn(address), env=env)
     return decision.granted, [t for t in texts(decision) if not t.startswith("matched")]
 
@@ -515,7 +517,9 @@ def test_file_nesting_depth_limit() -> None:
     env = StaticEnvironment(files=files)
     granted, diags = file_decision("/f0", "192.0.2.7", env)
     assert not granted
-    assert diags == ["warning: hosts.allow, line 1: /f32: pattern file includes itself; not matched"]
+    assert diags == [
+        "warning: hosts.allow, line 1: /f32: pattern file includes itself; not matched"
+    ]
     files["/f31"] = "192.0.2.7\n"  # within 32 levels: fine
     assert file_decision("/f0", "192.0.2.7", StaticEnvironment(files=files)) == (True, [])
 
