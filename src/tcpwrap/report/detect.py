@@ -121,34 +121,60 @@ class _Domain:
 class _Remote:
     """Everything kept about one remote host; compact, because the hot path touches it.
 
-    Times live in arrays of doubles (no float objects to chase), local hosts are small
-    integers (Detector.local_index): per event only a few cache lines are read.
+    One array of doubles holds the times of the last `ring` events and then, per local host
+    index (Detector.local_index), when this host was last there: no float objects to chase,
+    one buffer to read. The ring's events sit in slots e0..e3 (a list when the ring is
+    longer). Per event only a few cache lines are read: memory, not arithmetic, is the cost.
     """
 
-    __slots__ = ("burst", "burst_max", "burst_run", "day_seen", "domain", "events", "name",
-                 "night", "nlocals", "pos", "seen", "spread", "spread_max", "times")
+    __slots__ = ("burst", "burst_max", "burst_run", "day_seen", "domain", "e0", "e1", "e2",
+                 "e3", "events", "name", "night", "nlocals", "pos", "ring_n", "spread",
+                 "spread_max", "times")
 
     def __init__(self, name: str, ring: int, domain: _Domain | None, nlocal: int) -> None:
         self.name = name
         self.domain = domain
-        self.times = array("d", [_NEVER]) * ring  # times of the last `ring` events
-        self.events: list[Event | None] = [None] * ring  # ... and the events themselves
+        self.ring_n = ring
+        self.times = array("d", [_NEVER]) * (ring + nlocal)  # ring times, then per local
+        self.e0: Event | None = None
+        self.e1: Event | None = None
+        self.e2: Event | None = None
+        self.e3: Event | None = None
+        self.events: list[Event | None] | None = [None] * ring if ring > 4 else None
         self.pos = 0  # the oldest slot of the ring
         self.burst_run = 0
         self.burst_max = 0
         self.burst: _Part | None = None
-        self.seen = array("d", [_NEVER]) * nlocal  # local host index -> last time
         self.nlocals = 0
         self.spread: _Part | None = None
         self.spread_max = 0
         self.day_seen = False
         self.night: _Part | None = None
 
+    def put(self, pos: int, e: Event) -> None:
+        """Store `e` in ring slot `pos`."""
+        if self.events is not None:
+            self.events[pos] = e
+        elif pos == 0:
+            self.e0 = e
+        elif pos == 1:
+            self.e1 = e
+        elif pos == 2:
+            self.e2 = e
+        else:
+            self.e3 = e
+
     def ring(self) -> list[Event]:
         """The last events, oldest first."""
-        n = len(self.events)
-        out = [self.events[(self.pos + i) % n] for i in range(n)]
+        n = self.ring_n
+        slots = self.events if self.events is not None else [self.e0, self.e1, self.e2,
+                                                             self.e3][:n]
+        out = [slots[(self.pos + i) % n] for i in range(n)]
         return [e for e in out if e is not None]
+
+    def seen(self) -> array[float]:
+        """Last time per local host index."""
+        return self.times[self.ring_n :]
 
 
 class _Service:
@@ -225,15 +251,23 @@ class Detector:
         elif r.burst_run:
             r.burst_run = 0
         times[pos] = ts
-        r.events[pos] = e
-        r.pos = pos + 1 if pos + 1 < len(times) else 0
+        if r.events is not None:
+            r.events[pos] = e
+        elif pos == 0:
+            r.e0 = e
+        elif pos == 1:
+            r.e1 = e
+        else:
+            r.put(pos, e)
+        n = r.ring_n
+        r.pos = pos + 1 if pos + 1 < n else 0
 
         # spread: checked only when a local host (re)enters this host's window
-        seen = r.seen
-        if li >= len(seen):
-            seen.extend(array("d", [_NEVER]) * (len(self.local_names) - len(seen)))
-        last = seen[li]
-        seen[li] = ts
+        slot = n + li
+        if slot >= len(times):
+            times.extend(array("d", [_NEVER]) * (n + len(self.local_names) - len(times)))
+        last = times[slot]
+        times[slot] = ts
         if ts - last > t.spread_window:
             if last == _NEVER:
                 r.nlocals += 1
@@ -325,7 +359,7 @@ class Detector:
         t = self.t
         cap = t.evidence
         horizon = e.ts - t.spread_window
-        reached = self._reached(r.seen, horizon)
+        reached = self._reached(r.seen(), horizon)
         if len(reached) < t.spread_hosts:
             return
         part = r.spread

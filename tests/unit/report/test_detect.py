@@ -176,7 +176,7 @@ def test_memory_is_bounded_by_hosts_not_events() -> None:
     for i in range(20_000):
         d.feed(mk(i * 7.0, f"c{i % 50}.test", local=f"h{i % 3}", kind=REFUSED))
     assert len(d.remotes) == 50
-    assert all(len(r.seen) <= 3 and len(r.events) == 2 for r in d.remotes.values())
+    assert all(len(r.times) <= 2 + 3 and len(r.ring()) == 2 for r in d.remotes.values())
     assert all(len(rt.intervals) <= 512 and len(rt.part.evidence) <= 20
                for rt in d.retries.values())
 
@@ -224,3 +224,13 @@ def test_statistical_rarity_needs_enough_data() -> None:
     ("localhost", None), ("a.b", None), ("2001:db8::1", None)])
 def test_remote_domain(name: str, domain: str | None) -> None:
     assert remote_domain(name) == domain
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 6, 9])
+def test_burst_of_any_size_keeps_its_first_events_as_evidence(n: int) -> None:
+    d = Detector(Thresholds(burst_count=n))
+    for i in range(3 * n):  # a slow start, then n connections within 10 s
+        d.feed(mk(i * 1000.0, "slow.test") if i < n else mk(10 * n * 1000.0 + i, "slow.test"))
+    [burst] = d.findings()
+    assert burst.count == 2 * n and burst.evidence[0] == f"line {10 * n * 1000.0 + n} slow.test"
+    assert [r.ring() for r in d.remotes.values()][0][-1].ts == 10 * n * 1000.0 + 3 * n - 1
