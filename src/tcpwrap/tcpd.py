@@ -265,8 +265,8 @@ class Wrapper:
 
             command = decision.twist or ""
             self.sink.at(decision.deny_priority, f"twist {decision.client_info} to {command}")
-            self.record(decision, "twist", "twisted")
             self.traps.append("twist")
+            self.record(decision, "twist", "twisted")
             self.sink.close()
             release(self.found)
             twist(command, self.fd, self.warn)
