@@ -187,12 +187,26 @@ class _Service:
 
 
 class _Retry:
-    __slots__ = ("intervals", "last_ts", "part")
+    """Refusals of one (remote host, local host, service): light, as most are one-offs."""
 
-    def __init__(self) -> None:
-        self.last_ts: float | None = None
-        self.intervals: list[float] = []
-        self.part = _Part()
+    __slots__ = ("count", "evidence", "first", "intervals", "last")
+
+    def __init__(self, e: Event) -> None:
+        self.count = 1
+        self.first = e
+        self.last = e
+        self.intervals: list[float] | None = None
+        self.evidence: list[Event] = [e]
+
+    def add(self, e: Event, cap: int) -> None:
+        if self.intervals is None:
+            self.intervals = []
+        if len(self.intervals) < _MAX_INTERVALS:
+            self.intervals.append(e.ts - self.last.ts)
+        self.count += 1
+        self.last = e
+        if len(self.evidence) < cap:
+            self.evidence.append(e)
 
 
 def remote_domain(name: str) -> str | None:
@@ -436,11 +450,9 @@ class Detector:
         rk = (key, e.local, e.service)
         rt = self.retries.get(rk)
         if rt is None:
-            rt = self.retries[rk] = _Retry()
-        if rt.last_ts is not None and len(rt.intervals) < _MAX_INTERVALS:
-            rt.intervals.append(e.ts - rt.last_ts)
-        rt.last_ts = e.ts
-        rt.part.add(e, self.t.evidence)
+            self.retries[rk] = _Retry(e)
+        else:
+            rt.add(e, self.t.evidence)
 
     # -- results ------------------------------------------------------------------------------
     def findings(self) -> list[Finding]:
@@ -528,7 +540,7 @@ class Detector:
         t = self.t
         out = []
         for (key, _local, service), rt in self.retries.items():
-            if rt.part.count < t.retry_min:
+            if rt.count < t.retry_min or rt.intervals is None:
                 continue
             gaps = [g for g in rt.intervals if 0 < g <= t.retry_max_gap]
             if len(gaps) < t.retry_min - 1:
@@ -542,9 +554,13 @@ class Detector:
                 continue
             period = round(sum(good) / len(good), 1)
             remote = self.remotes[key].name if key in self.remotes else key
-            out.append(rt.part.finding(
+            part = _Part()
+            for old in rt.evidence:
+                part.add(old, t.evidence)
+            part.count, part.last = rt.count, rt.last
+            out.append(part.finding(
                 "retry", remote, 1.0 + 0.5 * len(good),
-                f"{rt.part.count} refused {service} connections, one every {period:g} s",
+                f"{rt.count} refused {service} connections, one every {period:g} s",
                 period=period))
         return out
 
