@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from tcpwrap.errors import ConfigError, Diagnostic, Origin, TcpwrapError
-    from tcpwrap.library import decide, hosts_ctl
+    from tcpwrap.library import check_socket, check_socket_async, decide, hosts_ctl
     from tcpwrap.policy.decision import Decision, Verdict
 
 _EXPORTS = {
@@ -23,6 +23,8 @@ _EXPORTS = {
     "TcpwrapError": "tcpwrap.errors",
     "decide": "tcpwrap.library",
     "hosts_ctl": "tcpwrap.library",
+    "check_socket": "tcpwrap.library.sockets",
+    "check_socket_async": "tcpwrap.library.async_sockets",
     "Decision": "tcpwrap.policy.decision",
     "Verdict": "tcpwrap.policy.decision",
 }
@@ -34,6 +36,8 @@ __all__ = [
     "Origin",
     "TcpwrapError",
     "Verdict",
+    "check_socket",
+    "check_socket_async",
     "decide",
     "hosts_ctl",
 ]
