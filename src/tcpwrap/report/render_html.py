@@ -295,15 +295,15 @@ def _finding_rows(rank: int, s: Suspect) -> list[str]:
 
 
 def _finding_cells(f: Finding) -> str:
-    period = f" (period {f.period_s:g} s)" if f.period_s is not None else ""
     evidence = "\n".join(_e(line[:400]) for line in f.evidence)
     return (
         f'<td class="kind {_e(f.kind)}">{_e(f.kind)}</td><td>{f.score:g}</td>'
-        f"<td>{_e(f.why)}{period}</td>"
+        f"<td>{_e(f.why)}</td>"
         f'<td title="{_e(iso(f.first.ts, f.first.off))}">{_e(stamp(f.first.ts, f.first.off))}'
         f"<br>{_e(stamp(f.last.ts, f.last.off))}</td>"
         f"<td>{_e(', '.join(f.local_hosts))}</td><td>{_e(', '.join(f.services))}</td>"
-        f"<td><details><summary>{f.count} events</summary><pre>{evidence}</pre></details></td>"
+        f"<td><details><summary>{f.count} event{'' if f.count == 1 else 's'}</summary>"
+        f"<pre>{evidence}</pre></details></td>"
     )
 
 
