@@ -399,7 +399,10 @@ class SourceParser:
             return None
         delta = rec.time.utcoffset()
         off = int(delta.total_seconds()) if delta is not None else 0
-        client = rec.client.name or rec.client.addr
+        name = rec.client.name
+        if name is not None and name.lower() in ("unknown", "paranoid"):
+            name = None  # tcpd's words for "no usable name", not a host
+        client = name or rec.client.addr
         if rec.event == "warning":
             w = _MSG_MISMATCH(rec.message or "")
             if w is None:

@@ -239,3 +239,14 @@ def test_message_parsers_reject_non_records() -> None:
     assert tcpd_message("twist") is None
     assert tcpd_message("warning: /etc/hosts.allow, line 1: missing newline") is None
     assert xinetd_message("Started working: 5 available services") is None
+
+
+def test_tcpwrap_json_unknown_name_falls_back_to_the_address() -> None:
+    from tcpwrap.proto.logrecord import Client, ConnectionRecord
+
+    rec = ConnectionRecord(datetime(2026, 11, 27, 1, 2, 3, tzinfo=UTC), "gw", "in.fingerd", 5,
+                           "connect", client=Client(addr="192.0.2.9", name="unknown"),
+                           verdict="granted")
+    e = one(rec.to_json())
+    assert (e.kind, e.remote, e.addr, e.service, e.pid) == (CONNECT, "192.0.2.9", "192.0.2.9",
+                                                            "finger", 5)
