@@ -420,3 +420,23 @@ def test_async_twin_live_spawn(tables: Tables) -> None:
 
     assert asyncio.run(main()) is True
     assert marker.read_text() == "127.0.0.1 svc\n"
+
+
+def test_public_names_are_lazy() -> None:
+    """`import tcpwrap` loads no library, socket or asyncio code until a name is used."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tcpwrap\n"
+        "assert not [m for m in sys.modules if m.startswith('tcpwrap.')], sys.modules\n"
+        "assert 'asyncio' not in sys.modules\n"
+        "from tcpwrap.library.sockets import check_socket\n"
+        "assert tcpwrap.check_socket is check_socket\n"
+        "assert 'asyncio' not in sys.modules\n"
+        "from tcpwrap.library.async_sockets import check_socket_async\n"
+        "assert tcpwrap.check_socket_async is check_socket_async\n"
+        "assert {'check_socket', 'check_socket_async', 'hosts_ctl'} <= set(tcpwrap.__all__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
