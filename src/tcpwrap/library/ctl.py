@@ -87,7 +87,10 @@ def decide(
     live: bool = False,
     aclexec: AclExecStyle = "documented",
 ) -> Decision:
-    """The full Decision for a hosts_ctl-style query (`live=True`: options performed)."""
+    """The full Decision for a hosts_ctl-style query.
+
+    `live=True` performs the options (`mode` is then ignored: always resident, see above).
+    """
     policy = policy_cache(allow, deny, language).get()
     connection = ctl_connection(daemon, client_name, client_addr, user)
     if not live:
