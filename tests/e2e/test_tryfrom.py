@@ -14,6 +14,7 @@ import pytest
 
 from harness.identd import IdentServer, user
 from harness.netns import CONFORMANCE_DIR
+from harness.syslog_capture import SyslogCapture
 
 pytestmark = pytest.mark.e2e
 
@@ -123,3 +124,23 @@ def test_dev_null_is_exactly_as_recorded() -> None:
         )
     assert done.stdout.splitlines() == recorded()
     assert done.stderr == "warning: can't get client address: Socket operation on non-socket\n"
+
+
+def test_syslog_option_logs_like_the_original(syslog: SyslogCapture) -> None:
+    """--syslog: the warning goes to syslog (daemon.err, tag = the process name), not stderr;
+    compare tcpd's record of the same warning in the recording."""
+    with open(os.devnull, "rb") as null:
+        done = subprocess.run(
+            [sys.executable, "-m", "tcpwrap.cli", "try-from", "--syslog"],
+            stdin=null,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+    assert done.stdout.splitlines() == recorded() and done.stderr == ""
+    syslog.wait_for_count(1)
+    tcpd_line = next(
+        line for line in RECORDED.read_text().splitlines() if "can't get client address" in line
+    )
+    assert syslog.lines() == [tcpd_line.replace("tcpd[PID]", "try-from[PID]")]
