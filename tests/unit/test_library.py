@@ -440,3 +440,42 @@ def test_public_names_are_lazy() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_async_twin_compiles_tables_off_the_loop(
+    tables: Tables, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big table edit costs seconds to compile: the loop must not wait for it."""
+    import tcpwrap.library.async_sockets as async_sockets
+
+    tables.write("svc: 127.0.0.1\n", "ALL: ALL\n")
+    real = library.policy_cache(**tables.paths)
+
+    class SlowCache:
+        def get(self) -> object:
+            time.sleep(0.4)  # stands in for recompiling a 100k-line table
+            return real.get()
+
+    monkeypatch.setattr(async_sockets, "policy_cache", lambda *args: SlowCache())
+    ticks: list[float] = []
+
+    async def main() -> bool:
+        stop = asyncio.Event()
+
+        async def ticker() -> None:
+            while not stop.is_set():
+                ticks.append(time.monotonic())
+                await asyncio.sleep(0.02)
+
+        tick = asyncio.create_task(ticker())
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            client = socket.create_connection(listener.getsockname())
+            server, _ = listener.accept()
+            with server, client:
+                decision = await library.check_socket_async(server, "svc", **tables.paths)
+        stop.set()
+        await tick
+        return decision.granted
+
+    assert asyncio.run(main()) is True
+    assert max(b - a for a, b in itertools.pairwise(ticks)) < 0.2

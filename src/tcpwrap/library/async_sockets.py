@@ -5,7 +5,8 @@ endpoints, policy, lazy needs), driven with the asyncio drivers: `drivers.async_
 (reverse lookup in the loop's executor, forward lookup with `loop.getaddrinfo`) and
 `drivers.async_ident` (loop socket methods under one timeout). Takes a socket, an asyncio
 `StreamWriter` (from `asyncio.start_server`) or a transport; the evaluation itself is pure and
-quick and runs in the loop. In live mode everything that may wait (aclexec, the actions: spawn
+quick and runs in the loop; fetching the policy (which may recompile an edited table) runs in
+a worker thread. In live mode everything that may wait (aclexec, the actions: spawn
 waits for its shell) runs in a worker thread (`asyncio.to_thread`) with the blocking code of
 `drivers.execute`.
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from tcpwrap.library.ctl import HOSTS_ALLOW, HOSTS_DENY
+from tcpwrap.library.ctl import HOSTS_ALLOW, HOSTS_DENY, policy_cache
 from tcpwrap.library.live import (
     DNS_TIMEOUT,
     IDENT_PORT,
@@ -98,6 +99,9 @@ async def check_socket_async(
 ) -> Decision:
     """`check_socket` for asyncio servers (same arguments; `target` may be a StreamWriter)."""
     sock = socket_of(target)
+    # Usually two stat() calls; but the first call after a table edit recompiles it (seconds
+    # for 100k lines) and recent edits are compared by content: never in the loop.
+    policy = await asyncio.to_thread(policy_cache(allow, deny, language).get)
     check = prepare(
         sock,
         daemon,
@@ -109,5 +113,6 @@ async def check_socket_async(
         aclexec=aclexec,
         settings=Settings(dns_timeout, ident_timeout, ident_port),
         ident=ident,
+        policy=policy,
     )
     return await drive_async(check, fd=fileno_of(sock) if live else None, sock=sock)

@@ -46,7 +46,7 @@ from tcpwrap.library.live import (
 )
 from tcpwrap.policy.decision import DRY_RUN, Connection, Decision, Endpoint
 from tcpwrap.policy.match import Evaluation
-from tcpwrap.policy.rules import Language
+from tcpwrap.policy.rules import Language, Policy
 
 
 @dataclass
@@ -119,12 +119,14 @@ def prepare(
     aclexec: AclExecStyle,
     settings: Settings,
     ident: bool,
+    policy: Policy | None = None,
 ) -> Check:
     """Endpoints (warnings logged), the policy of the moment, and the decision step."""
     site = site_of(sock, peer)
     for message in site.warnings:
         log_warning(message)
-    policy = policy_cache(allow, deny, language).get()
+    if policy is None:
+        policy = policy_cache(allow, deny, language).get()
     mode = DRY_RUN if not live else LIVE_DEBIAN_MODE if aclexec == "debian" else LIVE_MODE
     evaluation = Evaluation(policy, connection_for(daemon, site, ident=ident), mode, _environment)
     return Check(evaluation, settings, client=site.client, server=site.server)
