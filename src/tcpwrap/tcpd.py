@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from datetime import UTC
 
 from tcpwrap.drivers.config import FACILITIES, WrapperConfig, load_config
 from tcpwrap.drivers.endpoint import (
@@ -296,7 +295,7 @@ class Wrapper:
         if self.json is None:
             return
         import socket
-        from datetime import datetime
+        from datetime import UTC, datetime
 
         from tcpwrap.proto.logrecord import Client, ConnectionRecord, RuleRef, Server
 

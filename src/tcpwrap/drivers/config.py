@@ -14,11 +14,14 @@ then refuses the connection and logs why (fail closed).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 from tcpwrap._record import field_names, replace
 from tcpwrap._record import record as dataclass
 from tcpwrap.errors import ConfigError, Origin
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 DEFAULT_CONFIG = "/etc/tcpwrap/tcpd.conf"
 FACILITIES = {"daemon": 3, "auth": 4, "authpriv": 10, "mail": 2, "user": 1, "local0": 16,

@@ -1,0 +1,229 @@
+"""Benchmark: inetd -> /usr/sbin/tcpd -> /bin/true against inetd -> tcpwrap-tcpd -> /bin/true,
+and tcpwrap-tcpd's start-up against a bare Python interpreter.
+
+What it measures, in one run:
+1. openbsd-inetd (foreground) serving two services on 127.0.0.1: one runs the real Debian tcpd
+   in front of /bin/true, the other tcpwrap-tcpd in front of /bin/true; no tables (both
+   allow without any lookup). For each: N sequential connections (connect, read to EOF), then
+   the same N spread over 2 concurrent clients: connections/s and p50/p90 latency.
+2. Start-up: `tcpwrap-tcpd` with /dev/null as stdin and TCPWRAP_REFUSE_PAUSE=0 (it finds no
+   socket, logs, and exits) against `/usr/bin/python3 -I -S -c pass`, the venv's python with
+   `-c pass` (site imported, like the console script) and with `-I -S -c pass`.
+Ratios are printed; nothing is asserted (benchmarks are never a gate).
+
+Run as root (it needs the private test namespace: loopback only, its own /dev/log sink):
+    .venv/bin/python benchmarks/wrapper_bench.py [-n 300] [--startup 40]
+It re-executes itself through tests/harness/ns_enter.sh in `unshare -m -n` when needed.
+Errors: a super-server that does not start aborts the run with its stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WRAPPER = ROOT / ".venv" / "bin" / "tcpwrap-tcpd"
+VENV_PY = ROOT / ".venv" / "bin" / "python"
+BARE_PY = "/usr/bin/python3"
+TCPD = "/usr/sbin/tcpd"
+INETD = "/usr/sbin/inetd"
+
+
+def _enter_namespace() -> None:
+    if os.environ.get("TCPWRAP_NS") == "1":
+        return
+    if os.geteuid() != 0:
+        sys.exit("wrapper_bench: run as root (it enters a private namespace to use loopback)")
+    argv = ["unshare", "-m", "-n", "--propagation", "private", "bash",
+            str(ROOT / "tests" / "harness" / "ns_enter.sh"), sys.executable, __file__,
+            *sys.argv[1:]]  # fmt: skip
+    os.execvp("unshare", argv)
+
+
+class LogSink:
+    """Swallow syslog datagrams on /dev/log (the private /dev of the namespace)."""
+
+    def __init__(self, path: str = "/dev/log") -> None:
+        if os.path.exists(path):
+            os.unlink(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.settimeout(0.1)
+        self.count = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.sock.recv(65536)
+                self.count += 1
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=2)
+        self.sock.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_listening(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    want = f":{port:04X} "
+    while time.monotonic() < deadline:
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[1].endswith(want.strip()) and fields[3] == "0A":
+                return
+        time.sleep(0.02)
+    raise RuntimeError(f"inetd does not listen on {port}")
+
+
+def _one(port: int) -> float:
+    start = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        while sock.recv(4096):
+            pass
+    return time.perf_counter() - start
+
+
+def _series(port: int, count: int, clients: int) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        mine = [_one(port) for _ in range(n)]
+        with lock:
+            latencies.extend(mine)
+
+    share = [count // clients + (1 if i < count % clients else 0) for i in range(clients)]
+    threads = [threading.Thread(target=worker, args=(n,)) for n in share]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return count / (time.perf_counter() - start), latencies
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _startups(commands: dict[str, tuple[list[str], dict[str, str]]], runs: int) -> dict[str, float]:
+    """Median wall time of each command, measured round-robin (fair on a busy machine)."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, (argv, env) in commands.items():
+            start = time.perf_counter()
+            subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=False, timeout=30)  # fmt: skip
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=300, help="connections per series")
+    parser.add_argument("--startup", type=int, default=40, help="runs per start-up measure")
+    args = parser.parse_args()
+    _enter_namespace()
+
+    work = Path(tempfile.mkdtemp(prefix="wrapper-bench."))
+    sink = LogSink()
+    for table in ("/etc/hosts.allow", "/etc/hosts.deny"):  # the namespace's private /etc
+        Path(table).unlink(missing_ok=True)
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    p_tcpd, p_ours = _free_port(), _free_port()
+    conf = work / "inetd.conf"
+    conf.write_text(
+        f"127.0.0.1:{p_tcpd} stream tcp nowait.100000 root {TCPD} /bin/true\n"
+        f"127.0.0.1:{p_ours} stream tcp nowait.100000 root {WRAPPER} tcpwrap-tcpd /bin/true\n"
+    )
+    with open(work / "inetd.err", "wb") as err:
+        inetd = subprocess.Popen([INETD, "-d", "-i", "-R", "100000", str(conf)], env=env,
+                                 stdout=err, stderr=err, stdin=subprocess.DEVNULL)  # fmt: skip
+    try:
+        _wait_listening(p_tcpd)
+        _wait_listening(p_ours)
+        for port in (p_tcpd, p_ours):  # warm caches
+            for _ in range(5):
+                _one(port)
+        results = {}
+        for label, port in (("tcpd (C)", p_tcpd), ("tcpwrap-tcpd", p_ours)):
+            for clients in (1, 2):
+                results[(label, clients)] = _series(port, args.n, clients)
+    finally:
+        inetd.terminate()
+        inetd.wait(timeout=10)
+
+    startup_env = {**env, "TCPWRAP_REFUSE_PAUSE": "0"}
+    medians = _startups(
+        {
+            "ours": ([str(WRAPPER)], startup_env),
+            "bare": ([BARE_PY, "-I", "-S", "-c", "pass"], env),
+            "venv_site": ([str(VENV_PY), "-c", "pass"], env),
+            "venv_bare": ([str(VENV_PY), "-I", "-S", "-c", "pass"], env),
+        },
+        args.startup,
+    )
+    ours, bare = medians["ours"], medians["bare"]
+    venv_site, venv_bare = medians["venv_site"], medians["venv_bare"]
+    sink.close()
+    shutil.rmtree(work, ignore_errors=True)
+
+    bare_version = subprocess.run(
+        [BARE_PY, "-c", "import sys; print(sys.version.split()[0])"],
+        capture_output=True, text=True, check=False,
+    ).stdout.strip()  # fmt: skip
+    print(f"# wrapper_bench: {args.n} connections per series, {os.cpu_count()} CPUs, "
+          f"{platform.platform()}")  # fmt: skip
+    print(f"# interpreters: {BARE_PY} = CPython {bare_version}; venv {VENV_PY} -> "
+          f"{os.path.realpath(VENV_PY)} (CPython {platform.python_version()})")  # fmt: skip
+    print("# inetd (openbsd-inetd) -> wrapper -> /bin/true, no tables, loopback")
+    print(f"{'wrapper':<14} {'clients':>7} {'conn/s':>8} {'p50 ms':>8} {'p90 ms':>8}")
+    for (label, clients), (rate, lat) in results.items():
+        print(f"{label:<14} {clients:>7} {rate:>8.1f} {_pct(lat, 0.5) * 1e3:>8.2f} "
+              f"{_pct(lat, 0.9) * 1e3:>8.2f}")  # fmt: skip
+    for clients in (1, 2):
+        c_rate, c_lat = results[("tcpd (C)", clients)]
+        o_rate, o_lat = results[("tcpwrap-tcpd", clients)]
+        print(
+            f"ratio tcpwrap-tcpd/tcpd, {clients} client(s): throughput "
+            f"{o_rate / c_rate:.2f}x, p50 latency {_pct(o_lat, 0.5) / _pct(c_lat, 0.5):.2f}x"
+        )
+    print(f"# start-up (median of {args.startup}): exit of tcpwrap-tcpd </dev/null, pause 0")
+    print(f"tcpwrap-tcpd                         {ours * 1e3:8.2f} ms")
+    print(f"{BARE_PY} -I -S -c pass        {bare * 1e3:8.2f} ms")
+    print(f"venv python -c pass                  {venv_site * 1e3:8.2f} ms")
+    print(f"venv python -I -S -c pass            {venv_bare * 1e3:8.2f} ms")
+    print(
+        f"ratio tcpwrap-tcpd / bare python -I -S: {ours / bare:.2f}x; "
+        f"/ venv python (site): {ours / venv_site:.2f}x"
+    )
+    print(f"# syslog datagrams swallowed: {sink.count}")
+
+
+if __name__ == "__main__":
+    main()
