@@ -326,6 +326,16 @@ class Wrapper:
         self.json.write(entry.to_json())
 
 
+def _refuse_early(pause: float, found: Endpoints | None = None) -> int:
+    """The clean exit before a Wrapper exists: drain a pending datagram, pause, exit 0."""
+    if found is None or found.sock is None:
+        found = discover(systemd_socket() or 0)
+    drain(found)
+    release(found)
+    time.sleep(pause)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     os.umask(0o022)
     args = list(sys.argv if argv is None else argv)
@@ -334,8 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         sink = SyslogSink(os.path.basename(args[0]) if args else "tcpwrap-tcpd")
         sink.level("err", f"error: configuration: {exc}")
-        time.sleep(5)
-        return 0
+        return _refuse_early(5.0)  # no configured pause to trust: tcpd's
     facility = FACILITIES[config.facility] << 3
     own = os.path.basename(args[0]) if args else "tcpwrap-tcpd"
     if own in OWN_NAMES and os.path.exists("/etc/inetd.conf"):
@@ -348,16 +357,14 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(located, str):
         sink = SyslogSink(own, facility)
         sink.level("err", f"error: {located}")
-        wrapper = Wrapper(config, Located("", own, []), sink)
-        wrapper.found = discover(0)
-        return wrapper.clean_exit()
+        return _refuse_early(config.refuse_pause)
     sink = SyslogSink(located.daemon, facility)
+    wrapper = Wrapper(config, located, sink)
     try:
-        return Wrapper(config, located, sink).run()
+        return wrapper.run()
     except Exception as exc:
         sink.level("err", f"error: internal error, connection refused: {exc!r}")
-        time.sleep(config.refuse_pause)
-        return 0
+        return _refuse_early(config.refuse_pause, wrapper.found)
 
 
 if __name__ == "__main__":

@@ -247,3 +247,15 @@ def test_default_refuse_pause_is_five_seconds(kit: Kit, syslog: SyslogCapture) -
         no = tcp_client("127.0.0.1", port, "127.0.0.2", timeout=15)
     assert no.data == b""
     assert 4.9 <= no.elapsed < 7.0
+
+
+def test_configuration_error_refuses_and_drains(kit: Kit, syslog: SyslogCapture) -> None:
+    """A bad setting fails closed: logged, the datagram read away (no inetd loop), 5 s."""
+    kit.tables()
+    env = kit.env(dns_timeout="soon")
+    got = kit.run(str(kit.udp), proto="udp", env=env, client="127.0.0.2")
+    assert got.queued is None and got.status == 0
+    assert 4.9 <= got.elapsed < 7
+    assert [r.message for r in syslog.records()] == [
+        "error: configuration: TCPWRAP_DNS_TIMEOUT: dns_timeout: not a number: 'soon'"
+    ]
