@@ -367,3 +367,27 @@ def test_banner_file_through_the_system_environment(tmp_path: Path) -> None:
                             TableSource("d", None))
     decision = evaluate(policy, Connection("sshd", Endpoint("192.0.2.1")), env=SystemEnvironment())
     assert decision.actions == (Banner("hello sshd\r\n"),)
+
+
+# ------------------------------------------------------------------ open: byte fidelity
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (docs/compat.md): table bytes are decoded as Latin-1 but written as UTF-8",
+)
+def test_match_prints_table_bytes_unchanged(tmp_path: Path) -> None:
+    # Debian (and upstream's tcpdmatch on a terminal) print the table's bytes as they are
+    import sys
+
+    (tmp_path / "hosts.allow").write_bytes(b"sshd: ALL: bogus\xc3\xa9\n")
+    (tmp_path / "hosts.deny").write_bytes(b"")
+    (tmp_path / "inetd.conf").write_bytes(b"")
+    result = subprocess.run(
+        [sys.executable, "-c", "from tcpwrap.cli import main; raise SystemExit(main())",
+         "match", "-i", "inetd.conf", "--allow", "hosts.allow", "--deny", "hosts.deny",
+         "sshd", "192.0.2.1"],
+        cwd=tmp_path, capture_output=True, timeout=60, check=False,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    )  # fmt: skip
+    assert b'bad option name: "bogus\xc3\xa9"' in result.stdout
