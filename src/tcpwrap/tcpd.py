@@ -90,6 +90,8 @@ def _from_inetd_conf(found: Endpoints | None, rest: list[str]) -> list[str] | No
             text = handle.read(1024 * 1024).decode("latin-1")
     except OSError:
         return None
+    if not any(_dropin_candidate(line.split(), rest) for line in text.splitlines()):
+        return None  # the usual case: no need for the full parser (it costs start-up time)
     import socket
 
     from tcpwrap.proto.inetd import parse_inetd
@@ -114,6 +116,17 @@ def _from_inetd_conf(found: Endpoints | None, rest: list[str]) -> list[str] | No
         if service_port == port:
             matches.append(list(entry.args))
     return matches[0] if len(matches) == 1 else None
+
+
+def _dropin_candidate(fields: list[str], rest: list[str]) -> bool:
+    """A quick look at one inetd.conf line: `... PATH/tcpwrap-tcpd NAME REST` with NAME not ours."""
+    return (
+        len(fields) >= 7
+        and not fields[0].startswith("#")
+        and os.path.basename(fields[5]) in OWN_NAMES
+        and os.path.basename(fields[6]) not in OWN_NAMES
+        and fields[7:] == rest
+    )
 
 
 class Wrapper:
