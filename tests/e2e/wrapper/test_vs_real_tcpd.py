@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from e2e.wrapper.wrapkit import REAL_TCPD, WRAPPER, build_daemons
-from harness.identd import IdentServer, Reply, error, user
+from harness.identd import IdentServer, Reply, error, raw, silent, user
 from harness.netns import in_test_namespace
 from harness.syslog_capture import SyslogCapture
 
@@ -52,11 +52,15 @@ class Scenario:
     ident: Reply | None = None
     server_port: int = 0
     banner: str | None = None  # contents of {dir}/banners/<argv0>
+    dual_stack: bool = False  # listen on [::] (IPv4 clients appear as ::ffff:a.b.c.d)
     ours_env: tuple[tuple[str, str], ...] = ()
     deviation: str | None = None  # documented difference (see the test below)
 
 
 N1000 = "%N" * 1000
+NO_OS = b"{c},{s}:USERID::joe\r\n"
+PORTS = b"1 , 2 : USERID : UNIX : joe\r\n"
+COLONS = b"{c},{s} : USERID : OTHER :j:o:e\n"
 SCENARIOS = [
     Scenario("T01", None, None),
     Scenario("T02", None, "ALL: ALL\n"),
@@ -113,6 +117,43 @@ SCENARIOS = [
     Scenario("T42", "ALL: ALL: banners {dir}/banners : deny\n", None, banner="Go away %a\n"),
     Scenario("T43", None, "ALL: ALL: spawn echo spawned for %d %a > {dir}/spawn.out\n"),
     Scenario("T48", None, "ALL: ALL: twist echo no\n", proto="udp", argv0="in.tftpd"),
+    # more of the recorded scenarios (same comparison)
+    Scenario("T20", "in.fingerd@192.0.2.10: ALL\n", "ALL: ALL\n", server="192.0.2.10"),
+    Scenario("T21", None, "ALL EXCEPT 79: ALL\n", server="192.0.2.10"),
+    Scenario("T24", "ALL: ALL: rfc931 2\n", None, client="192.0.2.26", ident=silent()),
+    Scenario("T25", "ALL: ALL: rfc931\n", None, client="192.0.2.27", ident=raw(NO_OS)),
+    Scenario("T25c", "ALL: ALL: rfc931\n", None, client="192.0.2.28", ident=raw(PORTS)),
+    Scenario("T25d", "ALL: ALL: rfc931\n", None, client="192.0.2.29", ident=raw(COLONS)),
+    Scenario("T27", "ALL: ALL: spawn sleep 2\n", None),
+    Scenario("T27b", "ALL: ALL: spawn (sleep 2) &\n", None),
+    Scenario("T30", "in.fingerd: .dns.test\n", "ALL: ALL\n", client="192.0.2.67"),
+    Scenario("T31", "in.fingerd: .dns.test\n", "ALL: ALL\n", client="192.0.2.65"),
+    Scenario("T32", "in.fingerd: .dns.test\n", "ALL: ALL\n", client="192.0.2.63"),
+    Scenario(
+        "T33",
+        "in.fingerd: 192.0.2.1 : spawn echo a=%a n=%n A=%A > {dir}/spawn.out\n",
+        "ALL: ALL\n",
+        server="192.0.2.10",
+        dual_stack=True,
+    ),
+    Scenario(
+        "T36",
+        "in.fingerd: ALL EXCEPT .evil.example : spawn echo c=%c h=%h > {dir}/spawn.out\n",
+        None,
+    ),
+    Scenario(
+        "T37",
+        "ALL: ALL: rfc931: spawn echo c=%c > {dir}/spawn.out\n",
+        None,
+        client="192.0.2.30",
+        ident=user("joe"),
+    ),
+    Scenario(
+        "T44", "ALL: 192.0.2.60: spawn echo n=%n > {dir}/spawn.out\n", None, client="192.0.2.60"
+    ),
+    Scenario("T45", None, "ALL: UNKNOWN\n", client="198.51.100.7"),
+    Scenario("T46", "ALL: KNOWN\n", "ALL: ALL\n", client="198.51.100.7"),
+    Scenario("T47", "ALL: LOCAL\n", "ALL: ALL\n", client="198.51.100.7"),
 ]
 # With aclexec=debian the aclexec scenarios must be identical to the real tcpd.
 DEBIAN_ACLEXEC = [s.id for s in SCENARIOS if s.deviation == "aclexec"]
@@ -206,14 +247,18 @@ def _run(s: Scenario, argv: list[str], env: dict[str, str], d: Path) -> Observed
     start = time.monotonic()
     obs = Observed()
     if s.proto == "tcp":
-        with socket.socket(family, socket.SOCK_STREAM) as lst:
+        with socket.socket(socket.AF_INET6 if s.dual_stack else family) as lst:
             lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            lst.bind((s.server, s.server_port))
+            if s.dual_stack:
+                lst.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                lst.bind(("::", s.server_port))
+            else:
+                lst.bind((s.server, s.server_port))
             lst.listen(1)
             cs = socket.socket(family, socket.SOCK_STREAM)
             cs.bind((s.client, 0))
             cs.settimeout(20)
-            cs.connect(lst.getsockname()[:2])
+            cs.connect((s.server, lst.getsockname()[1]))
             conn, _ = lst.accept()
         with cs, conn:
             proc = _launch(conn.fileno(), allow, deny, argv, env)
