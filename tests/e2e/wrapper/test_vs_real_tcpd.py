@@ -53,6 +53,7 @@ class Scenario:
     server_port: int = 0
     banner: str | None = None  # contents of {dir}/banners/<argv0>
     dual_stack: bool = False  # listen on [::] (IPv4 clients appear as ::ffff:a.b.c.d)
+    ipopts: bytes | None = None  # IP options the client sets on its socket
     ours_env: tuple[tuple[str, str], ...] = ()
     deviation: str | None = None  # documented difference (see the test below)
 
@@ -154,6 +155,13 @@ SCENARIOS = [
     Scenario("T45", None, "ALL: UNKNOWN\n", client="198.51.100.7"),
     Scenario("T46", "ALL: KNOWN\n", "ALL: ALL\n", client="198.51.100.7"),
     Scenario("T47", "ALL: LOCAL\n", "ALL: ALL\n", client="198.51.100.7"),
+    Scenario("T05", None, None, argv0="/usr/sbin/in.telnetd"),
+    Scenario(
+        "T21b", "in.fingerd: ALL EXCEPT 79 : deny\n", None, server="192.0.2.11", server_port=79
+    ),
+    # the spawned command's open descriptors: /dev/null on 0-2 and nothing leaked
+    Scenario("T27c", "ALL: ALL: spawn ls -l /proc/self/fd/ > {dir}/spawn.out 2>&1\n", None),
+    Scenario("T34", None, None, ipopts=b"\x01\x01\x01\x00"),
 ]
 # With aclexec=debian the aclexec scenarios must be identical to the real tcpd.
 DEBIAN_ACLEXEC = [s.id for s in SCENARIOS if s.deviation == "aclexec"]
@@ -257,6 +265,8 @@ def _run(s: Scenario, argv: list[str], env: dict[str, str], d: Path) -> Observed
             lst.listen(1)
             cs = socket.socket(family, socket.SOCK_STREAM)
             cs.bind((s.client, 0))
+            if s.ipopts is not None:
+                cs.setsockopt(socket.IPPROTO_IP, socket.IP_OPTIONS, s.ipopts)
             cs.settimeout(20)
             cs.connect((s.server, lst.getsockname()[1]))
             conn, _ = lst.accept()
@@ -346,6 +356,8 @@ def observed(world: Path) -> dict[str, dict[str, Observed]]:
 
 def _norm(text: str) -> str:
     text = re.sub(r"\bp=\d+ r=\d+ R=\d+", "p=PID r=PORT R=PORT", text)
+    text = re.sub(r" \w{3} [ \d]\d \d\d:\d\d ", " DATE ", text)  # ls -l
+    text = re.sub(r"/proc/\d+/", "/proc/PID/", text)
     return re.sub(r"process \d+ exited", "process PID exited", text)
 
 
