@@ -264,7 +264,7 @@ class Wrapper:
             self.sink.diagnostic(diag)
         if decision.verdict is Verdict.ABORT:
             self.record(decision, "error", None)
-            return self.clean_exit(5.0 if self.config.refuse_pause else 0.0)
+            return self.clean_exit()  # tcpd: percent_x sleeps 5 s; here refuse_pause (same default)
         done = self.performed
         ok = self.perform(decision.actions[done:], decision.action_origins[done:])
         client = f"{decision.client_info} ({decision.client_addr})"

@@ -245,3 +245,18 @@ def test_aclexec_debian_output_reaches_the_client(kit: Kit, syslog: SyslogCaptur
         "daemon.info aclexec returned 1",
         "daemon.info connect from 127.0.0.2 (127.0.0.2)",
     ]
+
+
+def test_expansion_overflow_ends_without_daemon_or_refusal_record(
+    kit: Kit, syslog: SyslogCapture
+) -> None:
+    """T26: percent_x overflow: warning, no daemon, no refusal record, the (configured) pause."""
+    kit.tables(allow="ALL: ALL: spawn echo " + "%N" * 1000 + "\n")
+    got = kit.run(str(kit.fake))
+    assert got.received == b"" and got.status == 0
+    assert 0.2 <= got.elapsed < 3
+    assert _log(syslog) == [
+        f"daemon.err warning: {kit.allow}, line 1: percent_x: expansion too long: "
+        "echo localhostlocalhostlocalho..."
+    ]
+    assert [(r.event, r.verdict) for r in kit.records()] == [("error", None)]
