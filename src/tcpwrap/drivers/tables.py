@@ -21,6 +21,10 @@ import time
 
 from tcpwrap.policy.rules import Language, Policy, TableSource, compile_policy
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tcpwrap.drivers.inotify import DirectoryWatch
+
 TABLE_LIMIT = 256 * 1024 * 1024
 # File systems keep coarse timestamps: an edit that keeps the size within one tick looks
 # unchanged. Files modified this recently are compared by content too (like git's "racy" check).
@@ -54,6 +58,12 @@ def load_policy(allow: str, deny: str, language: Language = Language.OPTIONS) ->
     return compile_policy(read_table(allow), read_table(deny), language)
 
 
+def _watch_for(paths: tuple[str, str]) -> DirectoryWatch | None:
+    from tcpwrap.drivers.inotify import DirectoryWatch
+
+    return DirectoryWatch.create(paths)
+
+
 class PolicyCache:
     """A compiled policy that follows its files (thread-safe; one compile per change)."""
 
@@ -69,13 +79,28 @@ class PolicyCache:
         self.memo: dict[tuple[str, str, str, str], bool] = {}
         self._sources: tuple[TableSource, TableSource] | None = None
         self._racy_until = 0  # wall-clock ns until which contents are compared too
+        # With inotify watching the tables' directories, "nothing happened" is one ioctl and
+        # the identity check (two stat calls) is done only after an event.
+        self._watch: DirectoryWatch | None = None
+        self._watch_tried = False
 
     def get(self) -> Policy:
-        identity = (_identity(self.allow), _identity(self.deny))
         policy = self._policy
+        watch = self._watch
+        if (
+            policy is not None
+            and watch is not None
+            and not self._racy_until
+            and not watch.changed()
+        ):
+            return policy
+        identity = (_identity(self.allow), _identity(self.deny))
         if policy is not None and identity == self._identity and not self._racy_until:
             return policy
         with self._lock:
+            if not self._watch_tried:
+                self._watch_tried = True
+                self._watch = _watch_for((self.allow, self.deny))
             if self._policy is not None and identity == self._identity:
                 if time.time_ns() > self._racy_until:
                     self._racy_until = 0

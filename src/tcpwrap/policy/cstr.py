@@ -158,6 +158,21 @@ def inet_addr(text: str) -> int:
 
 def dot_quad_addr(text: str) -> int:
     """tcp_wrappers' dot_quad_addr(): exactly four runs of non-dots, then inet_addr()."""
+    parts = text.split(".")
+    if len(parts) == 4:
+        # Fast path for plain dotted decimal (no octal/hex forms, no blanks): the common case
+        # on every decision against a network pattern.
+        a, b, c, d = parts
+        if (
+            a.isdigit() and b.isdigit() and c.isdigit() and d.isdigit()
+            and text.isascii() and len(text) <= 15
+            and (a[0] != "0" or a == "0") and (b[0] != "0" or b == "0")
+            and (c[0] != "0" or c == "0") and (d[0] != "0" or d == "0")
+        ):  # fmt: skip
+            ia, ib, ic, id_ = int(a), int(b), int(c), int(d)
+            if ia > 255 or ib > 255 or ic > 255 or id_ > 255:
+                return INADDR_NONE
+            return (ia << 24) | (ib << 16) | (ic << 8) | id_
     runs = 0
     in_run = False
     for ch in text:
