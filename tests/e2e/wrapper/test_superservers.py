@@ -23,6 +23,7 @@ from e2e.wrapper.wrapkit import (
     running_xinetd,
     tcp_client,
     udp_client,
+    wait_no_process,
 )
 from harness.syslog_capture import SyslogCapture
 
@@ -75,7 +76,8 @@ def test_udp_allowed_keeps_datagram_refused_drains_it(
         ok = udp_client("127.0.0.1", port, "127.0.0.2", b"ping-1")
         # xinetd loses a datagram that arrives before the previous "wait" server has exited
         # (its own behaviour, without any wrapper): let the daemon finish first.
-        time.sleep(0.5)
+        wait_no_process(kit.udp)
+        time.sleep(0.1)  # and the super-server notice it
         no = udp_client("127.0.0.1", port, "127.0.0.3", b"ping-2", timeout=1.5)
         # no loop: the refused datagram was drained, so the super-server waits quietly
         syslog.wait_for(lambda r: "refused" in r.message)

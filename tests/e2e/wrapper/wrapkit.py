@@ -104,6 +104,27 @@ def wait_listening(proto: str, host: str, port: int, timeout: float = 10.0) -> N
     raise RuntimeError(f"nothing listens on {proto} {host}:{port} after {timeout}s")
 
 
+def wait_no_process(executable: Path, timeout: float = 10.0) -> None:
+    """Wait until no process runs `executable` (found through /proc/*/exe)."""
+    target = str(executable.resolve())
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = False
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                running = os.readlink(f"/proc/{entry}/exe") == target
+            except OSError:
+                continue
+            if running:
+                break
+        if not running:
+            return
+        time.sleep(0.02)
+    raise RuntimeError(f"{executable} still running after {timeout}s")
+
+
 # ----------------------------------------------------------------------------- clients
 
 
