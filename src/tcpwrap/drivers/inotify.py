@@ -1,18 +1,23 @@
 """Linux inotify, just enough to learn cheaply that nothing changed in some directories.
 
-What it does: `DirectoryWatch(paths)` watches the directories holding the given files (and,
-for symlinks, the directories of their targets) for anything that could change what reading
-those files gives: writes, attribute changes, creations, deletions and renames. `changed()`
-asks the kernel whether events are queued (one ioctl, no exception, ~0.4 us: cheaper than the
-two stat() calls it replaces) and drains them. Events are queued by the kernel before the
-writer's system call returns, so an edit finished before a decision starts is always seen.
+What it does: one `SharedWatch` per process (a single inotify instance: the kernel allows only
+128 per user, so one per table pair would starve other programs) watches the directories
+holding the files callers care about (and, for symlinks, the directories of their targets) for
+anything that could change what reading those files gives: writes, attribute changes,
+creations, deletions and renames. `generation()` asks the kernel whether events are queued
+(one ioctl, no exception, ~0.4 us: cheaper than the two stat() calls it replaces), drains them
+and counts a new generation when there were any. A caller that remembers the generation it last
+verified knows that nothing happened while the number stays the same. Events are queued by the
+kernel before the writer's system call returns, so an edit finished before a decision starts is
+always seen.
 
-Hazards: inotify does not see changes made on other hosts (NFS) or to a directory that was
-replaced; `changed()` then keeps answering True once the watch is lost, and the caller falls
-back to checking file identity every time. Events for unrelated files in the same directory
-only cause an extra (cheap) identity check.
-Errors: `DirectoryWatch.create()` returns None when inotify is unavailable (not Linux, no libc,
-limits reached); nothing here raises after that.
+Hazards: inotify does not see changes made on other hosts (NFS) or in a directory that was
+removed; such a watch is reported `lost` and the caller must check file identity every time.
+A forked child gets its own instance on first use (sharing the queue with the parent would let
+one of them consume the other's events). Events for unrelated files in a watched directory only
+cause an extra, cheap identity check.
+Errors: `shared_watch()` returns None when inotify is unavailable (not Linux, no libc, limits
+reached) and `watch()` None when a directory cannot be watched; nothing here raises.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import ctypes.util
 import fcntl
 import os
 import termios
+import threading
 
 IN_MODIFY, IN_ATTRIB, IN_CLOSE_WRITE = 0x2, 0x4, 0x8
 IN_MOVED_FROM, IN_MOVED_TO, IN_CREATE, IN_DELETE = 0x40, 0x80, 0x100, 0x200
@@ -33,10 +39,12 @@ MASK = (
     IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE
     | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF
 )  # fmt: skip
-LOST = IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT | IN_IGNORED | IN_Q_OVERFLOW
+LOST = IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT | IN_IGNORED
+# A queue overflow (IN_Q_OVERFLOW) needs nothing special: events were dropped, but the new
+# generation alone makes every caller verify its files again.
 
 
-def _directories(paths: tuple[str, ...]) -> set[str]:
+def directories(paths: tuple[str, ...]) -> set[str]:
     found: set[str] = set()
     for path in paths:
         for candidate in (os.path.abspath(path), os.path.realpath(path)):
@@ -44,52 +52,99 @@ def _directories(paths: tuple[str, ...]) -> set[str]:
     return found
 
 
-class DirectoryWatch:
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self._lost = False
+class SharedWatch:
+    def __init__(self, libc: ctypes.CDLL) -> None:
+        self._libc = libc
+        self._lock = threading.Lock()
         self._count = array.array("i", [0])
+        self._pid = -1
+        self._fd = -1
+        self._wds: dict[str, int] = {}
+        self._lost: set[int] = set()
+        self.generation_number = 0
 
-    @classmethod
-    def create(cls, paths: tuple[str, ...]) -> DirectoryWatch | None:
-        name = ctypes.util.find_library("c")
-        if name is None:
-            return None
-        try:
-            libc = ctypes.CDLL(name, use_errno=True)
-            fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
-        except (OSError, AttributeError):
-            return None
-        if fd < 0:
-            return None
-        for directory in _directories(paths):
-            if libc.inotify_add_watch(fd, os.fsencode(directory), MASK) < 0:
-                os.close(fd)
-                return None  # a directory we cannot watch: check identities instead
-        return cls(fd)
-
-    def changed(self) -> bool:
-        """True if anything happened since the last call (or the watch is no longer valid)."""
-        if self._lost:
+    def _ensure(self) -> bool:
+        """A live inotify instance of this process (a new one after fork)."""
+        if self._pid == os.getpid() and self._fd >= 0:
             return True
+        if self._fd >= 0:
+            os.close(self._fd)  # the parent's instance: its queue is not ours
+        self._fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._pid = os.getpid()
+        self._wds.clear()
+        self._lost.clear()
+        self.generation_number += 1  # everything must be verified again
+        return self._fd >= 0
+
+    def watch(self, paths: tuple[str, ...]) -> tuple[int, ...] | None:
+        """Watch the directories of `paths`; their watch descriptors, or None if impossible."""
+        with self._lock:
+            if not self._ensure():
+                return None
+            wds: list[int] = []
+            for directory in sorted(directories(paths)):
+                wd = self._wds.get(directory)
+                if wd is None or wd in self._lost:
+                    wd = self._libc.inotify_add_watch(self._fd, os.fsencode(directory), MASK)
+                    if wd < 0:
+                        return None
+                    self._wds[directory] = wd
+                    self._lost.discard(wd)
+                wds.append(wd)
+            return tuple(wds)
+
+    def generation(self) -> int:
+        """The current generation: it changes whenever anything happened in any watched dir."""
+        if self._pid != os.getpid():
+            with self._lock:
+                self._ensure()
+            return self.generation_number
         fcntl.ioctl(self._fd, termios.FIONREAD, self._count, True)
-        if not self._count[0]:
-            return False
+        if self._count[0]:
+            with self._lock:
+                self._drain()
+        return self.generation_number
+
+    def _drain(self) -> None:
         try:
             data = os.read(self._fd, max(self._count[0], 4096))
-        except BlockingIOError:
-            return True
+        except OSError:
+            data = b""
         offset = 0
         while offset + 16 <= len(data):
+            wd = int.from_bytes(data[offset : offset + 4], "little", signed=True)
             mask = int.from_bytes(data[offset + 4 : offset + 8], "little")
             length = int.from_bytes(data[offset + 12 : offset + 16], "little")
             if mask & LOST:
-                self._lost = True
+                self._lost.add(wd)
             offset += 16 + length
-        return True
+        self.generation_number += 1
 
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-        self._lost = True
+    def lost(self, wds: tuple[int, ...]) -> bool:
+        """Whether any of these watches no longer reports changes."""
+        return any(wd in self._lost for wd in wds)
+
+
+_shared: SharedWatch | None = None
+_tried = False
+_create_lock = threading.Lock()
+
+
+def shared_watch() -> SharedWatch | None:
+    """The process's one inotify instance (created on first use), or None if unavailable."""
+    global _shared, _tried
+    if _tried:
+        return _shared
+    with _create_lock:
+        if not _tried:
+            name = ctypes.util.find_library("c")
+            try:
+                libc = ctypes.CDLL(name, use_errno=True) if name else None
+                if libc is not None and hasattr(libc, "inotify_init1"):
+                    candidate = SharedWatch(libc)
+                    if candidate._ensure():
+                        _shared = candidate
+            except OSError:
+                _shared = None
+            _tried = True
+    return _shared

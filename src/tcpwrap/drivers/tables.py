@@ -23,7 +23,7 @@ from tcpwrap.policy.rules import Language, Policy, TableSource, compile_policy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from tcpwrap.drivers.inotify import DirectoryWatch
+    from tcpwrap.drivers.inotify import SharedWatch
 
 TABLE_LIMIT = 256 * 1024 * 1024
 # File systems keep coarse timestamps: an edit that keeps the size within one tick looks
@@ -58,10 +58,10 @@ def load_policy(allow: str, deny: str, language: Language = Language.OPTIONS) ->
     return compile_policy(read_table(allow), read_table(deny), language)
 
 
-def _watch_for(paths: tuple[str, str]) -> DirectoryWatch | None:
-    from tcpwrap.drivers.inotify import DirectoryWatch
+def _shared_watch() -> SharedWatch | None:
+    from tcpwrap.drivers.inotify import shared_watch
 
-    return DirectoryWatch.create(paths)
+    return shared_watch()
 
 
 class PolicyCache:
@@ -81,26 +81,31 @@ class PolicyCache:
         self._racy_until = 0  # wall-clock ns until which contents are compared too
         # With inotify watching the tables' directories, "nothing happened" is one ioctl and
         # the identity check (two stat calls) is done only after an event.
-        self._watch: DirectoryWatch | None = None
+        self._watch: SharedWatch | None = None
+        self._wds: tuple[int, ...] | None = None
+        self._seen = -1  # the watch generation last verified
         self._watch_tried = False
 
     def get(self) -> Policy:
         policy = self._policy
         watch = self._watch
-        if (
-            policy is not None
-            and watch is not None
-            and not self._racy_until
-            and not watch.changed()
-        ):
-            return policy
+        if policy is not None and watch is not None and self._wds is not None:
+            generation = watch.generation()
+            if generation == self._seen and not self._racy_until:
+                return policy
+            if watch.lost(self._wds):
+                self._wds = watch.watch((self.allow, self.deny))  # re-watch, or give up
+            self._seen = generation  # before checking: later events are seen next time
         identity = (_identity(self.allow), _identity(self.deny))
         if policy is not None and identity == self._identity and not self._racy_until:
             return policy
         with self._lock:
             if not self._watch_tried:
                 self._watch_tried = True
-                self._watch = _watch_for((self.allow, self.deny))
+                self._watch = _shared_watch()
+                if self._watch is not None:
+                    self._seen = self._watch.generation()
+                    self._wds = self._watch.watch((self.allow, self.deny))
             if self._policy is not None and identity == self._identity:
                 if time.time_ns() > self._racy_until:
                     self._racy_until = 0

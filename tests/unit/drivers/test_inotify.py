@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from tcpwrap.drivers.inotify import DirectoryWatch
+import tcpwrap.drivers.tables as tables_module
+from tcpwrap.drivers.inotify import shared_watch
 from tcpwrap.drivers.tables import PolicyCache
 from tcpwrap.policy.decision import Connection, Endpoint
 from tcpwrap.policy.match import evaluate
+
+
+@pytest.fixture(autouse=True)
+def _inotify_available() -> None:
+    if shared_watch() is None:
+        pytest.skip("no inotify instance to be had here (the per-user limit is 128)")
 
 
 def _verdict(cache: PolicyCache, address: str) -> bool:
@@ -26,16 +34,41 @@ def tables(tmp_path: Path) -> tuple[Path, Path]:
     return allow, deny
 
 
-def test_watch_reports_nothing_until_something_happens(tables: tuple[Path, Path]) -> None:
-    watch = DirectoryWatch.create(tuple(map(str, tables)))
+def test_generation_moves_only_when_something_happens(tables: tuple[Path, Path]) -> None:
+    watch = shared_watch()
     assert watch is not None
-    assert not watch.changed()
+    assert watch.watch(tuple(map(str, tables))) is not None
+    first = watch.generation()
+    assert watch.generation() == first
     tables[0].write_text("sshd: 192.0.2.9\n")
-    assert watch.changed()
-    assert not watch.changed()  # drained
+    second = watch.generation()
+    assert second != first
+    assert watch.generation() == second  # drained
     os.chmod(tables[1], 0o600)
-    assert watch.changed()
-    watch.close()
+    assert watch.generation() != second
+
+
+def test_one_inotify_instance_for_many_caches(tmp_path: Path) -> None:
+    before = _inotify_fds()
+    caches = []
+    for number in range(300):  # more than the kernel's 128 instances per user
+        directory = tmp_path / f"t{number}"
+        directory.mkdir()
+        (directory / "a").write_text("sshd: 192.0.2.1\n")
+        (directory / "d").write_text("ALL: ALL\n")
+        cache = PolicyCache(str(directory / "a"), str(directory / "d"))
+        assert _verdict(cache, "192.0.2.1")
+        caches.append(cache)
+    assert _inotify_fds() - before <= 1
+    assert all(cache._wds is not None for cache in caches)  # every one on the fast path
+
+
+def _inotify_fds() -> int:
+    count = 0
+    for name in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            count += "inotify" in os.readlink(f"/proc/self/fd/{name}")
+    return count
 
 
 @pytest.mark.parametrize("how", ["rewrite same size", "rename over", "delete", "chmod 000"])
@@ -43,7 +76,7 @@ def test_cache_sees_every_kind_of_edit(tables: tuple[Path, Path], how: str) -> N
     allow, deny = tables
     cache = PolicyCache(str(allow), str(deny))
     assert _verdict(cache, "192.0.2.1") and not _verdict(cache, "192.0.2.2")
-    assert cache._watch is not None  # the fast path is in use
+    assert cache._wds is not None  # the fast path is in use
     if how == "rewrite same size":
         allow.write_text("sshd: 192.0.2.2\n")  # same size, same second: only content differs
         assert not _verdict(cache, "192.0.2.1") and _verdict(cache, "192.0.2.2")
@@ -62,7 +95,8 @@ def test_cache_sees_every_kind_of_edit(tables: tuple[Path, Path], how: str) -> N
         assert not _verdict(cache, "192.0.2.1")  # unreadable deny table: fail closed
 
 
-def test_lost_watch_falls_back_to_identity_checks(tmp_path: Path) -> None:
+def test_lost_watch_is_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tables_module, "RACY_WINDOW_NS", 0)
     directory = tmp_path / "etc"
     directory.mkdir()
     allow, deny = directory / "hosts.allow", directory / "hosts.deny"
@@ -71,30 +105,51 @@ def test_lost_watch_falls_back_to_identity_checks(tmp_path: Path) -> None:
     cache = PolicyCache(str(allow), str(deny))
     assert _verdict(cache, "192.0.2.1")
     shutil.rmtree(directory)  # the watched directory goes away ...
-    directory.mkdir()  # ... and comes back: no watch covers it any more
+    directory.mkdir()  # ... and comes back: the old watch is gone
     allow.write_text("sshd: 192.0.2.3\n")
     deny.write_text("ALL: ALL\n")
     assert not _verdict(cache, "192.0.2.1")
     assert _verdict(cache, "192.0.2.3")
-    allow.write_text("sshd: 192.0.2.4\n")  # still followed, by identity and content
-    assert _verdict(cache, "192.0.2.4")
+    allow.write_text("sshd: 192.0.2.44\n")  # seen through the new watch
+    assert _verdict(cache, "192.0.2.44")
 
 
 def test_fast_path_relies_on_the_watch(
     tables: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without the racy-window re-reads, only the watch can tell the cache to look again."""
-    import tcpwrap.drivers.tables as module
-
-    monkeypatch.setattr(module, "RACY_WINDOW_NS", 0)
+    monkeypatch.setattr(tables_module, "RACY_WINDOW_NS", 0)
     allow, deny = tables
     cache = PolicyCache(str(allow), str(deny))
     assert _verdict(cache, "192.0.2.1")
     calls: list[str] = []
-    real_identity = module._identity
-    monkeypatch.setattr(module, "_identity", lambda p: calls.append(p) or real_identity(p))
+    real_identity = tables_module._identity
+    monkeypatch.setattr(
+        tables_module, "_identity", lambda p: calls.append(p) or real_identity(p)
+    )
     assert _verdict(cache, "192.0.2.1")
     assert calls == []  # nothing happened: no stat() at all
     allow.write_text("sshd: 192.0.2.22\n")
     assert not _verdict(cache, "192.0.2.1") and _verdict(cache, "192.0.2.22")
     assert calls  # the event made it check
+
+
+def test_forked_child_has_its_own_queue(
+    tables: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child must not consume the parent's events (and vice versa)."""
+    monkeypatch.setattr(tables_module, "RACY_WINDOW_NS", 0)
+    allow, deny = tables
+    cache = PolicyCache(str(allow), str(deny))
+    assert _verdict(cache, "192.0.2.1")
+    pid = os.fork()
+    if pid == 0:  # the child edits, decides (draining its own queue) and exits
+        code = 1
+        try:
+            allow.write_text("sshd: 192.0.2.77\n")
+            code = 0 if _verdict(cache, "192.0.2.77") else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert _verdict(cache, "192.0.2.77")  # the parent still saw the child's edit
