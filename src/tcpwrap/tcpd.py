@@ -28,6 +28,7 @@ from tcpwrap.drivers.config import FACILITIES, WrapperConfig, load_config
 from tcpwrap.drivers.endpoint import (
     Endpoints,
     check_ip_options,
+    connection_for,
     discover,
     drain,
     release,
@@ -35,7 +36,7 @@ from tcpwrap.drivers.endpoint import (
 )
 from tcpwrap.drivers.logsink import JsonSink, SyslogSink
 from tcpwrap.errors import ConfigError, Origin
-from tcpwrap.policy.decision import Connection, Decision, Endpoint, Mode, NeedRequest, Verdict
+from tcpwrap.policy.decision import Connection, Decision, Mode, NeedRequest, Verdict
 from tcpwrap.policy.facts import Need
 
 OWN_NAMES = ("tcpwrap-tcpd", "tcpd")
@@ -170,22 +171,8 @@ class Wrapper:
 
     def connection(self) -> Connection:
         found = self.found
-        client = found.client
-        server = found.server
-        return Connection(
-            self.located.daemon,
-            client=Endpoint(
-                addr=client[0] if client else None,
-                port=client[1] if client else None,
-                resolvable=client is not None,
-            ),
-            server=Endpoint(
-                addr=server[0] if server else None,
-                port=server[1] if server else None,
-                resolvable=server is not None,
-            ),
-            identable=not found.datagram and client is not None and server is not None,
-            pid=os.getpid(),
+        return connection_for(
+            self.located.daemon, found.client, found.server, datagram=found.datagram
         )
 
     def decide(self) -> Decision:

@@ -21,6 +21,7 @@ import socket
 
 from tcpwrap._record import field
 from tcpwrap._record import record as dataclass
+from tcpwrap.policy.decision import Connection, Endpoint
 
 PEEK_TIMEOUT = 30.0
 LSRR, SSRR = 0x83, 0x89
@@ -35,6 +36,33 @@ class Endpoints:
     server: tuple[str, int] | None = None
     warnings: list[str] = field(default_factory=list)
     not_a_socket: str | None = None  # strerror when fd is not a socket at all
+
+
+def connection_for(
+    daemon: str,
+    client: tuple[str, int] | None,
+    server: tuple[str, int] | None,
+    *,
+    datagram: bool,
+    ident: bool = True,
+) -> Connection:
+    """The request tcpd builds for these endpoints: names and the user are looked up lazily
+    (a socket address makes them resolvable); ident only for streams with both ends known."""
+    return Connection(
+        daemon,
+        client=Endpoint(
+            addr=client[0] if client else None,
+            port=client[1] if client else None,
+            resolvable=client is not None,
+        ),
+        server=Endpoint(
+            addr=server[0] if server else None,
+            port=server[1] if server else None,
+            resolvable=server is not None,
+        ),
+        identable=ident and not datagram and client is not None and server is not None,
+        pid=os.getpid(),
+    )
 
 
 def _strerror(exc: OSError) -> str:

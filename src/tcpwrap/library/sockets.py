@@ -26,6 +26,7 @@ import os
 import socket
 from dataclasses import dataclass, field
 
+from tcpwrap.drivers.endpoint import connection_for as endpoint_connection
 from tcpwrap.library.ctl import (
     HOSTS_ALLOW,
     HOSTS_DENY,
@@ -44,7 +45,7 @@ from tcpwrap.library.live import (
     drive,
     log_warning,
 )
-from tcpwrap.policy.decision import DRY_RUN, Connection, Decision, Endpoint
+from tcpwrap.policy.decision import DRY_RUN, Connection, Decision
 from tcpwrap.policy.match import Evaluation
 from tcpwrap.policy.rules import Language, Policy
 
@@ -89,21 +90,8 @@ def site_of(sock: object, peer: object = None) -> Site:
 
 def connection_for(daemon: str, site: Site, *, ident: bool = True) -> Connection:
     """The request the wrapper would build for these endpoints (names looked up lazily)."""
-    client, server = site.client, site.server
-    return Connection(
-        daemon,
-        client=Endpoint(
-            addr=client[0] if client else None,
-            port=client[1] if client else None,
-            resolvable=client is not None,
-        ),
-        server=Endpoint(
-            addr=server[0] if server else None,
-            port=server[1] if server else None,
-            resolvable=server is not None,
-        ),
-        identable=ident and not site.datagram and client is not None and server is not None,
-        pid=os.getpid(),
+    return endpoint_connection(
+        daemon, site.client, site.server, datagram=site.datagram, ident=ident
     )
 
 
