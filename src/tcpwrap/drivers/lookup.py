@@ -310,21 +310,21 @@ def reverse_lookup(ep: Endpoint) -> str | None:
         raise
 
 
-def _forward(ep: Endpoint, name: str) -> Forward | None:
+def _getaddrinfo(name: str, family: int, flags: int) -> list[AddrInfo] | None:
+    """getaddrinfo() for one stream entry per address; None when the name does not resolve."""
     try:
-        infos = socket.getaddrinfo(
-            host_bytes(name),
-            None,
-            ep.family,
-            socket.SOCK_STREAM,
-            0,
-            socket.AI_PASSIVE | socket.AI_CANONNAME,
+        return socket.getaddrinfo(
+            host_bytes(name), None, family, socket.SOCK_STREAM, 0, socket.AI_PASSIVE | flags
         )
     except Exception as exc:
         if lookup_failed(exc):
             return None
         raise
-    return forward_from_addrinfo(ep, infos)
+
+
+def _forward(ep: Endpoint, name: str) -> Forward | None:
+    infos = _getaddrinfo(name, ep.family, socket.AI_CANONNAME)
+    return None if infos is None else forward_from_addrinfo(ep, infos)
 
 
 def verify_host_name(address: str, *, timeout: float | None = DEFAULT_TIMEOUT) -> NameLookup:
@@ -384,35 +384,12 @@ def _printable(infos: Sequence[AddrInfo]) -> tuple[str, ...]:
 
 def find_inet_addr(host: str, *, timeout: float | None = DEFAULT_TIMEOUT) -> HostAddresses:
     """Addresses of `host`: numeric (any family) first, else by name with AI_CANONNAME."""
-    try:
-        infos = socket.getaddrinfo(
-            host_bytes(host),
-            None,
-            socket.AF_UNSPEC,
-            socket.SOCK_STREAM,
-            0,
-            socket.AI_PASSIVE | socket.AI_NUMERICHOST,
-        )
-    except Exception as exc:
-        if not lookup_failed(exc):
-            raise
-    else:
+    infos = _getaddrinfo(host, socket.AF_UNSPEC, socket.AI_NUMERICHOST)
+    if infos is not None:
         return HostAddresses(host, _printable(infos), numeric=True)
 
     def by_name() -> list[AddrInfo] | None:
-        try:
-            return socket.getaddrinfo(
-                host_bytes(host),
-                None,
-                socket.AF_UNSPEC,
-                socket.SOCK_STREAM,
-                0,
-                socket.AI_PASSIVE | socket.AI_CANONNAME,
-            )
-        except Exception as exc:
-            if lookup_failed(exc):
-                return None
-            raise
+        return _getaddrinfo(host, socket.AF_UNSPEC, socket.AI_CANONNAME)
 
     answer = _with_deadline(by_name, None if timeout is None else time.monotonic() + timeout)
     if isinstance(answer, _Timeout) or not answer:
