@@ -20,7 +20,6 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-import signal
 import socket
 import struct
 from collections.abc import Callable
@@ -57,6 +56,8 @@ def _fork_shell(command: str, stdio: int | None) -> int:
     if pid:
         return pid
     try:  # the child: never returns
+        import signal  # here, not at the top: the wrapper's start-up does not pay for it
+
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         if stdio is None:
             stdio = os.open(os.devnull, os.O_RDWR)

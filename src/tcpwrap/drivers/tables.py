@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import stat
-import threading
 import time
 
 from tcpwrap.policy.rules import Language, Policy, TableSource, compile_policy
@@ -71,6 +70,8 @@ class PolicyCache:
         self.allow = allow
         self.deny = deny
         self.language = language
+        import threading  # only long-lived callers need the cache: keep it off tcpd's start-up
+
         self._lock = threading.Lock()
         self._identity: tuple[Identity, Identity] | None = None
         self._policy: Policy | None = None
