@@ -197,6 +197,8 @@ _MAPPED = "::ffff:"
 
 def strip_mapped(address: str) -> str:
     """Turn "::ffff:a.b.c.d" (any case) into "a.b.c.d", as string_match() does first."""
+    if ":" not in address:  # the common case, on every index look-up
+        return address
     if (
         len(address) > 7
         and address[:7].lower() == _MAPPED

@@ -71,8 +71,11 @@ class _Keys:
     prefix: dict[object, int] = field(default_factory=dict)
     suffix: dict[object, int] = field(default_factory=dict)
     v6: dict[object, int] = field(default_factory=dict)
+    used: bool = False  # any key at all (set once the index is built)
 
     def lookup(self, subject: str) -> int:
+        if not self.used:
+            return INF
         best = INF
         text = fold(strip_mapped(subject))
         hit = self.exact.get(text)
@@ -219,6 +222,9 @@ def build_index(table: Table) -> TableIndex:
                 group.triggers.append(pos)
             for token in tokens:
                 _file(group, token, pos)
+    for group in groups.values():
+        for keys in (group.address, group.name):
+            keys.used = bool(keys.exact or keys.prefix or keys.suffix or keys.v6)
     return TableIndex(groups, residual)
 
 
