@@ -62,11 +62,19 @@ class SharedWatch:
         self._wds: dict[str, int] = {}
         self._lost: set[int] = set()
         self.generation_number = 0
+        # After fork the child must not share the parent's queue; noticing that through a
+        # fork hook costs nothing per call (getpid() is a system call).
+        self._forked = False
+        os.register_at_fork(after_in_child=self._mark_forked)
+
+    def _mark_forked(self) -> None:
+        self._forked = True
 
     def _ensure(self) -> bool:
         """A live inotify instance of this process (a new one after fork)."""
         if self._pid == os.getpid() and self._fd >= 0:
             return True
+        self._forked = False
         if self._fd >= 0:
             os.close(self._fd)  # the parent's instance: its queue is not ours
         self._fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -95,7 +103,7 @@ class SharedWatch:
 
     def generation(self) -> int:
         """The current generation: it changes whenever anything happened in any watched dir."""
-        if self._pid != os.getpid():
+        if self._forked:
             with self._lock:
                 self._ensure()
             return self.generation_number
