@@ -183,7 +183,11 @@ class Wrapper:
 
         config = self.config
         policy = load_policy(config.allow, config.deny, Language(config.language))
-        mode = Mode(dry_run=False, debian_aclexec=config.aclexec == "debian")
+        mode = Mode(
+            dry_run=False,
+            debian_aclexec=config.aclexec == "debian",
+            ident_timeout=config.ident_timeout,  # until a rule's `rfc931 N` changes it
+        )
         evaluation = Evaluation(policy, self.connection(), mode, SystemEnvironment())
         self.performed = 0
         while (need := evaluation.next_need()) is not None:
@@ -205,7 +209,7 @@ class Wrapper:
             return lookup_user(
                 found.client,
                 found.server,
-                timeout=need.timeout or self.config.ident_timeout,
+                timeout=need.timeout if need.timeout is not None else self.config.ident_timeout,
                 ident_port=self.config.ident_port,
                 on_warning=self.sink.diagnostic,
             )

@@ -120,7 +120,7 @@ class _Run:
         self.lookups: list[str] = []
         self.allow_priority = ALLOW_PRIORITY
         self.deny_priority = DENY_PRIORITY
-        self.ident_timeout = 10
+        self.ident_timeout = self.mode.ident_timeout
         self.file_stack: list[str] = []
         self.aclexec_failed = False
         self.aclexec_passed = False

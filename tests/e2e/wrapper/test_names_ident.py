@@ -247,6 +247,18 @@ def test_slow_identd_times_out_per_rfc931_option(
     assert kit.read_out() == "unknown\n"
 
 
+def test_configured_ident_timeout_is_the_default_for_rfc931(
+    kit: Kit, syslog: SyslogCapture, identd: IdentServer
+) -> None:
+    """`ident_timeout` replaces tcpd's 10 s for rules that say `rfc931` without a number."""
+    identd.reply = silent()
+    kit.tables(allow=f"ALL: ALL: rfc931 : spawn echo %u > {kit.out}\n")
+    got = kit.run(str(kit.fake), env=kit.env(ident_timeout="1"))
+    assert got.received.startswith(FAKE)
+    assert 0.9 <= got.elapsed < 3.0
+    assert kit.read_out() == "unknown\n"
+
+
 def test_dripping_identd_is_bounded_by_the_same_timeout(
     kit: Kit, syslog: SyslogCapture, identd: IdentServer
 ) -> None:
