@@ -31,6 +31,7 @@ from tcpwrap.policy.decision import (
     AclExecResult,
     Connection,
     Decision,
+    Endpoint,
     Mode,
     NeedRequest,
     Verdict,
@@ -529,10 +530,7 @@ class _Run:
         self._act(Banner("".join(out)))
 
 
-def _host(endpoint: object) -> _Host:
-    from tcpwrap.policy.decision import Endpoint
-
-    assert isinstance(endpoint, Endpoint)
+def _host(endpoint: Endpoint) -> _Host:
     return _Host(
         (endpoint.addr or "")[:STRING_LENGTH],
         (endpoint.name or "")[:STRING_LENGTH],

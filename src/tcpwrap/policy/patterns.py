@@ -32,6 +32,7 @@ from tcpwrap.policy.cstr import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Protocol
 else:
     Protocol = object  # typing costs start-up time; only the type checker needs it
@@ -460,13 +461,13 @@ class PatternList:
         return False
 
 
-def _build(tokens: list[str], compile_item: type | object) -> PatternList:
+def _build(tokens: list[str], compile_item: Callable[[str], Item]) -> PatternList:
     items: list[Item | None] = []
     for tok in tokens:
         if fold(tok) == "except":
             items.append(None)
         else:
-            items.append(compile_item(tok))  # type: ignore[operator]
+            items.append(compile_item(tok))
     next_except = [len(items)] * len(items)
     upcoming = len(items)
     for i in range(len(items) - 1, -1, -1):
