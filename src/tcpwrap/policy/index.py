@@ -42,7 +42,9 @@ from tcpwrap.policy.rules import Table
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Protocol
+    from typing import Protocol, TypeVar
+
+    K = TypeVar("K")
 else:
     Protocol = object  # typing costs start-up time; only the type checker needs it
 
@@ -58,7 +60,7 @@ class IndexContext(Protocol):
     def name_if_ready(self, side: int) -> str | None: ...
 
 
-def _keep_min(table: dict[object, int], key: object, pos: int) -> None:
+def _keep_min(table: dict[K, int], key: K, pos: int) -> None:
     if key not in table:
         table[key] = pos
 
@@ -172,11 +174,11 @@ def _file(group: _Group, token: AddressOrName | NetMask, pos: int) -> None:
     if isinstance(token, NetMask):
         if token.v4 is not None:
             net, mask = token.v4
-            _keep_min(group.v4nets.setdefault(mask, {}), net, pos)  # type: ignore[arg-type]
+            _keep_min(group.v4nets.setdefault(mask, {}), net, pos)
         if token.v6 is not None:
             net6, length = token.v6
             shift = 128 - length
-            _keep_min(group.v6nets.setdefault(length, {}), net6 >> shift, pos)  # type: ignore[arg-type]
+            _keep_min(group.v6nets.setdefault(length, {}), net6 >> shift, pos)
         return
     matcher = token.matcher
     targets = [group.address, group.name] if token.names_too else [group.address]
@@ -303,7 +305,7 @@ def quick_table(table: Table, daemon: str, address: str, name: str) -> int | Non
     """
     if table.open_error is not None:
         return -1
-    index: TableIndex = table.index  # type: ignore[assignment]
+    index = table.index
     residual = index.residual
     folded = fold(daemon)
     if residual and (residual.get("") or residual.get(ALL_DAEMONS) or residual.get(folded)):

@@ -366,7 +366,7 @@ class _Run:
         matched: Rule | None = None
         rules = table.rules
         positions = (
-            table.index.candidates(self)  # type: ignore[attr-defined]
+            table.index.candidates(self)
             if self.evaluation.use_index
             else range(len(rules))
         )

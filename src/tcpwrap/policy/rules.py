@@ -23,6 +23,12 @@ from tcpwrap.policy.options import OptionStep, compile_options
 from tcpwrap.policy.patterns import PatternList, compile_client_list, compile_daemon_list
 from tcpwrap.policy.tables import LineProblem, TableText, read_lines
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tcpwrap.policy.index import TableIndex
+
 
 class Language(enum.Enum):
     """What the third field of a rule means."""
@@ -57,7 +63,7 @@ class Table:
     notes: tuple[tuple[int, Diagnostic], ...]  # (line, warning) for skipped lines, in order
     stop: LineProblem | None
     open_error: str | None
-    index: object = field(repr=False, compare=False, default=None)
+    index: TableIndex = field(repr=False, compare=False, default=None)  # set by compile_table
 
     @property
     def missing(self) -> bool:
@@ -104,8 +110,8 @@ def compile_table(source: TableSource, language: Language = Language.OPTIONS) ->
     return _with_index(table, build_index)
 
 
-def _with_index(table: Table, build: object) -> Table:
-    index = build(table)  # type: ignore[operator]
+def _with_index(table: Table, build: Callable[[Table], TableIndex]) -> Table:
+    index = build(table)
     object.__setattr__(table, "index", index)
     return table
 
