@@ -340,9 +340,21 @@ def _refuse_early(pause: float, found: Endpoints | None = None) -> int:
     return 0
 
 
+USAGE = (
+    "usage: tcpwrap-tcpd DAEMON [ARGS...]\n"
+    "  run by inetd, xinetd or systemd with a connection on stdin, in place of DAEMON;\n"
+    "  see docs/wrapper.md (tcpwrap match predicts what it would do)\n"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     os.umask(0o022)
     args = list(sys.argv if argv is None else argv)
+    if os.isatty(0) and systemd_socket() is None:
+        # A terminal is never a connection: someone ran us by hand. tcpd would log, sleep 5 s
+        # and exit; tell them instead.
+        sys.stderr.write(USAGE)
+        return 2
     try:
         config = load_config()
     except ConfigError as exc:
