@@ -78,6 +78,10 @@ for d in "${nodes[@]}"; do
 done
 mkdir -m 1777 /dev/shm
 mkdir /dev/pts
+# A private pseudo-terminal instance (tests that need a terminal on stdin use os.openpty()).
+if mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 tcpwrap-pts /dev/pts 2>/dev/null; then
+  ln -s pts/ptmx /dev/ptmx
+fi
 ln -s /proc/self/fd /dev/fd
 ln -s /proc/self/fd/0 /dev/stdin
 ln -s /proc/self/fd/1 /dev/stdout
