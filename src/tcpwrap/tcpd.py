@@ -36,8 +36,11 @@ from tcpwrap.drivers.endpoint import (
 )
 from tcpwrap.drivers.logsink import JsonSink, SyslogSink
 from tcpwrap.errors import ConfigError, Origin
-from tcpwrap.policy.decision import Connection, Decision, Mode, NeedRequest, Verdict
-from tcpwrap.policy.facts import Need
+from tcpwrap.policy.decision import Connection, Decision, Mode, Verdict
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tcpwrap.drivers.deciding import Outcome
 
 OWN_NAMES = ("tcpwrap-tcpd", "tcpd")
 
@@ -166,8 +169,7 @@ class Wrapper:
             self.sink.level(level, message)
         if report.fatal:
             return self.clean_exit()
-        decision = self.decide()
-        return self.act(decision)
+        return self.act(self.decide())
 
     def connection(self) -> Connection:
         found = self.found
@@ -175,89 +177,43 @@ class Wrapper:
             self.located.daemon, found.client, found.server, datagram=found.datagram
         )
 
-    def decide(self) -> Decision:
+    def decide(self) -> Outcome:
+        """Decide with the one decision driver (drivers.deciding), acting in this process."""
+        from tcpwrap.drivers.deciding import BlockingConduct, Check, Settings, drive
         from tcpwrap.drivers.environment import SystemEnvironment
         from tcpwrap.drivers.tables import load_policy
         from tcpwrap.policy.match import Evaluation
         from tcpwrap.policy.rules import Language
 
         config = self.config
+        found = self.found
+        debian = config.aclexec == "debian"
         policy = load_policy(config.allow, config.deny, Language(config.language))
         mode = Mode(
             dry_run=False,
-            debian_aclexec=config.aclexec == "debian",
+            debian_aclexec=debian,
             ident_timeout=config.ident_timeout,  # until a rule's `rfc931 N` changes it
         )
+        settings = Settings(dns_timeout=config.dns_timeout, ident_port=config.ident_port)
+        conduct = BlockingConduct(
+            settings,
+            self.sink.diagnostic,
+            fd=self.fd,
+            sock=found.sock,
+            drop_users=config.user_option == "drop",
+            aclexec_stdio=self.fd if debian else None,
+        )
+        self.traps = conduct.traps
         evaluation = Evaluation(policy, self.connection(), mode, SystemEnvironment())
-        self.performed = 0
-        while (need := evaluation.next_need()) is not None:
-            evaluation.supply(self.answer(need))
-        return evaluation.decision
+        check = Check(evaluation, settings, client=found.client, server=found.server)
+        return drive(check, conduct)
 
-    def answer(self, need: NeedRequest) -> object:
-        found = self.found
-        if need.need is Need.CLIENT_NAME or need.need is Need.SERVER_NAME:
-            from tcpwrap.drivers.lookup import verify_host_name
-
-            endpoint = found.client if need.need is Need.CLIENT_NAME else found.server
-            assert endpoint is not None
-            return verify_host_name(endpoint[0], timeout=self.config.dns_timeout)
-        if need.need is Need.CLIENT_USER:
-            from tcpwrap.drivers.ident import lookup_user
-
-            assert found.client is not None and found.server is not None
-            return lookup_user(
-                found.client,
-                found.server,
-                timeout=need.timeout if need.timeout is not None else self.config.ident_timeout,
-                ident_port=self.config.ident_port,
-                on_warning=self.sink.diagnostic,
-            )
-        # aclexec: first the actions due before it, in order; then the command itself
-        from tcpwrap.drivers.execute import aclexec
-
-        self.perform(need.actions[self.performed :], ())
-        self.performed = len(need.actions)
-        assert need.command is not None
-        stdio = self.fd if self.config.aclexec == "debian" else None
-        self.traps.append("aclexec")
-        return aclexec(need.command, stdio, self.warn)
-
-    def perform(self, actions: tuple[object, ...], origins: tuple[Origin | None, ...]) -> bool:
-        """Carry out actions in order; False if a privilege drop failed (refuse)."""
-        from tcpwrap.drivers.execute import PrivilegeError, perform
-        from tcpwrap.policy.options import Spawn
-
-        for index, action in enumerate(actions):
-            origin = origins[index] if index < len(origins) else None
-
-            def warn(message: str, where: Origin | None = origin) -> None:
-                self.warn(message, where)
-
-            if isinstance(action, Spawn):
-                self.traps.append("spawn")
-            try:
-                perform(
-                    action,  # type: ignore[arg-type]
-                    fd=self.fd,
-                    sock=self.found.sock,
-                    warn=warn,
-                    drop_users=self.config.user_option == "drop",
-                )
-            except PrivilegeError as exc:
-                where = f"{origin}: " if origin is not None else ""
-                self.sink.level("err", f"error: {where}{exc}")
-                return False
-        return True
-
-    def act(self, decision: Decision) -> int:
-        for diag in decision.diagnostics:
-            self.sink.diagnostic(diag)
+    def act(self, outcome: Outcome) -> int:
+        decision = outcome.decision
         if decision.verdict is Verdict.ABORT:
             self.record(decision, "error", None)
             return self.clean_exit()  # tcpd: percent_x sleeps 5 s; here refuse_pause (same default)
-        done = self.performed
-        ok = self.perform(decision.actions[done:], decision.action_origins[done:])
+        ok = outcome.carried_out
         client = f"{decision.client_info} ({decision.client_addr})"
         if decision.verdict is Verdict.GRANT and ok:
             self.sink.at(decision.allow_priority, f"connect from {client}")

@@ -17,7 +17,7 @@ import pytest
 
 import tcpwrap.library as library
 from tcpwrap.drivers import async_lookup, ident, lookup
-from tcpwrap.library.live import AskIdent, Check, LookupName, RunAclExec
+from tcpwrap.drivers.deciding import AskIdent, Check, LookupName, RunAclExec
 from tcpwrap.library.sockets import connection_for, site_of
 from tcpwrap.policy.decision import AclExecResult, Mode, Verdict
 from tcpwrap.policy.facts import KnownName, NameLookup, ParanoidName

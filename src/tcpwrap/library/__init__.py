@@ -3,7 +3,8 @@
 What it does: `hosts_ctl` / `decide` answer for four strings (`library.ctl`); `check_socket`
 decides for a server's own socket with lazy DNS and ident (`library.sockets`), and
 `check_socket_async` is its asyncio twin (`library.async_sockets`). All of them share one
-self-refreshing compiled policy per pair of tables and one decision step (`library.live`).
+self-refreshing compiled policy per pair of tables and the one decision driver
+(`drivers.deciding`, with the library's conduct in `library.live`).
 Dry run by default; `live=True` performs the options as a resident libwrap process does.
 docs/library.md has the whole story.
 

@@ -1,7 +1,8 @@
 """check_socket_async(): the asyncio twin of check_socket(), never blocking the event loop.
 
-What it does: the same decision step as `library.sockets.check_socket` (`library.live.Check`:
-endpoints, policy, lazy needs), driven with the asyncio drivers: `drivers.async_lookup`
+What it does: the same decision step as `library.sockets.check_socket` (`drivers.deciding.Check`:
+endpoints, policy, lazy needs), driven by `drivers.deciding.drive_async` with the asyncio
+drivers: `drivers.async_lookup`
 (reverse lookup in the loop's executor, forward lookup with `loop.getaddrinfo`) and
 `drivers.async_ident` (loop socket methods under one timeout). Takes a socket, an asyncio
 `StreamWriter` (from `asyncio.start_server`) or a transport; the evaluation itself is pure and
@@ -22,23 +23,18 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from tcpwrap.library.ctl import HOSTS_ALLOW, HOSTS_DENY, policy_cache
-from tcpwrap.library.live import (
+from tcpwrap.drivers.deciding import (
     DNS_TIMEOUT,
     IDENT_PORT,
     AclExecStyle,
-    AskIdent,
-    Check,
-    LookupName,
     Settings,
-    Task,
-    carry_out,
-    log_diagnostic,
-    run_aclexec,
+    ThreadedConduct,
+    drive_async,
 )
+from tcpwrap.library.ctl import HOSTS_ALLOW, HOSTS_DENY, policy_cache
+from tcpwrap.library.live import resident_conduct
 from tcpwrap.library.sockets import fileno_of, prepare
-from tcpwrap.policy.decision import AclExecResult, Decision
-from tcpwrap.policy.facts import NameLookup
+from tcpwrap.policy.decision import Decision
 from tcpwrap.policy.rules import Language
 
 
@@ -50,36 +46,6 @@ def socket_of(target: object) -> object:
         if found is not None:
             return found
     return target
-
-
-async def answer_async(
-    task: Task, *, fd: int | None, sock: object | None
-) -> NameLookup | str | AclExecResult | None:
-    """Do one task without blocking the loop."""
-    if isinstance(task, LookupName):
-        from tcpwrap.drivers import async_lookup
-
-        return await async_lookup.verify_host_name(task.address, timeout=task.timeout)
-    if isinstance(task, AskIdent):
-        from tcpwrap.drivers import async_ident
-
-        return await async_ident.lookup_user(
-            task.client,
-            task.server,
-            timeout=task.timeout,
-            ident_port=task.port,
-            on_warning=log_diagnostic,
-        )
-    return await asyncio.to_thread(run_aclexec, task, fd=fd, sock=sock)
-
-
-async def drive_async(check: Check, *, fd: int | None, sock: object | None) -> Decision:
-    while (task := check.next_task()) is not None:
-        check.supply(await answer_async(task, fd=fd, sock=sock))
-    decision, actions, origins = check.conclude()
-    if actions:
-        await asyncio.to_thread(carry_out, actions, origins, fd=fd, sock=sock)
-    return decision
 
 
 async def check_socket_async(
@@ -115,4 +81,9 @@ async def check_socket_async(
         ident=ident,
         policy=policy,
     )
-    return await drive_async(check, fd=fileno_of(sock) if live else None, sock=sock)
+    blocking = resident_conduct(
+        check.settings,
+        fd=fileno_of(sock) if live else None,
+        sock=sock,  # type: ignore[arg-type]  # a socket or asyncio's TransportSocket
+    )
+    return (await drive_async(check, ThreadedConduct(blocking))).decision

@@ -34,7 +34,7 @@ from tcpwrap.policy.rules import Language, Policy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from tcpwrap.library.live import AclExecStyle
+    from tcpwrap.drivers.deciding import AclExecStyle
 
 HOSTS_ALLOW = "/etc/hosts.allow"
 HOSTS_DENY = "/etc/hosts.deny"
@@ -95,10 +95,12 @@ def decide(
     connection = ctl_connection(daemon, client_name, client_addr, user)
     if not live:
         return evaluate(policy, connection, mode, _environment)
-    from tcpwrap.library.live import Check, drive
+    from tcpwrap.drivers.deciding import Check, drive
+    from tcpwrap.library.live import resident_conduct
 
     live_mode = LIVE_DEBIAN_MODE if aclexec == "debian" else LIVE_MODE
-    return drive(Check(Evaluation(policy, connection, live_mode, _environment)))
+    check = Check(Evaluation(policy, connection, live_mode, _environment))
+    return drive(check, resident_conduct()).decision
 
 
 def hosts_ctl(

@@ -26,6 +26,15 @@ import os
 import socket
 from dataclasses import dataclass, field
 
+from tcpwrap.drivers.deciding import (
+    DNS_TIMEOUT,
+    IDENT_PORT,
+    AclExecStyle,
+    Address,
+    Check,
+    Settings,
+    drive,
+)
 from tcpwrap.drivers.endpoint import connection_for as endpoint_connection
 from tcpwrap.library.ctl import (
     HOSTS_ALLOW,
@@ -35,16 +44,7 @@ from tcpwrap.library.ctl import (
     _environment,
     policy_cache,
 )
-from tcpwrap.library.live import (
-    DNS_TIMEOUT,
-    IDENT_PORT,
-    AclExecStyle,
-    Address,
-    Check,
-    Settings,
-    drive,
-    log_warning,
-)
+from tcpwrap.library.live import log_warning, resident_conduct
 from tcpwrap.policy.decision import DRY_RUN, Connection, Decision
 from tcpwrap.policy.match import Evaluation
 from tcpwrap.policy.rules import Language, Policy
@@ -153,7 +153,8 @@ def check_socket(
         settings=Settings(dns_timeout, ident_timeout, ident_port),
         ident=ident,
     )
-    return drive(check, fd=fileno_of(sock) if live else None, sock=sock)
+    conduct = resident_conduct(check.settings, fd=fileno_of(sock) if live else None, sock=sock)
+    return drive(check, conduct).decision
 
 
 def fileno_of(sock: object) -> int | None:

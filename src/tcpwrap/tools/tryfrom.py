@@ -11,10 +11,10 @@ as stdin), it prints tcp_wrappers' eight lines
 (in the order client a, n, u, c, then server A, N, d, s), each value through the very same
 % expansion the wrapper uses. There is no second implementation of the expansions: the lines
 are the options of a one-rule policy made here (`ALL : ALL : spawn <line 1> : spawn <line 2>
-...`), decided in dry run by the library's decision step, so `%n`/`%N` trigger the double-
-reverse lookup and `%u` the ident query exactly when and as the wrapper would, and the values
-are sanitised in place as tcpd does. Nothing is spawned (dry run); the expanded commands are
-the lines.
+...`), decided in dry run by the one decision driver (drivers.deciding), so `%n`/`%N`
+trigger the double-reverse lookup and `%u` the ident query exactly when and as the wrapper
+would, and the values are sanitised in place as tcpd does. Nothing is spawned (dry run); the
+expanded commands are the lines.
 
 Endpoints come from `drivers.endpoint.discover(0)` (TCP, or the first queued UDP datagram).
 Warnings (`can't get client address: ...`, lookup mismatches) go to stderr as `warning: ...`
@@ -29,10 +29,17 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tcpwrap.drivers.deciding import (
+    DNS_TIMEOUT,
+    IDENT_PORT,
+    BlockingConduct,
+    Check,
+    Settings,
+    drive,
+)
 from tcpwrap.drivers.endpoint import discover, release
 from tcpwrap.errors import Diagnostic
 from tcpwrap.library.ctl import _environment
-from tcpwrap.library.live import DNS_TIMEOUT, IDENT_PORT, Check, Settings, answer
 from tcpwrap.library.sockets import Site, connection_for
 from tcpwrap.policy.decision import DRY_RUN
 from tcpwrap.policy.match import Evaluation
@@ -97,15 +104,14 @@ def describe(
             expansion_policy(), connection_for(daemon, site), DRY_RUN, _environment
         )
         check = Check(evaluation, settings, client=site.client, server=site.server)
-        while (task := check.next_task()) is not None:
-            check.supply(answer(task, fd=None, sock=None))
-        decision = evaluation.decision
+        reported: list[Diagnostic] = []
+        decision = drive(check, BlockingConduct(settings, reported.append)).decision
     finally:
         release(found)
     lines = [action.command for action in decision.actions if isinstance(action, Spawn)]
     warnings = [f"warning: {text}" for text in found.warnings]
     # rendered without the made-up rule's file:line: try-from scans no table
-    return lines, warnings + [Diagnostic(d.kind, d.message).render() for d in decision.diagnostics]
+    return lines, warnings + [Diagnostic(d.kind, d.message).render() for d in reported]
 
 
 def run(args: argparse.Namespace) -> int:
