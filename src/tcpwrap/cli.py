@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "finger": ("tcpwrap.tools.finger", "finger with hostile output made safe (safe_finger)"),
     "try-from": ("tcpwrap.tools.tryfrom", "show what the wrapper learns about stdin (try-from)"),
     "report": ("tcpwrap.report.cli", "merge connection logs and find probes"),
+    "serve": ("tcpwrap.serve.cli", "the resident super-server: inetd.conf services, traps, bans"),
 }
 
 

@@ -4,12 +4,17 @@ What it does: defines `ConnectionRecord` (a frozen value) and its JSON line form
 wrapper writes and `tcpwrap report` reads back:
 
     {"time": ISO-8601 with offset, "host": local host, "daemon": str, "pid": int,
-     "event": "connect"|"refused"|"twist"|"warning"|"error",
+     "event": "connect"|"refused"|"twist"|"trap"|"warning"|"error",
      "client": {"addr": str|null, "name": str|null, "user": str|null, "port": int|null},
      "server": {"addr": str|null, "port": int|null},
      "verdict": "granted"|"denied"|"twisted"|null,
      "rule": {"file": str, "line": int}|null, "message": str|null,
-     "lookups": [str], "traps": [str]}
+     "lookups": [str], "traps": [str],
+     "client_addr": str|null, "trap": bool, "count": int}
+
+`client_addr` repeats `client.addr` at the top level (what log shippers index first); `trap`
+is true for a hit on a `tcpwrap serve` trap port (event "trap"); `count` > 1 marks a summary
+record standing for that many connections (a flood's repeats, summed).
 
 Hazards: records read back come from log files and are hostile. `from_json` checks every field's
 type and raises `LogRecordError` (a `TcpwrapError`) for anything malformed; it never returns a
@@ -25,10 +30,10 @@ from typing import Any, Literal, cast
 
 from tcpwrap.errors import TcpwrapError
 
-Event = Literal["connect", "refused", "twist", "warning", "error"]
+Event = Literal["connect", "refused", "twist", "trap", "warning", "error"]
 Verdict = Literal["granted", "denied", "twisted"]
 
-EVENTS: frozenset[str] = frozenset({"connect", "refused", "twist", "warning", "error"})
+EVENTS: frozenset[str] = frozenset({"connect", "refused", "twist", "trap", "warning", "error"})
 VERDICTS: frozenset[str] = frozenset({"granted", "denied", "twisted"})
 
 
@@ -74,6 +79,8 @@ class ConnectionRecord:
     message: str | None = None
     lookups: tuple[str, ...] = ()
     traps: tuple[str, ...] = ()
+    trap: bool = False  # a hit on a trap port
+    count: int = 1  # connections this record stands for (a summary of repeats: more)
 
     def __post_init__(self) -> None:
         if self.time.utcoffset() is None:
@@ -82,6 +89,8 @@ class ConnectionRecord:
             raise LogRecordError(f"bad event {self.event!r}")
         if self.verdict is not None and self.verdict not in VERDICTS:
             raise LogRecordError(f"bad verdict {self.verdict!r}")
+        if self.count < 1:
+            raise LogRecordError(f"bad count {self.count!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -102,6 +111,9 @@ class ConnectionRecord:
             "message": self.message,
             "lookups": list(self.lookups),
             "traps": list(self.traps),
+            "client_addr": self.client.addr,
+            "trap": self.trap,
+            "count": self.count,
         }
 
     def to_json(self) -> str:
@@ -160,6 +172,8 @@ class ConnectionRecord:
             message=_opt_str(d, "message"),
             lookups=_str_list(d, "lookups"),
             traps=_str_list(d, "traps"),
+            trap=_opt_bool(d, "trap"),
+            count=_count(d),
         )
 
 
@@ -199,6 +213,18 @@ def _opt_int(d: dict[str, object], key: str) -> int | None:
         return None
     if not isinstance(v, int) or isinstance(v, bool):
         raise LogRecordError(f"{key} must be an integer or null")
+    return v
+
+
+def _count(d: dict[str, object]) -> int:
+    count = _opt_int(d, "count")
+    return 1 if count is None else count
+
+
+def _opt_bool(d: dict[str, object], key: str) -> bool:
+    v = d.get(key, False)
+    if not isinstance(v, bool):
+        raise LogRecordError(f"{key} must be true or false")
     return v
 
 

@@ -413,7 +413,10 @@ class SourceParser:
             self.stats.other += 1
             return None
         else:
-            kind = {"connect": CONNECT, "refused": REFUSED, "twist": TWIST}[rec.event]
+            # a serve trap-port hit is a refused probe of that port
+            kind = {"connect": CONNECT, "refused": REFUSED, "twist": TWIST, "trap": REFUSED}[
+                rec.event
+            ]
             addr = rec.client.addr
         if rec.client.user and kind != SPOOF:
             client = f"{rec.client.user}@{client}"

@@ -35,7 +35,9 @@ REC = ConnectionRecord(
 def test_schema_exactly() -> None:
     obj = json.loads(REC.to_json())
     assert list(obj) == ["time", "host", "daemon", "pid", "event", "client", "server",
-                         "verdict", "rule", "message", "lookups", "traps"]
+                         "verdict", "rule", "message", "lookups", "traps", "client_addr",
+                         "trap", "count"]
+    assert obj["client_addr"] == "192.0.2.1" and obj["trap"] is False and obj["count"] == 1
     assert obj["time"] == "2026-11-27T01:02:03+01:00"
     assert obj["client"] == {"addr": "192.0.2.1", "name": "a.example", "user": "joe",
                              "port": 40000}
@@ -72,6 +74,9 @@ def test_hostile_text_is_escaped_on_one_line() -> None:
     lambda o: o.update(rule={"file": "x"}),
     lambda o: o.update(lookups=[1]),
     lambda o: o.update(host=None),
+    lambda o: o.update(trap="yes"),
+    lambda o: o.update(count=0),
+    lambda o: o.update(count=1.5),
 ])
 def test_malformed_records_raise_logrecorderror(mutate: object) -> None:
     obj = json.loads(REC.to_json())
@@ -85,6 +90,22 @@ def test_malformed_records_raise_logrecorderror(mutate: object) -> None:
 def test_not_an_object(text: str) -> None:
     with pytest.raises(LogRecordError):
         ConnectionRecord.from_json(text)
+
+
+def test_trap_hits_and_summaries_round_trip() -> None:
+    hit = ConnectionRecord(datetime(2026, 1, 1, tzinfo=UTC), "h", "trap", 1, "trap",
+                           Client(addr="198.51.100.7"), verdict="denied", trap=True, count=40)
+    obj = json.loads(hit.to_json())
+    assert (obj["event"], obj["trap"], obj["count"], obj["client_addr"]) == (
+        "trap", True, 40, "198.51.100.7")
+    assert ConnectionRecord.from_json(hit.to_json()) == hit
+
+
+def test_records_before_trap_and_count_still_read() -> None:
+    obj = json.loads(REC.to_json())
+    for key in ("client_addr", "trap", "count"):
+        del obj[key]
+    assert ConnectionRecord.from_json(json.dumps(obj)) == REC
 
 
 def test_unknown_keys_are_ignored() -> None:

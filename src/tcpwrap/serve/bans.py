@@ -1,0 +1,253 @@
+"""Bans: sources refused for a while, kept in memory and in ban-list files tcpd can read.
+
+What it does: `Bans` holds the active bans (a source prefix -> its expiry) and answers
+`banned(address)` in a few dictionary look-ups. Each ban also goes into a ban-list file
+(`BanFile`): one token per line, in the form hosts_access(5) `/file` patterns read
+(`192.0.2.7`, `198.51.100.0/24`, `[2001:db8:1::]/64`), so a hosts.deny line
+`ALL: /var/lib/tcpwrap/banned` makes the real tcpd and every libwrap-linked daemon of the
+host honour the same bans. New bans are appended (one write each, so a reader never sees half
+a line, and the incremental compile of a growing list stays cheap); expired ones are pruned by
+rewriting the file aside and renaming it over the old one. The expiry of every ban we wrote
+is kept beside the list, in `<list>.expires` (`TOKEN EPOCH` lines), so a restart keeps them;
+tokens someone else put into the list are left alone and never expire.
+
+Hazards: addresses come from the network; only validated numeric addresses become tokens (the
+file is read by a pattern matcher: a name or a `/path` there would mean something else). The
+number of bans is bounded (`max_entries`; the soonest to expire goes first). No comments in
+the file: tcpd would read `#` as a host token and look up names to compare it with.
+Errors: a file that cannot be written is reported to `on_error` and the ban still holds in
+memory; malformed lines of an existing file or sidecar are skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from tcpwrap.serve.limits import source_key
+
+Complain = Callable[[str], None]
+
+
+def ban_token(address: str, v4: int, v6: int) -> str | None:
+    """The ban-list token covering `address` at the given prefixes; None if not numeric."""
+    key = source_key(address, v4, v6)
+    net, slash, length = key.partition("/")
+    try:
+        ip = ipaddress.ip_address(net)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address):
+        return f"[{ip}]/{length or 128}"
+    return key if slash else str(ip)
+
+
+def token_key(token: str) -> str | None:
+    """A ban-list token back to the in-memory key (`source_key` form); None if not ours."""
+    if token.startswith("["):
+        inside, sep, length = token[1:].partition("]/")
+        if not sep or not length.isdigit():
+            return None
+        try:
+            network = ipaddress.IPv6Network(f"{inside}/{length}", strict=False)
+        except ValueError:
+            return None
+        return f"{network.network_address}/{network.prefixlen}"
+    try:
+        if "/" in token:
+            net4 = ipaddress.IPv4Network(token, strict=False)
+            return f"{net4.network_address}/{net4.prefixlen}"
+        return str(ipaddress.IPv4Address(token))
+    except ValueError:
+        return None
+
+
+@dataclass
+class BanFile:
+    """One ban-list file and the expiries of the tokens we wrote into it."""
+
+    path: str
+    on_error: Complain
+    expiries: dict[str, float] = field(default_factory=dict)  # token -> epoch
+    foreign: list[str] = field(default_factory=list)  # tokens not ours: kept as they are
+
+    @property
+    def sidecar(self) -> str:
+        return self.path + ".expires"
+
+    def load(self, now: float) -> None:
+        """Take over what a previous run left (expired bans are dropped at the next prune)."""
+        ours: dict[str, float] = {}
+        for line in _read_lines(self.sidecar):
+            token, _, epoch = line.partition(" ")
+            try:
+                when = float(epoch)
+            except ValueError:
+                continue
+            if token_key(token) is not None:
+                ours[token] = when
+        listed = _read_lines(self.path)
+        self.foreign = [t for t in dict.fromkeys(listed) if t not in ours]
+        self.expiries = {t: e for t, e in ours.items() if t in set(listed)}
+
+    def append(self, token: str) -> None:
+        self.write_expiries()
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                os.write(fd, (token + "\n").encode("ascii"))
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            self.on_error(f"ban list {self.path}: {exc.strerror or exc}")
+
+    def rewrite(self) -> None:
+        self._replace(self.path, [*self.foreign, *self.expiries])
+        self.write_expiries()
+
+    def write_expiries(self) -> None:
+        self._replace(self.sidecar, [f"{t} {e:.0f}" for t, e in self.expiries.items()])
+
+    def _replace(self, path: str, lines: Iterable[str]) -> None:
+        temporary = f"{path}.tmp.{os.getpid()}"
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+            try:
+                data = "".join(line + "\n" for line in lines).encode("ascii")
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+            os.replace(temporary, path)
+        except OSError as exc:
+            self.on_error(f"ban list {path}: {exc.strerror or exc}")
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+
+
+def _read_lines(path: str) -> list[str]:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(64 * 1024 * 1024)
+    except OSError:
+        return []
+    return [t.decode("ascii", "replace") for t in data.split()]
+
+
+@dataclass(frozen=True, slots=True)
+class Ban:
+    key: str  # the in-memory key (source_key form)
+    token: str  # the ban-list token
+    expires: float
+    new: bool  # False: an existing ban was extended
+
+
+class Bans:
+    """Active bans across every ban list (see the module docstring)."""
+
+    def __init__(self, v4: int, v6: int, max_entries: int, on_error: Complain) -> None:
+        self.v4 = v4
+        self.v6 = v6
+        self.max_entries = max_entries
+        self.on_error = on_error
+        self.active: dict[str, float] = {}  # key -> expiry (epoch seconds)
+        self.files: dict[str, BanFile] = {}
+        self._lengths4 = {v4}
+        self._lengths6 = {v6}
+        self.dirty: set[str] = set()  # files with expired entries to prune
+
+    def file(self, path: str, now: float) -> BanFile:
+        ban_file = self.files.get(path)
+        if ban_file is None:
+            ban_file = BanFile(path, self.on_error)
+            ban_file.load(now)
+            self.files[path] = ban_file
+            for token, expiry in ban_file.expiries.items():
+                key = token_key(token)
+                if key is not None and expiry > now:
+                    self._remember(key, expiry)
+                elif expiry <= now:
+                    self.dirty.add(path)
+        return ban_file
+
+    def _remember(self, key: str, expiry: float) -> None:
+        self.active[key] = max(expiry, self.active.get(key, 0.0))
+        net, slash, length = key.partition("/")
+        if slash:
+            (self._lengths6 if ":" in net else self._lengths4).add(int(length))
+
+    def banned(self, address: str, now: float) -> bool:
+        if not self.active:
+            return False
+        text = address.partition("%")[0]
+        lengths = (
+            self._lengths6 if ":" in text and not text.startswith("::ffff:") else self._lengths4
+        )
+        for length in lengths:
+            key = source_key(address, length if length <= 32 else 32, length)
+            expiry = self.active.get(key)
+            if expiry is not None:
+                if expiry > now:
+                    return True
+                del self.active[key]
+        return False
+
+    def ban(self, address: str, seconds: float, path: str, now: float) -> Ban | None:
+        """Ban the source of `address` for `seconds` in `path`; None if not numeric."""
+        token = ban_token(address, self.v4, self.v6)
+        if token is None:
+            return None
+        key = token_key(token)
+        if key is None:
+            return None
+        expires = now + seconds
+        ban_file = self.file(path, now)
+        known = ban_file.expiries.get(token)
+        if known is not None and known >= expires:
+            return Ban(key, token, known, False)
+        if len(self.active) >= self.max_entries and key not in self.active:
+            self._evict()
+        self._remember(key, expires)
+        ban_file.expiries[token] = expires
+        if known is None:
+            if token in ban_file.foreign:
+                ban_file.foreign.remove(token)
+                ban_file.rewrite()
+            else:
+                ban_file.append(token)
+        else:
+            ban_file.write_expiries()  # an existing ban extended: only its expiry changes
+        return Ban(key, token, expires, known is None)
+
+    def _evict(self) -> None:
+        soonest = min(self.active, key=self.active.__getitem__)
+        del self.active[soonest]
+        for path, ban_file in self.files.items():
+            for token in list(ban_file.expiries):
+                if token_key(token) == soonest:
+                    del ban_file.expiries[token]
+                    self.dirty.add(path)
+
+    def prune(self, now: float) -> list[str]:
+        """Drop expired bans from memory and rewrite the lists that held them; their tokens."""
+        expired_keys = [key for key, expiry in self.active.items() if expiry <= now]
+        for key in expired_keys:
+            del self.active[key]
+        gone: list[str] = []
+        for path, ban_file in self.files.items():
+            expired = [t for t, e in ban_file.expiries.items() if e <= now]
+            for token in expired:
+                del ban_file.expiries[token]
+            if expired or path in self.dirty:
+                ban_file.rewrite()
+                gone.extend(expired)
+        self.dirty.clear()
+        return gone
+
+    def next_expiry(self) -> float | None:
+        times = [e for f in self.files.values() for e in f.expiries.values()]
+        return min(times) if times else None
