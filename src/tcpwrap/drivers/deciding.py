@@ -315,9 +315,7 @@ class BlockingConduct:
             if isinstance(action, AclExec):
                 continue  # already run while deciding
             try:
-                perform(
-                    action, fd=self.fd, sock=self.sock, warn=warn, drop_users=self.drop_users
-                )
+                perform(action, fd=self.fd, sock=self.sock, warn=warn, drop_users=self.drop_users)
             except PrivilegeError as exc:
                 self.on_diagnostic(error(str(exc), origin))
                 return False
@@ -364,4 +362,3 @@ class ThreadedConduct:
         if not actions:
             return True
         return await asyncio.to_thread(self.blocking.carry_out, actions, origins)
-
