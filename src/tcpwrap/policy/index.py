@@ -10,8 +10,15 @@ the host name once it is known, and -- while the name is not known -- the first 
 make the original look it up. Every candidate is evaluated in full by the matcher, so the
 answer (and every lookup it causes) equals a naive line-by-line scan; a property test checks it.
 
+Appends: `extend_index(index, rules, start)` files rules[start:] into a copy of `index` and
+returns the new index; the old one is left untouched (copy-on-write: only the groups and
+residual lists the new rules touch are copied), so a decision still running on the previous
+policy never sees positions its table does not have. `build_index(rules)` is the same walk
+from an empty index, so an appended index equals a fresh one (a test compares them).
+
 Hazards: a wrong key here would silently change verdicts; keys are built with the very same
-folding and address parsing as the matcher (cstr, patterns).
+folding and address parsing as the matcher (cstr, patterns). `KeyTable` is shared with the
+`/file` index (patternfile.py).
 Errors: none.
 """
 
@@ -19,7 +26,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from tcpwrap._record import field
 from tcpwrap._record import record as dataclass
@@ -35,10 +42,11 @@ from tcpwrap.policy.patterns import (
     NetMask,
     PatternList,
     Prefix,
+    StringMatcher,
     Suffix,
     parse_ipv6,
 )
-from tcpwrap.policy.rules import Table
+from tcpwrap.policy.rules import Rule, Table
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -66,14 +74,39 @@ def _keep_min(table: dict[K, int], key: K, pos: int) -> None:
 
 
 @dataclass(slots=True)
-class _Keys:
-    """Smallest rule position per key, for one kind of subject (address or name)."""
+class KeyTable:
+    """Smallest position per key, for one kind of subject (address or name).
+
+    Positions only ever get added (a key keeps the first position filed for it), so a reader
+    that knows only positions below some bound may ignore larger answers: `lookup` returns
+    the smallest position over all keys, which is below the bound exactly when a token below
+    it matches.
+    """
 
     exact: dict[object, int] = field(default_factory=dict)
     prefix: dict[object, int] = field(default_factory=dict)
     suffix: dict[object, int] = field(default_factory=dict)
     v6: dict[object, int] = field(default_factory=dict)
-    used: bool = False  # any key at all (set once the index is built)
+    used: bool = False  # any key at all
+
+    def copy(self) -> KeyTable:
+        return KeyTable(
+            dict(self.exact), dict(self.prefix), dict(self.suffix), dict(self.v6), self.used
+        )
+
+    def add(self, matcher: StringMatcher, pos: int) -> None:
+        """File an Exact, Prefix, Suffix or (valid) Bracket6 matcher; others are ignored."""
+        if isinstance(matcher, Exact):
+            _keep_min(self.exact, matcher.token, pos)
+        elif isinstance(matcher, Prefix):
+            _keep_min(self.prefix, matcher.token, pos)
+        elif isinstance(matcher, Suffix):
+            _keep_min(self.suffix, matcher.token, pos)
+        elif isinstance(matcher, Bracket6) and matcher.value is not None:
+            _keep_min(self.v6, matcher.value, pos)
+        else:
+            return
+        self.used = True
 
     def lookup(self, subject: str) -> int:
         if not self.used:
@@ -112,11 +145,21 @@ class _Group:
     """The indexed rules of one daemon-list key."""
 
     always: int = INF
-    address: _Keys = field(default_factory=_Keys)
-    name: _Keys = field(default_factory=_Keys)
+    address: KeyTable = field(default_factory=KeyTable)
+    name: KeyTable = field(default_factory=KeyTable)
     v4nets: dict[int, dict[int, int]] = field(default_factory=dict)  # mask -> net -> pos
     v6nets: dict[int, dict[int, int]] = field(default_factory=dict)  # len -> net>>shift -> pos
     triggers: list[int] = field(default_factory=list)  # rules that read the name, sorted
+
+    def copy(self) -> _Group:
+        return _Group(
+            self.always,
+            self.address.copy(),
+            self.name.copy(),
+            {mask: dict(nets) for mask, nets in self.v4nets.items()},
+            {length: dict(nets) for length, nets in self.v6nets.items()},
+            list(self.triggers),
+        )
 
     def address_hit(self, address: str) -> int:
         best = self.address.lookup(address)
@@ -154,20 +197,24 @@ def _daemon_keys(daemons: PatternList) -> list[str] | None:
     return keys
 
 
-def _client_tokens(clients: PatternList) -> list[AddressOrName | NetMask] | None:
+def _client_tokens(clients: PatternList) -> tuple[list[AddressOrName | NetMask], bool] | None:
+    """The rule's client tokens if all are indexable, and whether any reads the name."""
     out: list[AddressOrName | NetMask] = []
+    reads_name = False
     for item in clients.items:
         if not isinstance(item, ClientHost):
             return None  # EXCEPT or user@host
         host = item.host
-        if isinstance(host, NetMask) or (
-            isinstance(host, AddressOrName)
-            and isinstance(host.matcher, Exact | Suffix | Prefix | AllWord | Bracket6)
+        if isinstance(host, NetMask):
+            out.append(host)
+        elif isinstance(host, AddressOrName) and isinstance(
+            host.matcher, Exact | Suffix | Prefix | AllWord | Bracket6
         ):
             out.append(host)
+            reads_name = reads_name or host.names_too
         else:
             return None
-    return out
+    return out, reads_name
 
 
 def _file(group: _Group, token: AddressOrName | NetMask, pos: int) -> None:
@@ -181,19 +228,12 @@ def _file(group: _Group, token: AddressOrName | NetMask, pos: int) -> None:
             _keep_min(group.v6nets.setdefault(length, {}), net6 >> shift, pos)
         return
     matcher = token.matcher
-    targets = [group.address, group.name] if token.names_too else [group.address]
     if isinstance(matcher, AllWord):
         group.always = min(group.always, pos)
         return
-    for keys in targets:
-        if isinstance(matcher, Exact):
-            _keep_min(keys.exact, matcher.token, pos)
-        elif isinstance(matcher, Prefix):
-            _keep_min(keys.prefix, matcher.token, pos)
-        elif isinstance(matcher, Suffix):
-            _keep_min(keys.suffix, matcher.token, pos)
-        elif isinstance(matcher, Bracket6) and matcher.value is not None:
-            _keep_min(keys.v6, matcher.value, pos)
+    group.address.add(matcher, pos)
+    if token.names_too:
+        group.name.add(matcher, pos)
 
 
 @dataclass(slots=True)
@@ -205,28 +245,49 @@ class TableIndex:
         return Candidates(self, ctx)
 
 
-def build_index(table: Table) -> TableIndex:
-    groups: dict[str, _Group] = {}
-    residual: dict[str, list[int]] = {}
-    for pos, rule in enumerate(table.rules):
+def build_index(rules: Sequence[Rule]) -> TableIndex:
+    """The index of a table's rules (positions are indexes into `rules`)."""
+    return extend_index(None, rules, 0)
+
+
+def extend_index(index: TableIndex | None, rules: Sequence[Rule], start: int) -> TableIndex:
+    """`index` (built for rules[:start]) plus rules[start:], as a new index; see the header."""
+    groups = {} if index is None else dict(index.groups)
+    residual = {} if index is None else dict(index.residual)
+    own_groups: set[str] = set()  # keys whose group belongs to the new index (copied or new)
+    own_lists: set[str] = set()
+
+    def residual_list(key: str) -> list[int]:
+        found = residual.get(key)
+        if key not in own_lists:
+            found = residual[key] = [] if found is None else list(found)
+            own_lists.add(key)
+        assert found is not None
+        return found
+
+    for pos in range(start, len(rules)):
+        rule = rules[pos]
         daemon_keys = _daemon_keys(rule.daemons)
-        tokens = _client_tokens(rule.clients) if daemon_keys is not None else None
         if daemon_keys is None:
-            residual.setdefault("", []).append(pos)
+            residual_list("").append(pos)
             continue
-        if tokens is None:
-            for key in dict.fromkeys(daemon_keys):
-                residual.setdefault(key, []).append(pos)
+        keys = daemon_keys if len(daemon_keys) == 1 else list(dict.fromkeys(daemon_keys))
+        filed = _client_tokens(rule.clients)
+        if filed is None:
+            for key in keys:
+                residual_list(key).append(pos)
             continue
-        for key in dict.fromkeys(daemon_keys):
-            group = groups.setdefault(key, _Group())
-            if any(isinstance(t, AddressOrName) and t.names_too for t in tokens):
+        tokens, reads_name = filed
+        for key in keys:
+            group = groups.get(key)
+            if key not in own_groups:
+                group = groups[key] = _Group() if group is None else group.copy()
+                own_groups.add(key)
+            assert group is not None
+            if reads_name:
                 group.triggers.append(pos)
             for token in tokens:
                 _file(group, token, pos)
-    for group in groups.values():
-        for keys in (group.address, group.name):
-            keys.used = bool(keys.exact or keys.prefix or keys.suffix or keys.v6)
     return TableIndex(groups, residual)
 
 
@@ -242,7 +303,9 @@ class Candidates:
         lists = [index.residual.get(k) for k in ("", ALL_DAEMONS, daemon)]
         present = [lst for lst in lists if lst]
         self._residual: Iterator[int] = (
-            iter(present[0]) if len(present) == 1 else heapq.merge(*present)
+            iter(present[0] if present else ())
+            if len(present) <= 1
+            else heapq.merge(*present)
         )
         address = ctx.addr(CLIENT)
         best = INF

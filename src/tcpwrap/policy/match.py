@@ -367,7 +367,7 @@ class _Run:
         rules = table.rules
         positions = (
             table.index.candidates(self)
-            if self.evaluation.use_index
+            if self.evaluation.use_index and rules  # (an empty table has nothing to index)
             else range(len(rules))
         )
         for pos in positions:

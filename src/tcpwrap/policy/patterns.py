@@ -308,9 +308,12 @@ class AddressOrName(HostPattern):
         return self.names_too and self.matcher.match(ctx.name(side))
 
 
-@lru_cache(maxsize=65536)
-def compile_host(token: str) -> HostPattern:
-    """The host_match() form of a token, in the original's dispatch order (SPEC 2.7)."""
+def host_pattern(token: str) -> HostPattern:
+    """The host_match() form of a token, in the original's dispatch order (SPEC 2.7).
+
+    Uncached: for callers that compile many distinct tokens once (a `/file` list), where
+    going through `compile_host`'s cache would only evict everybody else's entries.
+    """
     if token.startswith("@"):
         return Netgroup(token[1:])
     if token.startswith("/"):
@@ -326,7 +329,9 @@ def compile_host(token: str) -> HostPattern:
     return AddressOrName(token, compile_string(token), names_too(token))
 
 
-_ADDRESS_WILDCARD = frozenset("0123456789.*?")
+compile_host = lru_cache(maxsize=65536)(host_pattern)
+
+_ADDRESS_WILDCARD = "0123456789.*?"
 
 
 def names_too(token: str) -> bool:
@@ -337,7 +342,7 @@ def names_too(token: str) -> bool:
     (SPEC 2.7, case H01). Deliberate fix (docs/compat.md): a wildcard made only of digits,
     dots, `*` and `?` is an address pattern and never matches (or looks up) a host name.
     """
-    return not_inaddr(token) and not _ADDRESS_WILDCARD.issuperset(token)
+    return not_inaddr(token) and bool(token.strip(_ADDRESS_WILDCARD))  # see cstr.not_inaddr
 
 
 # --------------------------------------------------------------------------- list items
@@ -463,11 +468,15 @@ class PatternList:
 
 def _build(tokens: list[str], compile_item: Callable[[str], Item]) -> PatternList:
     items: list[Item | None] = []
+    excepts = False
     for tok in tokens:
-        if fold(tok) == "except":
+        if len(tok) == 6 and fold(tok) == "except":
             items.append(None)
+            excepts = True
         else:
             items.append(compile_item(tok))
+    if not excepts:  # the common case, once per rule of a (maybe huge) table
+        return PatternList(tuple(items), (len(items),) * len(items))
     next_except = [len(items)] * len(items)
     upcoming = len(items)
     for i in range(len(items) - 1, -1, -1):
@@ -477,7 +486,10 @@ def _build(tokens: list[str], compile_item: Callable[[str], Item]) -> PatternLis
     return PatternList(tuple(items), tuple(next_except))
 
 
+@lru_cache(maxsize=1024)
 def compile_daemon_list(text: str) -> PatternList:
+    # Cached: big tables repeat a few daemon lists ("ALL", "sshd") on every line, and the
+    # compiled list is immutable, so rules may share it.
     return _build(split_list(text), compile_daemon_item)
 
 

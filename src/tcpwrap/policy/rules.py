@@ -3,8 +3,8 @@
 What it does: splits each logical line into daemon list, client list and third field at the
 first and second `:` outside brackets, compiles the lists into patterns and the third field into
 option steps (options language, Debian's default) or keeps it as a shell command (the paper's
-classic language), and records the lines that are skipped for a missing `:`. The compiled
-index (index.py) is built here too, so a Table is ready to decide with.
+classic language). Whole tables are compiled and indexed by compile.py, which builds complete
+Tables; `compile_table` and `compile_policy` here are its entry points, kept for callers.
 
 Hazards: a table may hold 100,000 lines; compiling is linear and done once per file version.
 Errors: none raised for table content: problems become diagnostics with file:line, exactly
@@ -17,16 +17,14 @@ import enum
 
 from tcpwrap._record import field
 from tcpwrap._record import record as dataclass
-from tcpwrap.errors import Diagnostic, Origin, warning
+from tcpwrap.errors import Diagnostic, Origin
 from tcpwrap.policy.cstr import split_at
 from tcpwrap.policy.options import OptionStep, compile_options
 from tcpwrap.policy.patterns import PatternList, compile_client_list, compile_daemon_list
-from tcpwrap.policy.tables import LineProblem, TableText, read_lines
+from tcpwrap.policy.tables import LineProblem
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from tcpwrap.policy.index import TableIndex
 
 
@@ -63,7 +61,10 @@ class Table:
     notes: tuple[tuple[int, Diagnostic], ...]  # (line, warning) for skipped lines, in order
     stop: LineProblem | None
     open_error: str | None
-    index: TableIndex = field(repr=False, compare=False, default=None)  # set by compile_table
+    # Built with the table by compile.py; None only in hand-made tables that are scanned
+    # without the index (use_index=False, as policy.lint does).
+    index: TableIndex = field(repr=False, compare=False, default=None)
+    physical: int = 0  # physical lines read: where the numbering of an append goes on
 
     @property
     def missing(self) -> bool:
@@ -90,30 +91,10 @@ def parse_rule(line_text: str, origin: Origin, language: Language) -> Rule | Non
 
 
 def compile_table(source: TableSource, language: Language = Language.OPTIONS) -> Table:
-    """Read, parse and index one table (missing = empty, as in tcpd)."""
-    from tcpwrap.policy.index import build_index
+    """Read, parse and index one table (missing = empty, as in tcpd): compile.compile_table."""
+    from tcpwrap.policy import compile  # compile.py builds on this module: import it late
 
-    if source.data is None:
-        table = Table(source.path, (), (), None, source.error)
-        return _with_index(table, build_index)
-    text: TableText = read_lines(source.data)
-    rules: list[Rule] = []
-    notes: list[tuple[int, Diagnostic]] = []
-    for logical in text.lines:
-        origin = Origin(source.path, logical.line)
-        rule = parse_rule(logical.text, origin, language)
-        if rule is None:
-            notes.append((logical.line, warning('missing ":" separator', origin)))
-        else:
-            rules.append(rule)
-    table = Table(source.path, tuple(rules), tuple(notes), text.stop, None)
-    return _with_index(table, build_index)
-
-
-def _with_index(table: Table, build: Callable[[Table], TableIndex]) -> Table:
-    index = build(table)
-    object.__setattr__(table, "index", index)
-    return table
+    return compile.compile_table(source, language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,4 +109,7 @@ class Policy:
 def compile_policy(
     allow: TableSource, deny: TableSource, language: Language = Language.OPTIONS
 ) -> Policy:
-    return Policy(compile_table(allow, language), compile_table(deny, language), language)
+    """Both tables compiled: compile.compile_policy."""
+    from tcpwrap.policy import compile
+
+    return compile.compile_policy(allow, deny, language)
