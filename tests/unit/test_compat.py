@@ -240,7 +240,9 @@ def test_pattern_file_and_banner_caps(tmp_path: Path) -> None:
     with big.open("wb") as handle:
         handle.write(b"192.0.2.1" + b" " * (sysenv.PATTERN_FILE_LIMIT - 9))
         handle.write(b"192.0.2.2\n")  # beyond the cap: never read
-    assert env.pattern_file(str(big)) == ["192.0.2.1"]
+    compiled = env.pattern_file(str(big))
+    assert not isinstance(compiled, str) and compiled is not None
+    assert compiled.tokens == ("192.0.2.1",)
     banners = tmp_path / "banners"
     banners.mkdir()
     (banners / "sshd").write_bytes(b"x" * sysenv.BANNER_LIMIT + b"tail\n")

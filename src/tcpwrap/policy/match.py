@@ -65,6 +65,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Final
 
+    from tcpwrap.policy.patterns import FileMatcher
+
 UNKNOWN: Final = "unknown"
 STRING_LENGTH: Final = 127  # tcpd's 128-byte request strings
 FILE_DEPTH_LIMIT: Final = 32  # nested /file lists (the original recursed until it crashed)
@@ -186,7 +188,7 @@ class _Run:
     def innetgr(self, group: str, host: str) -> bool:
         return self.env.innetgr(group, host)
 
-    def enter_file(self, path: str) -> list[str] | None:
+    def enter_file(self, path: str) -> FileMatcher | None:
         if path in self.file_stack or len(self.file_stack) >= FILE_DEPTH_LIMIT:
             self.warn(f"{path}: pattern file includes itself; not matched")
             return None
@@ -197,7 +199,8 @@ class _Run:
             self.warn(f"open {path}: {content}")
             return None
         self.file_stack.append(path)
-        return content
+        # The naive evaluation (the reference the index is tested against) scans files naively.
+        return content if self.evaluation.use_index else content.naive
 
     def leave_file(self, path: str) -> None:
         self.file_stack.pop()

@@ -5,7 +5,9 @@ hosts_access(5) as Debian 7.6.q ships it (SPEC 2.5-2.12): string forms (ALL, KNO
 `prefix.`, `*`/`?` globs, `[v6]`, exact), port numbers, `net/mask`, `n.n.n.n/len`, `[v6]/len`,
 `@netgroup`, `/file`, KNOWN/LOCAL host keywords, `user@host`, `daemon@host`, and EXCEPT lists.
 Matching asks a `MatchContext` for facts; asking for a name or a user may interrupt the
-evaluation (the context raises), which is how lookups stay lazy and rule-driven.
+evaluation (the context raises), which is how lookups stay lazy and rule-driven. A `/file`
+token asks the context for the file's compiled form (a `FileMatcher`, patternfile.py), which
+the environment builds once per file version.
 
 Hazards: tokens come from admin files; host names and user names they are compared with come
 from the network. Nothing here interprets them beyond comparison. Matching order inside a token
@@ -55,13 +57,25 @@ class MatchContext(Protocol):
 
     def name(self, side: int) -> str: ...  # may trigger a lookup (lazily)
 
+    def name_if_ready(self, side: int) -> str | None: ...  # the name if read before, no lookup
+
     def user(self) -> str: ...  # may trigger an ident query (lazily)
 
     def innetgr(self, group: str, host: str) -> bool: ...
 
-    def enter_file(self, path: str) -> list[str] | None: ...  # None: no match (missing/loop)
+    def enter_file(self, path: str) -> FileMatcher | None: ...  # None: no match (missing/loop)
 
     def leave_file(self, path: str) -> None: ...
+
+
+class FileMatcher(Protocol):
+    """A `/file` list as the matcher sees it: compiled once per file version (patternfile.py).
+
+    `match` must give exactly what evaluating the file's tokens one by one with `host_match`
+    gives, and make the same lookups in the same order; the first matching token ends it.
+    """
+
+    def match(self, ctx: MatchContext, side: int) -> bool: ...
 
 
 def hostname_known(name: str) -> bool:
@@ -214,11 +228,11 @@ class FileList(HostPattern):
     path: str
 
     def match(self, ctx: MatchContext, side: int) -> bool:
-        tokens = ctx.enter_file(self.path)
-        if tokens is None:
+        matcher = ctx.enter_file(self.path)
+        if matcher is None:
             return False
         try:
-            return any(compile_host(tok).match(ctx, side) for tok in tokens)
+            return matcher.match(ctx, side)
         finally:
             ctx.leave_file(self.path)
 

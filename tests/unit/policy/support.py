@@ -18,6 +18,8 @@ from tcpwrap.policy.decision import (
 from tcpwrap.policy.environment import NO_ENVIRONMENT, Environment
 from tcpwrap.policy.facts import KnownName, NameLookup, Need
 from tcpwrap.policy.match import Evaluation, evaluate
+from tcpwrap.policy.patternfile import compile_pattern_file
+from tcpwrap.policy.patterns import FileMatcher
 from tcpwrap.policy.rules import Language, Policy, TableSource, compile_policy
 
 ALLOW = "hosts.allow"
@@ -148,8 +150,12 @@ class FakeContext:
     def innetgr(self, group: str, host: str) -> bool:
         return host in self.netgroups.get(group, set())
 
-    def enter_file(self, path: str) -> list[str] | None:
-        return self.files.get(path)
+    def name_if_ready(self, side: int) -> str | None:
+        return self.names[side] if f"name{side}" in self.looked_up else None
+
+    def enter_file(self, path: str) -> FileMatcher | None:
+        tokens = self.files.get(path)
+        return None if tokens is None else compile_pattern_file(tokens)
 
     def leave_file(self, path: str) -> None:
         pass

@@ -11,6 +11,7 @@ import pytest
 
 from tcpwrap.errors import Kind
 from tcpwrap.policy.environment import StaticEnvironment
+from tcpwrap.policy.patternfile import PatternFile
 from tcpwrap.policy.patterns import (
     CLIENT,
     SERVER,
@@ -460,7 +461,7 @@ def test_except_in_daemon_lists() -> None:
 
 
 class Unreadable(StaticEnvironment):
-    def pattern_file(self, path: str) -> list[str] | str | None:
+    def pattern_file(self, path: str) -> PatternFile | str | None:
         if path == "/secret":
             return "Permission denied"
         return super().pattern_file(path)
