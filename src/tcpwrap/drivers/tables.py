@@ -2,13 +2,27 @@
 
 What it does: `read_table(path)` gives a `TableSource` with tcpd's open semantics (ENOENT =
 empty table; a directory reads as empty; any other error = the strerror text, which the
-matcher turns into `cannot open <t>: <err>` and an ERROR scan). `PolicyCache` compiles a
-(allow, deny) pair once and, before each decision, re-checks both files' identity (device,
-inode, size, mtime_ns): an edit takes effect on the next decision, as with tcpd, and an
-unchanged table costs two stat() calls.
+matcher turns into `cannot open <t>: <err>` and an ERROR scan). `PolicyCache` compiles an
+(allow, deny) pair once and, before each decision, checks that the files did not change: one
+ioctl while inotify watches their directories (drivers/inotify.py), else both files' identity
+(device, inode, size, mtime_ns, mode). After a change only what changed is redone: a table
+whose new content is its old content plus complete lines (DenyHosts, fail2ban) is extended
+(policy.compile.extend_table: the cost of the appended lines, a few ms at 100,000 lines); an
+unchanged table is kept; any other change compiles that table anew (about a second at
+100,000 lines).
 
-Hazards: tables can be large (100k lines): reading is bounded by `TABLE_LIMIT` and compiling is
-linear; recompilation is atomic (a new Policy object replaces the old one).
+Two ways to ask for the policy:
+  get()      exact: the policy of the files as they are now. A full recompile blocks the
+             caller (and every other get() caller, who waits for the same compile).
+  current()  for resident servers: never waits for a full recompile once a policy exists.
+             It applies appends inline like get(); when a full recompile is needed it starts
+             one in a background thread (one at a time) and returns the previous policy until
+             the new one is ready, then swaps it in atomically. See its docstring for the
+             staleness window.
+
+Hazards: tables can be large (100k lines): reading is bounded by `TABLE_LIMIT`; compiling is
+linear, with the cyclic garbage collector paused (drivers/gcpause.py). A new Policy replaces
+the old one as a whole (one reference); a Policy handed out stays valid and unchanged.
 Errors: none raised for table problems; they become diagnostics in the decision.
 """
 
@@ -18,11 +32,15 @@ import os
 import stat
 import time
 
+from tcpwrap._record import record
+from tcpwrap.drivers.gcpause import paused_gc
+from tcpwrap.policy.compile import compile_table, extend_table
 from tcpwrap.policy.rules import Language, Policy, TableSource, compile_policy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from tcpwrap.drivers.inotify import SharedWatch
+    from tcpwrap.policy.rules import Table
 
 TABLE_LIMIT = 256 * 1024 * 1024
 # File systems keep coarse timestamps: an edit that keeps the size within one tick looks
@@ -54,7 +72,8 @@ def read_table(path: str) -> TableSource:
 
 
 def load_policy(allow: str, deny: str, language: Language = Language.OPTIONS) -> Policy:
-    return compile_policy(read_table(allow), read_table(deny), language)
+    with paused_gc():
+        return compile_policy(read_table(allow), read_table(deny), language)
 
 
 def _shared_watch() -> SharedWatch | None:
@@ -63,8 +82,41 @@ def _shared_watch() -> SharedWatch | None:
     return shared_watch()
 
 
+@record(frozen=True)
+class _State:
+    """A compiled policy and what it was compiled from (replaced whole, never changed)."""
+
+    identity: tuple[Identity, Identity]
+    sources: tuple[TableSource, TableSource]
+    policy: Policy
+    racy_until: int  # wall-clock ns until which the contents are compared too (0: never)
+
+
+class _Job:
+    """A full recompile: what it compiles, the tables it keeps, and when it is done."""
+
+    def __init__(
+        self,
+        identity: tuple[Identity, Identity],
+        sources: tuple[TableSource, TableSource],
+        keep: tuple[Table | None, Table | None],
+        version: int,
+        generation: int,
+        read_ns: int,
+    ) -> None:
+        import threading
+
+        self.identity = identity
+        self.sources = sources
+        self.keep = keep  # None: compile this table
+        self.version = version  # the cache's version when the job began
+        self.generation = generation
+        self.read_ns = read_ns
+        self.done = threading.Event()
+
+
 class PolicyCache:
-    """A compiled policy that follows its files (thread-safe; one compile per change)."""
+    """A compiled policy that follows its files (thread-safe; see the module docstring)."""
 
     def __init__(self, allow: str, deny: str, language: Language = Language.OPTIONS) -> None:
         self.allow = allow
@@ -72,14 +124,13 @@ class PolicyCache:
         self.language = language
         import threading  # only long-lived callers need the cache: keep it off tcpd's start-up
 
-        self._lock = threading.Lock()
-        self._identity: tuple[Identity, Identity] | None = None
-        self._policy: Policy | None = None
+        self._lock = threading.Lock()  # held for checks and appends, never for a full compile
+        self._state: _State | None = None
+        self._version = 0  # counts installed states: a job installs only onto its own
+        self._job: _Job | None = None  # the full recompile under way, if any
         # Verdicts of side-effect-free queries against the current policy (see library.py);
         # replaced, not cleared, when the policy changes, so readers never see a mix.
         self.memo: dict[tuple[str, str, str, str], bool] = {}
-        self._sources: tuple[TableSource, TableSource] | None = None
-        self._racy_until = 0  # wall-clock ns until which contents are compared too
         # With inotify watching the tables' directories, "nothing happened" is one ioctl and
         # the identity check (two stat calls) is done only after an event.
         self._watch: SharedWatch | None = None
@@ -87,39 +138,192 @@ class PolicyCache:
         self._seen = -1  # the watch generation last verified
         self._watch_tried = False
 
+    @property
+    def compiling(self) -> bool:
+        """Whether a full recompile is under way (current() may be serving the previous one)."""
+        return self._job is not None
+
     def get(self) -> Policy:
-        policy = self._policy
-        watch = self._watch
-        if policy is not None and watch is not None and self._wds is not None:
-            generation = watch.generation()
-            if generation == self._seen and not self._racy_until:
+        """The policy of the tables as they are now; waits for a full recompile if needed."""
+        while True:
+            policy = self._unchanged()
+            if policy is not None:
                 return policy
-            if watch.lost(self._wds):
-                self._wds = watch.watch((self.allow, self.deny))  # re-watch, or give up
-            self._seen = generation  # before checking: later events are seen next time
-        identity = (_identity(self.allow), _identity(self.deny))
-        if policy is not None and identity == self._identity and not self._racy_until:
+            policy, job, mine = self._refresh()
+            if policy is not None:
+                return policy
+            assert job is not None
+            if mine:
+                self._compile(job)  # in this thread: the caller waits anyway
+            else:
+                job.done.wait()  # someone else compiles; then look again
+
+    def current(self) -> Policy:
+        """The policy to decide with now, without ever waiting for a full recompile.
+
+        Like get(), except when a table changed in a way other than an append (an edit, a
+        rewrite, a replacement) and a policy already exists: the recompile then runs in a
+        background thread (one at a time) and this returns the previous policy until the new
+        one is ready; the call after that returns the new one.
+
+        Staleness window: from the first call that sees such a change until the background
+        compile ends (about a second per 100,000 lines), decisions follow the tables as they
+        were before the change, including appends made to the new content meanwhile (they
+        are applied once the new policy is in). Appends to the content the current policy was
+        compiled from are honoured at once. Without a policy yet (the first call), it
+        compiles in the caller's thread, as get() does.
+        """
+        state = self._state
+        if state is None:
+            return self.get()
+        policy = self._unchanged()
+        if policy is not None:
             return policy
+        policy, job, mine = self._refresh()
+        if policy is not None:
+            return policy
+        assert job is not None
+        if mine:
+            import threading
+
+            threading.Thread(
+                target=self._compile, args=(job,), name="tcpwrap-policy-compile", daemon=True
+            ).start()
+        state = self._state
+        assert state is not None
+        return state.policy
+
+    # ------------------------------------------------------------------ internals
+
+    def _unchanged(self) -> Policy | None:
+        """The policy if nothing can have changed (no lock; the common case), else None."""
+        state = self._state
+        if state is None or state.racy_until or self._job is not None:
+            return None
+        watch, wds = self._watch, self._wds
+        if watch is not None and wds is not None:
+            return state.policy if watch.generation() == self._seen else None
+        if (_identity(self.allow), _identity(self.deny)) == state.identity:
+            return state.policy
+        return None
+
+    def _refresh(self) -> tuple[Policy | None, _Job | None, bool]:
+        """Check the files and apply what can be applied now.
+
+        Returns (policy, None, False) when the policy is up to date (maybe after appends), or
+        (None, job, mine) when a full recompile is needed: `mine` says the caller must run the
+        new job; otherwise `job` is the one already under way.
+        """
         with self._lock:
             if not self._watch_tried:
                 self._watch_tried = True
                 self._watch = _shared_watch()
                 if self._watch is not None:
-                    self._seen = self._watch.generation()
                     self._wds = self._watch.watch((self.allow, self.deny))
-            if self._policy is not None and identity == self._identity:
-                if time.time_ns() > self._racy_until:
-                    self._racy_until = 0
+            generation = -1
+            watch = self._watch
+            if watch is not None and self._wds is not None:
+                generation = watch.generation()  # before the checks: later events show later
+                if watch.lost(self._wds):
+                    self._wds = watch.watch((self.allow, self.deny))  # re-watch, or give up
+            identity = (_identity(self.allow), _identity(self.deny))
+            job = self._job
+            if job is not None and identity == job.identity:
+                return None, job, False
+            state = self._state
+            read_ns = time.time_ns()
+            if state is not None and identity == state.identity:
+                if not state.racy_until:
+                    self._fresh(generation)
+                    return state.policy, None, False
                 sources = (read_table(self.allow), read_table(self.deny))
-                if sources == self._sources:
-                    return self._policy
+                if sources == state.sources:
+                    if read_ns > state.racy_until:
+                        self._state = _State(state.identity, state.sources, state.policy, 0)
+                    self._fresh(generation)
+                    return state.policy, None, False
             else:
-                sources = (read_table(self.allow), read_table(self.deny))
-            self._policy = compile_policy(sources[0], sources[1], self.language)
-            self._sources = sources
+                sources = (
+                    self._read(0, self.allow, identity, state),
+                    self._read(1, self.deny, identity, state),
+                )
+            keep: tuple[Table | None, Table | None] = (None, None)
+            if state is not None:
+                if sources == state.sources:
+                    self._install(identity, sources, state.policy, generation, read_ns)
+                    return state.policy, None, False
+                old = state.policy
+                keep = (
+                    self._reuse(old.allow, state.sources[0], sources[0]),
+                    self._reuse(old.deny, state.sources[1], sources[1]),
+                )
+                if keep[0] is not None and keep[1] is not None:
+                    policy = Policy(keep[0], keep[1], self.language)
+                    self._install(identity, sources, policy, generation, read_ns)
+                    return policy, None, False
+            if job is not None:
+                return None, job, False  # one compile at a time: the caller waits or serves
+            job = self._job = _Job(identity, sources, keep, self._version, generation, read_ns)
+            return None, job, True
+
+    def _read(
+        self, which: int, path: str, identity: tuple[Identity, Identity], state: _State | None
+    ) -> TableSource:
+        """The table's content; an unchanged table (same identity, not racy) is not re-read."""
+        if state is not None and not state.racy_until and identity[which] == state.identity[which]:
+            return state.sources[which]
+        return read_table(path)
+
+    def _reuse(self, table: Table, old: TableSource, new: TableSource) -> Table | None:
+        """The table for `new` without a full compile (unchanged or appended), or None."""
+        if new == old:
+            return table
+        return extend_table(table, old, new, self.language)
+
+    def _compile(self, job: _Job) -> None:
+        """Run a full recompile and install its result unless something newer came first."""
+        try:
+            with paused_gc():
+                allow, deny = (
+                    kept if kept is not None else compile_table(source, self.language)
+                    for kept, source in zip(job.keep, job.sources, strict=True)
+                )
+            policy = Policy(allow, deny, self.language)
+            with self._lock:
+                self._job = None
+                if self._version == job.version:
+                    self._install(job.identity, job.sources, policy, job.generation, job.read_ns)
+        finally:
+            with self._lock:
+                if self._job is job:
+                    self._job = None
+            job.done.set()
+
+    def _install(
+        self,
+        identity: tuple[Identity, Identity],
+        sources: tuple[TableSource, TableSource],
+        policy: Policy,
+        generation: int,
+        read_ns: int,
+    ) -> None:
+        """Make `policy` the current one (the lock is held)."""
+        state = self._state
+        newest = max((i[3] for i in identity if i is not None and i[0] >= 0), default=0)
+        # Racy: a same-size edit within the file system's timestamp tick after our read
+        # would not show in the identity; until the tick is surely over, compare contents.
+        racy_until = newest + RACY_WINDOW_NS if read_ns - newest < RACY_WINDOW_NS else 0
+        if state is None or policy is not state.policy:
             self.memo = {}
-            self._identity = identity
-            newest = max((i[3] for i in identity if i is not None and i[0] >= 0), default=0)
-            now = time.time_ns()
-            self._racy_until = newest + RACY_WINDOW_NS if now - newest < RACY_WINDOW_NS else 0
-            return self._policy
+        self._state = _State(identity, sources, policy, racy_until)
+        self._version += 1  # a job begun before this would install an older view: it won't
+        if generation >= 0:
+            self._seen = generation
+
+    def _fresh(self, generation: int) -> None:
+        """The installed state was found to match the files (the lock is held)."""
+        if self._job is not None:
+            self._version += 1  # the job compiles content that is gone: drop its result
+        if generation >= 0:
+            self._seen = generation
+

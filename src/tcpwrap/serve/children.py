@@ -76,7 +76,7 @@ def resolve_identity(user: str, group: str | None) -> Identity:
         except KeyError:
             raise SpawnError(user, f"unknown group {group!r}") from None
     try:
-        groups = tuple(os.getgrouplist(user, gid))
+        groups = tuple(sorted(set(os.getgrouplist(user, gid))))
     except OSError:
         groups = (gid,)
     return Identity(entry.pw_uid, gid, groups)
@@ -97,8 +97,7 @@ class Children:
         self._devnull: int | None = None
         self.started = 0
         self.failed = 0
-        self._uid = os.getuid()
-        self._gid = os.getgid()
+        self._own = Identity(os.getuid(), os.getgid(), tuple(sorted(os.getgroups())))
 
     def __len__(self) -> int:
         return len(self._children)
@@ -117,7 +116,7 @@ class Children:
         user: int | None = None
         group: int | None = None
         groups: list[int] | None = None
-        if identity is not None and (identity.uid != self._uid or identity.gid != self._gid):
+        if identity is not None and identity != self._own:
             # Only ask for an identity change when there is one: it rules out vfork().
             user, group, groups = identity.uid, identity.gid, list(identity.groups)
         try:

@@ -41,8 +41,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, cast
 from datetime import UTC, datetime
+from typing import Any, cast
 
 from tcpwrap.drivers.deciding import Check, Outcome, Settings, drive_async
 from tcpwrap.drivers.endpoint import connection_for
@@ -78,7 +78,8 @@ from tcpwrap.serve.systemd import Notifier, PassedSocket, passed_sockets
 ACCEPT_BURST = 64  # connections taken per readiness event before other listeners get a turn
 BACKOFF_FIRST, BACKOFF_MAX = 0.05, 1.0
 OUT_OF_FILES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
-TRAP_SPAWNS_AT_ONCE = 8
+TRAP_SPAWNS_AT_ONCE = 8  # booby-trap commands running at once; the rest wait their turn
+TRAP_SPAWNS_WAITING = 1000  # beyond this many waiting, a spawn is skipped (and counted)
 SPAWN_MEMORY = 100_000  # sources whose last trap spawn is remembered
 OWN = "tcpwrap-serve"  # the ident of the server's own records
 Address = tuple[str, int]
@@ -157,7 +158,8 @@ class Server:
         self.stopping = asyncio.Event()
         self.loop = asyncio.get_running_loop()
         self.passed: list[PassedSocket] = passed_sockets()
-        self.trap_spawns = 0
+        self.trap_spawns = 0  # waiting or running
+        self.trap_slots = asyncio.Semaphore(TRAP_SPAWNS_AT_ONCE)
         self.last_spawn: OrderedDict[str, float] = OrderedDict()
         self._configure(setup.config)
         self.limits = Limits(self.config.limits)
@@ -532,7 +534,7 @@ class Server:
         return Check(evaluation, self.settings, client=client, server=server)
 
     def _shape(self, service: Service) -> ChildShape:
-        return ChildShape({"PATH": self.config.child_path}, service.identity)
+        return ChildShape({"PATH": self.config.child_path}, service.identity, service.umask)
 
     async def _decide(
         self,
@@ -1030,20 +1032,29 @@ class Server:
         last = self.last_spawn.get(source)
         if last is not None and now - last < trap.spawn_interval:
             return
-        if self.trap_spawns >= TRAP_SPAWNS_AT_ONCE:
-            self.stats.refuse("trap spawn skipped: busy")
+        if self.trap_spawns >= TRAP_SPAWNS_AT_ONCE + TRAP_SPAWNS_WAITING:
+            self.stats.trap_spawns_skipped += 1
+            if (
+                self.stats.trap_spawns_skipped in (1, 10, 100)
+                or not self.stats.trap_spawns_skipped % 1000
+            ):
+                self._own_error(
+                    f"trap spawns skipped (too many waiting): {self.stats.trap_spawns_skipped}"
+                )
             return
         self.last_spawn[source] = now
         self.last_spawn.move_to_end(source)
         while len(self.last_spawn) > SPAWN_MEMORY:
             self.last_spawn.popitem(last=False)
+        self.trap_spawns += 1
         self._spawn_task(self._run_trap_spawn(service, trap, client, server))
 
     async def _run_trap_spawn(
         self, service: Service, trap: TrapConfig, client: Address, server: Address | None
     ) -> None:
+        """The trap's command, % expanded as a rule's spawn (lookups included); at most
+        TRAP_SPAWNS_AT_ONCE at a time."""
         assert trap.spawn is not None
-        self.trap_spawns += 1
         conduct = ServeConduct(
             settings=self.settings,
             names=self.names,
@@ -1053,11 +1064,12 @@ class Server:
             debian_aclexec=False,
         )
         try:
-            check = self._new_check(
-                service, client, server, datagram=False, policy=self.trap_policies[trap.spawn]
-            )
-            await drive_async(check, conduct)
-            self.stats.spawned += 1
+            async with self.trap_slots:
+                check = self._new_check(
+                    service, client, server, datagram=False, policy=self.trap_policies[trap.spawn]
+                )
+                await drive_async(check, conduct)
+                self.stats.spawned += 1
         except Exception as exc:
             self._internal_error(service, None, exc)
         finally:

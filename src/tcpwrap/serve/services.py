@@ -65,6 +65,7 @@ class Service:
     trap: TrapConfig | None = None
     sndbuf: int | None = None
     rcvbuf: int | None = None
+    umask: int | None = None  # a tcpd line's daemon starts with tcpd's umask 022
 
     @property
     def stream(self) -> bool:
@@ -168,6 +169,7 @@ def line_services(
                     None,
                     line.sndbuf,
                     line.rcvbuf,
+                    0o022 if daemon.wrapped else None,
                 )
             )
     return services, problems

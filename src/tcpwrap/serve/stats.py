@@ -55,6 +55,7 @@ class Stats:
     limited: int = 0  # refusals by a limit (also in refused)
     spawned: int = 0
     spawn_failures: int = 0
+    trap_spawns_skipped: int = 0
     twisted: int = 0
     internal: int = 0  # connections served by an internal service
     accept_errors: int = 0
@@ -82,6 +83,7 @@ class Stats:
             "limited": self.limited,
             "spawned": self.spawned,
             "spawn_failures": self.spawn_failures,
+            "trap_spawns_skipped": self.trap_spawns_skipped,
             "twisted": self.twisted,
             "internal": self.internal,
             "accept_errors": self.accept_errors,
