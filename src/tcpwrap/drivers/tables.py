@@ -60,9 +60,16 @@ def _identity(path: str) -> Identity:
 def read_table(path: str) -> TableSource:
     try:
         with open(path, "rb") as handle:
-            if stat.S_ISDIR(os.fstat(handle.fileno()).st_mode):
+            info = os.fstat(handle.fileno())
+            if stat.S_ISDIR(info.st_mode):
                 return TableSource(path, b"")
-            return TableSource(path, handle.read(TABLE_LIMIT))
+            # Sized by fstat: read(TABLE_LIMIT) would allocate the whole limit on every
+            # read (a third of the time of reading a 100,000-line table). One byte more
+            # shows EOF; a file that grew meanwhile is read on up to the limit.
+            data = handle.read(min(TABLE_LIMIT, info.st_size + 1))
+            if len(data) > info.st_size and len(data) < TABLE_LIMIT:
+                data += handle.read(TABLE_LIMIT - len(data))
+            return TableSource(path, data)
     except FileNotFoundError:
         return TableSource(path, None)
     except IsADirectoryError:

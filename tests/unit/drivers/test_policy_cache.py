@@ -185,3 +185,16 @@ def test_paused_gc_nests_and_restores() -> None:
         assert not gc.isenabled()  # it was off before: it stays off
     finally:
         gc.enable()
+
+
+def test_read_table_limit_and_unsized_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = tmp_path / "hosts.deny"
+    table.write_bytes(b"ALL: 192.0.2.1\nALL: 192.0.2.2\n")
+    assert read_table(str(table)).data == table.read_bytes()
+    monkeypatch.setattr(tables_module, "TABLE_LIMIT", 10)
+    assert read_table(str(table)).data == b"ALL: 192.0"
+    monkeypatch.undo()
+    status = read_table("/proc/self/status")  # st_size 0, yet it has content
+    assert status.data is not None and b"Name:" in status.data
