@@ -130,6 +130,9 @@ def parse_services(text: str) -> ServiceParse:
             problems.append(InetdProblem(at, message))
 
         host_text, service = _split_first(fields[0])
+        if host_text is None and fields[0].startswith("["):
+            bad(f"bad host address specifier in {fields[0]!r}: expected [ADDRESS]:SERVICE")
+            continue
         hosts = default_hosts
         if host_text is not None:
             parsed_hosts = split_hosts(host_text)

@@ -81,15 +81,15 @@ class BanFile:
     def load(self, now: float) -> None:
         """Take over what a previous run left (expired bans are dropped at the next prune)."""
         ours: dict[str, float] = {}
-        for line in _read_lines(self.sidecar):
-            token, _, epoch = line.partition(" ")
+        words = _read_tokens(self.sidecar)
+        for token, epoch in zip(words[::2], words[1::2], strict=False):
             try:
                 when = float(epoch)
             except ValueError:
                 continue
             if token_key(token) is not None:
                 ours[token] = when
-        listed = _read_lines(self.path)
+        listed = _read_tokens(self.path)
         self.foreign = [t for t in dict.fromkeys(listed) if t not in ours]
         self.expiries = {t: e for t, e in ours.items() if t in set(listed)}
 
@@ -129,7 +129,8 @@ class BanFile:
                 os.unlink(temporary)
 
 
-def _read_lines(path: str) -> list[str]:
+def _read_tokens(path: str) -> list[str]:
+    """The whitespace-separated tokens of a file (as tcpd reads a `/file` list)."""
     try:
         with open(path, "rb") as handle:
             data = handle.read(64 * 1024 * 1024)

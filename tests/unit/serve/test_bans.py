@@ -1,0 +1,93 @@
+"""serve.bans: the in-memory bans and the ban-list files tcpd's `/file` patterns read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tcpwrap.drivers.environment import SystemEnvironment
+from tcpwrap.policy.decision import Connection, Endpoint, Verdict
+from tcpwrap.policy.match import evaluate
+from tcpwrap.policy.rules import TableSource, compile_policy
+from tcpwrap.serve.bans import Bans, ban_token, token_key
+
+
+def test_tokens_are_tcpd_file_patterns() -> None:
+    assert ban_token("192.0.2.7", 32, 64) == "192.0.2.7"
+    assert ban_token("::ffff:192.0.2.7", 32, 64) == "192.0.2.7"
+    assert ban_token("192.0.2.7", 24, 64) == "192.0.2.0/24"
+    assert ban_token("2001:db8:1:2::99", 32, 64) == "[2001:db8:1:2::]/64"
+    assert ban_token("a;rm -rf /", 32, 64) is None  # never a name, never a path
+    assert ban_token("/etc/passwd", 32, 64) is None
+    for token in ("192.0.2.7", "192.0.2.0/24", "[2001:db8:1:2::]/64"):
+        assert token_key(token) is not None
+    assert token_key("#") is None and token_key("example.com") is None
+
+
+def test_ban_list_is_honoured_by_the_rule_engine(tmp_path: Path) -> None:
+    """What we write is what a hosts.deny `ALL: /path` include matches (the same engine as
+    tcpd's conformance suite checks against libwrap)."""
+    path = tmp_path / "banned"
+    bans = Bans(32, 64, 1000, lambda message: None)
+    for address in ("192.0.2.7", "2001:db8:1:2::99"):
+        assert bans.ban(address, 600, str(path), 1000.0) is not None
+    assert path.read_text() == "192.0.2.7\n[2001:db8:1:2::]/64\n"
+    policy = compile_policy(TableSource("allow", None),
+                            TableSource("deny", f"ALL: {path}\n".encode()))  # fmt: skip
+
+    def verdict(address: str) -> Verdict:
+        connection = Connection("sshd", client=Endpoint(address, name="unknown"))
+        return evaluate(policy, connection, env=SystemEnvironment()).verdict
+
+    assert verdict("192.0.2.7") is Verdict.DENY
+    assert verdict("2001:db8:1:2::1") is Verdict.DENY  # the whole /64
+    assert verdict("192.0.2.8") is Verdict.GRANT
+    assert verdict("2001:db8:1:3::1") is Verdict.GRANT
+
+
+def test_memory_checks_prefixes_and_expiry(tmp_path: Path) -> None:
+    bans = Bans(32, 64, 1000, lambda message: None)
+    path = str(tmp_path / "b")
+    bans.ban("2001:db8::5", 10, path, 100.0)
+    assert bans.banned("2001:db8::77", 105.0)
+    assert not bans.banned("2001:db9::77", 105.0)
+    assert not bans.banned("2001:db8::77", 111.0)  # expired
+    bans.ban("192.0.2.1", 10, path, 100.0)
+    assert bans.banned("::ffff:192.0.2.1", 101.0)
+
+
+def test_extend_prune_and_restart(tmp_path: Path) -> None:
+    path = tmp_path / "banned"
+    path.write_text("10.9.9.9\n")  # someone else's entry: kept, never expires
+    errors: list[str] = []
+    bans = Bans(32, 64, 1000, errors.append)
+    first = bans.ban("192.0.2.1", 10, str(path), 100.0)
+    again = bans.ban("192.0.2.1", 50, str(path), 101.0)
+    bans.ban("192.0.2.2", 100, str(path), 100.0)
+    assert first is not None and first.new and again is not None and not again.new
+    assert path.read_text().split() == ["10.9.9.9", "192.0.2.1", "192.0.2.2"]
+    # a restart takes the bans over from the file and its .expires
+    later = Bans(32, 64, 1000, errors.append)
+    later.file(str(path), 120.0)
+    assert later.banned("192.0.2.1", 120.0) and later.banned("192.0.2.2", 120.0)
+    assert later.next_expiry() == 151.0
+    assert later.prune(160.0) == ["192.0.2.1"]
+    assert path.read_text().split() == ["10.9.9.9", "192.0.2.2"]
+    assert (tmp_path / "banned.expires").read_text() == "192.0.2.2 200\n"
+    assert not later.banned("192.0.2.1", 160.0)
+    assert errors == []
+
+
+def test_bounded(tmp_path: Path) -> None:
+    bans = Bans(32, 64, 3, lambda message: None)
+    for n in range(6):
+        bans.ban(f"192.0.2.{n}", 100 + n, str(tmp_path / "b"), 0.0)
+    assert len(bans.active) == 3
+    assert bans.banned("192.0.2.5", 1.0) and not bans.banned("192.0.2.0", 1.0)
+
+
+def test_unwritable_list_is_reported_ban_still_holds(tmp_path: Path) -> None:
+    errors: list[str] = []
+    bans = Bans(32, 64, 10, errors.append)
+    bans.ban("192.0.2.1", 10, str(tmp_path / "missing-dir" / "banned"), 0.0)
+    assert bans.banned("192.0.2.1", 1.0)
+    assert errors and "No such file or directory" in errors[0]
