@@ -194,7 +194,7 @@ class PolicyCache:
             import threading
 
             threading.Thread(
-                target=self._compile, args=(job,), name="tcpwrap-policy-compile", daemon=True
+                target=self._compile_aside, args=(job,), name="tcpwrap-policy-compile", daemon=True
             ).start()
         state = self._state
         assert state is not None
@@ -287,6 +287,13 @@ class PolicyCache:
             return table
         return extend_table(table, old, new, self.language)
 
+    def _compile_aside(self, job: _Job) -> None:
+        # Thread.start() returns only once this thread runs; were it to compile at once, it
+        # would hold the GIL and the caller of current() would wait a whole switch interval
+        # (5 ms) to get it back. A short sleep lets the caller return first.
+        time.sleep(0.001)
+        self._compile(job)
+
     def _compile(self, job: _Job) -> None:
         """Run a full recompile and install its result unless something newer came first."""
         try:
@@ -297,9 +304,9 @@ class PolicyCache:
                 )
             policy = Policy(allow, deny, self.language)
             with self._lock:
-                self._job = None
                 if self._version == job.version:
                     self._install(job.identity, job.sources, policy, job.generation, job.read_ns)
+                self._job = None  # after the install: "not compiling" means the new one is in
         finally:
             with self._lock:
                 if self._job is job:
