@@ -11,7 +11,9 @@ calls its `on_exit` callback (the server releases a `wait` listener, counts and 
 `wait_for(pid)` lets a coroutine await a child (spawn and aclexec commands).
 
 Hazards: programs run with the privileges the line names; switching identity needs root, and
-a program that cannot run as that user is an error for that connection only. Everything
+a program that cannot run as that user is an error for that connection only. As root, the
+server takes root's supplementary groups at start (`_take_roots_groups`), so `root` lines
+spawn without an identity change. Everything
 reaped here is ours: nothing else in the process may wait for children (no `subprocess.run`,
 no asyncio child watchers in the server), or statuses would be stolen.
 Errors: `SpawnError` (fork/exec/identity failures) for the caller to log; nothing else.
@@ -82,6 +84,21 @@ def resolve_identity(user: str, group: str | None) -> Identity:
     return Identity(entry.pw_uid, gid, groups)
 
 
+def _take_roots_groups() -> None:
+    """Run with root's own supplementary groups (initgroups), as a login of root has them.
+
+    The children of `root` lines then inherit the identity inetd gives them (initgroups) with
+    no change to make, which keeps vfork() possible: an identity change forces a real fork(),
+    which copies the page tables of the whole server and doubles the cost of a spawn.
+    """
+    try:
+        groups = sorted(set(os.getgrouplist("root", 0)))
+        if sorted(set(os.getgroups())) != groups:
+            os.setgroups(groups)
+    except (OSError, KeyError):
+        pass  # no root entry, or not allowed (a user namespace): children change identity
+
+
 @dataclass
 class _Child:
     spec: ChildSpec
@@ -93,6 +110,8 @@ class Children:
     """Every child of the server, by pid."""
 
     def __init__(self) -> None:
+        if os.getuid() == 0:
+            _take_roots_groups()
         self._children: dict[int, _Child] = {}
         self._devnull: int | None = None
         self.started = 0
