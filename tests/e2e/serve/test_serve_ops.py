@@ -213,3 +213,29 @@ def test_listen_fds_hand_over(workdir: Path, daemons: tuple[Path, Path]) -> None
     assert udp_reply.data == b"UDPDAEMON argv0=udpdaemon got=via systemd"
     assert b"LISTEN_FDS" in env  # the process environment at exec; the children never see it
     assert "cannot listen" not in run.output()
+
+
+def test_out_of_descriptors_backs_off_and_keeps_serving(
+    workdir: Path, syslog: SyslogCapture
+) -> None:
+    port = free_port("127.0.0.1")
+    run = ServeRun(workdir, f"127.0.0.1:{port} stream tcp nowait root internal echo\n",
+                   config="[limits]\nper_source = 1000\n")  # fmt: skip
+    held: list[socket.socket] = []
+    with running(run, argv=["/usr/bin/prlimit", "--nofile=48:48", "--", *run.argv()]):
+        # idle echo sessions, each holding a descriptor of the server, until it runs out
+        for _ in range(80):
+            held.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        record = syslog.wait_for(lambda r: "Too many open files; backing off" in r.message,
+                                 timeout=10)  # fmt: skip
+        assert record.tag == "tcpwrap-serve"
+        for sock in held:
+            sock.close()
+        held.clear()
+        time.sleep(0.5)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"after\n")
+            assert sock.recv(10) == b"after\n"
+        assert run.proc is not None and run.proc.poll() is None
+    backoffs = [r for r in syslog.records() if "backing off" in r.message]
+    assert len(backoffs) <= 3  # one record per episode, not one per attempt
