@@ -222,7 +222,10 @@ class Server:
         }
 
     def policy(self) -> Policy:
-        return self.tables.get()
+        """The tables to decide with: appends are honoured at once; a full recompile runs in
+        a worker thread while decisions go on with the previous version (PolicyCache.current).
+        """
+        return self.tables.current()
 
     # ------------------------------------------------------------------ records
 
@@ -1109,6 +1112,7 @@ class Server:
 
     async def run(self) -> int:
         loop = self.loop
+        await asyncio.to_thread(self.tables.get)  # the first compile, before anyone waits on it
         problems = list(self.setup.problems)
         problems += self._bind_all(self.setup.services, starting=True)
         for text in problems:
@@ -1176,6 +1180,7 @@ class Server:
             return
         self.setup = setup
         self._configure(setup.config)
+        await asyncio.to_thread(self.tables.get)  # new table paths: compile them aside
         problems = setup.problems + self._bind_all(setup.services, starting=False)
         for text in problems:
             self._own_error(text)
