@@ -22,7 +22,8 @@ Two ways to ask for the policy:
 
 Hazards: tables can be large (100k lines): reading is bounded by `TABLE_LIMIT`; compiling is
 linear, with the cyclic garbage collector paused (drivers/gcpause.py). A new Policy replaces
-the old one as a whole (one reference); a Policy handed out stays valid and unchanged.
+the old one as a whole (one reference); a Policy handed out stays valid and unchanged. A
+background compile shares the GIL with the threads that decide (see current()).
 Errors: none raised for table problems; they become diagnostics in the decision.
 """
 
@@ -179,6 +180,12 @@ class PolicyCache:
         are applied once the new policy is in). Appends to the content the current policy was
         compiled from are honoured at once. Without a policy yet (the first call), it
         compiles in the caller's thread, as get() does.
+
+        The background compile runs in this process and shares the GIL: meanwhile, decisions
+        in other threads may wait up to one switch interval (5 ms) at a time, and the first
+        garbage collection after it walks the new policy once (about 0.1 s per 100,000 lines,
+        in whichever thread triggers it). This returns the previous policy in well under a
+        millisecond (benchmarks/filelist_bench.py).
         """
         state = self._state
         if state is None:
