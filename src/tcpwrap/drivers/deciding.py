@@ -322,6 +322,15 @@ class BlockingConduct:
         return True
 
 
+async def ask_ident_async(task: AskIdent, on_warning: Callable[[Diagnostic], None]) -> str | None:
+    """The ident query of `task` with the asyncio driver (for every asyncio conduct)."""
+    from tcpwrap.drivers import async_ident
+
+    return await async_ident.lookup_user(
+        task.client, task.server, timeout=task.timeout, ident_port=task.port, on_warning=on_warning
+    )
+
+
 class ThreadedConduct:
     """An asyncio conduct over the asyncio lookup drivers; what may wait on a process
     (aclexec, spawn) runs the blocking conduct's code in a worker thread."""
@@ -339,15 +348,7 @@ class ThreadedConduct:
         return await async_lookup.verify_host_name(task.address, timeout=task.timeout)
 
     async def ask_ident(self, task: AskIdent) -> str | None:
-        from tcpwrap.drivers import async_ident
-
-        return await async_ident.lookup_user(
-            task.client,
-            task.server,
-            timeout=task.timeout,
-            ident_port=task.port,
-            on_warning=self.blocking.on_diagnostic,
-        )
+        return await ask_ident_async(task, self.blocking.on_diagnostic)
 
     async def aclexec(self, command: str) -> AclExecResult:
         import asyncio

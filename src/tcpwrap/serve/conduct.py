@@ -26,7 +26,7 @@ import pwd
 import socket
 from dataclasses import dataclass, field
 
-from tcpwrap.drivers.deciding import AskIdent, LookupName, Settings
+from tcpwrap.drivers.deciding import AskIdent, LookupName, Settings, ask_ident_async
 from tcpwrap.drivers.execute import perform
 from tcpwrap.errors import Diagnostic, Kind, Origin, error, warning
 from tcpwrap.policy.decision import AclExecResult
@@ -109,15 +109,7 @@ class ServeConduct:
         return await self.names.lookup(task.address, task.timeout)
 
     async def ask_ident(self, task: AskIdent) -> str | None:
-        from tcpwrap.drivers import async_ident
-
-        return await async_ident.lookup_user(
-            task.client,
-            task.server,
-            timeout=task.timeout,
-            ident_port=task.port,
-            on_warning=self.report,
-        )
+        return await ask_ident_async(task, self.report)
 
     async def _shell(self, command: str, stdio: int | None) -> int | None:
         """Run `/bin/sh -c command` as tcpd's spawn would; its wait status (None: not run)."""

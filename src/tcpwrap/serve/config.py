@@ -35,22 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tcpwrap.errors import ConfigError, Origin
+from tcpwrap.policy.options import FACILITIES  # tcpd's own facility names
 
-FACILITIES = (
-    "daemon",
-    "auth",
-    "authpriv",
-    "mail",
-    "user",
-    "local0",
-    "local1",
-    "local2",
-    "local3",
-    "local4",
-    "local5",
-    "local6",
-    "local7",
-)
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 

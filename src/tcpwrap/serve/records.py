@@ -33,31 +33,6 @@ from tcpwrap.policy.options import Priority
 
 DEV_LOG = "/dev/log"
 QUEUE_LIMIT = 10_000
-LEVELS = {
-    "emerg": 0,
-    "alert": 1,
-    "crit": 2,
-    "err": 3,
-    "warning": 4,
-    "notice": 5,
-    "info": 6,
-    "debug": 7,
-}
-FACILITY_CODES = {
-    "daemon": 3,
-    "auth": 4,
-    "authpriv": 10,
-    "mail": 2,
-    "user": 1,
-    "local0": 16,
-    "local1": 17,
-    "local2": 18,
-    "local3": 19,
-    "local4": 20,
-    "local5": 21,
-    "local6": 22,
-    "local7": 23,
-}
 
 
 def priority_code(priority: Priority, facility: int) -> int:

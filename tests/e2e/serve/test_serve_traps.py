@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from e2e.conftest import EtcTables
 from e2e.serve.servekit import ServeRun, running, wait_until
-from e2e.wrapper.conftest import EtcTables
 from e2e.wrapper.wrapkit import REAL_TCPD, free_port, run_inetd_style, tcp_client, udp_client
 from harness.syslog_capture import SyslogCapture
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from e2e.conftest import EtcTables
 from e2e.serve.servekit import ServeRun, running
-from e2e.wrapper.conftest import EtcTables
 from e2e.wrapper.wrapkit import (
     REAL_TCPD,
     Reply,

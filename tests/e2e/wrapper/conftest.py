@@ -1,14 +1,13 @@
 """Fixtures for the wrapper's end-to-end tests (namespace only; see tests/harness/README.md).
 
-`daemons` (session): the compiled fake daemon and UDP daemon. `kit` (per test): a temp
-directory with hosts.allow/hosts.deny files the wrapper is pointed at via TCPWRAP_ALLOW/DENY,
-a short refuse pause, and `kit.run(...)` (the wrapper exec'ed inetd-style on a live socket).
-`etc_tables`: write /etc/hosts.allow|deny in the private /etc (removed afterwards).
+`kit` (per test): a temp directory with hosts.allow/hosts.deny files the wrapper is pointed
+at via TCPWRAP_ALLOW/DENY, a short refuse pause, and `kit.run(...)` (the wrapper exec'ed
+inetd-style on a live socket). `daemons` (the compiled fake daemons) and `etc_tables`
+(/etc/hosts.allow|deny of the private /etc) come from tests/e2e/conftest.py.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -16,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from e2e.wrapper.wrapkit import WRAPPER, Outcome, build_daemons, run_inetd_style
-from harness.netns import in_test_namespace
+from e2e.conftest import EtcTables  # noqa: F401 - the wrapper tests import it from here
+from e2e.wrapper.wrapkit import WRAPPER, Outcome, run_inetd_style
 from tcpwrap.proto.logrecord import ConnectionRecord
 
 PAUSE = "0.2"  # TCPWRAP_REFUSE_PAUSE used everywhere except the test of the 5 s default
@@ -77,18 +76,6 @@ class Kit:
         return self.out.read_text() if self.out.exists() else ""
 
 
-@pytest.fixture(scope="session")
-def daemons() -> Iterator[tuple[Path, Path]]:
-    if not in_test_namespace():
-        pytest.skip("needs the test namespace")
-    directory = Path(tempfile.mkdtemp(prefix="tcpwrap-e2e-daemons."))
-    directory.chmod(0o755)
-    try:
-        yield build_daemons(directory)
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-
-
 @pytest.fixture
 def kit(daemons: tuple[Path, Path]) -> Iterator[Kit]:
     directory = Path(tempfile.mkdtemp(prefix="tcpwrap-e2e."))
@@ -99,31 +86,3 @@ def kit(daemons: tuple[Path, Path]) -> Iterator[Kit]:
         yield Kit(directory, fake, udp)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-
-
-class EtcTables:
-    """/etc/hosts.allow and /etc/hosts.deny of the private namespace /etc."""
-
-    paths = (Path("/etc/hosts.allow"), Path("/etc/hosts.deny"))
-
-    def write(self, allow: str | None = None, deny: str | None = None) -> None:
-        for path, text in zip(self.paths, (allow, deny), strict=True):
-            if text is None:
-                path.unlink(missing_ok=True)
-            else:
-                path.write_text(text)
-
-    def clear(self) -> None:
-        self.write(None, None)
-
-
-@pytest.fixture
-def etc_tables() -> Iterator[EtcTables]:
-    if os.environ.get("TCPWRAP_NS") != "1":  # never touch a real machine's /etc
-        pytest.skip("needs the test namespace")
-    tables = EtcTables()
-    tables.clear()
-    try:
-        yield tables
-    finally:
-        tables.clear()
