@@ -156,11 +156,12 @@ class Wrapper:
 
     # ------------------------------------------------------------------ the connection
 
-    def run(self) -> int:
+    def run(self, found: Endpoints | None = None) -> int:
+        """Decide and act for the connection; `found`: its endpoints, if main() has them."""
         systemd_fd = systemd_socket()
         if systemd_fd is not None:
             self.fd = systemd_fd
-        self.found = discover(self.fd)
+        self.found = found if found is not None else discover(self.fd)
         for message in self.found.warnings:
             self.warn(message)
         client_info = self.found.client[0] if self.found.client else "unknown"
@@ -319,21 +320,20 @@ def main(argv: list[str] | None = None) -> int:
         return _refuse_early(5.0)  # no configured pause to trust: tcpd's
     facility = FACILITIES[config.facility] << 3
     own = os.path.basename(args[0]) if args else "tcpwrap-tcpd"
+    found: Endpoints | None = None
     if own in OWN_NAMES and os.path.exists("/etc/inetd.conf"):
-        # the daemon may have to be recovered from inetd.conf: needs the socket's port
+        # the daemon may have to be recovered from inetd.conf: needs the socket's port (the
+        # endpoints are learned once, here, and handed to the wrapper)
         found = discover(systemd_socket() or 0)
-        located = locate(args, config, found)
-        release(found)
-    else:
-        located = locate(args, config, None)
+    located = locate(args, config, found)
     if isinstance(located, str):
         sink = SyslogSink(own, facility)
         sink.level("err", f"error: {located}")
-        return _refuse_early(config.refuse_pause)
+        return _refuse_early(config.refuse_pause, found)
     sink = SyslogSink(located.daemon, facility)
     wrapper = Wrapper(config, located, sink)
     try:
-        return wrapper.run()
+        return wrapper.run(found)
     except Exception as exc:
         sink.level("err", f"error: internal error, connection refused: {exc!r}")
         return _refuse_early(config.refuse_pause, wrapper.found)
