@@ -2,12 +2,29 @@
 
 What it does: implements `tcpwrap.policy.environment.Environment` on the running system.
 Pattern files are read whole, split on C whitespace (fscanf("%s")) and compiled into an indexed
-`PatternFile` (policy.patternfile), cached by file identity (device, inode, size, mtime_ns): a
-decision costs one stat() while the file is unchanged. A changed file is read again; when the
-new content is the old content plus an append (ban lists grow at the end) and the old content
-ended with whitespace, only the appended tokens are compiled (the old bytes are kept to check
-that they are really unchanged). Netgroups go through glibc's innetgr() (NSS: files, NIS, ...)
-via ctypes; users and groups through pwd/grp.
+`PatternFile` (policy.patternfile), cached by file identity (device, inode, size, mtime_ns). A
+changed file is read again; when the new content is the old content plus an append (ban lists
+grow at the end) and the old content ended with whitespace, only the appended tokens are
+compiled (the old bytes are kept to check that they are really unchanged). A file modified
+less than `RACY_WINDOW_NS` before it was read is compared by content too when its identity
+looks unchanged (a same-size rewrite within one timestamp tick keeps the identity), as
+drivers.tables does for the tables.
+
+What a decision costs while nothing changes: the first time a path is asked for, it is opened
+(open, fstat, close), as the original does on every decision. From the second time on (a
+long-lived process), the directories from / down to the file are watched through the shared
+inotify instance (drivers/inotify.py) and the outcome of opening it (the compiled file, "absent",
+or the error text, which the matcher logs on every decision as the original does) is reused
+while the watch reports nothing: one ioctl. Any event in those directories (a write, chmod,
+chown, rename or removal of the file or of a directory on the way, a file created there) makes
+the next decision open the file again. Without inotify, or for a path whose directories cannot
+be watched, the file is opened on every decision.
+What the watch cannot see (so a reused outcome could differ from a fresh open): changes made on
+another host (NFS), a mount over a directory on the way, and a change of this process's own
+credentials (a process that drops privileges should decide with a new SystemEnvironment).
+
+Netgroups go through glibc's innetgr() (NSS: files, NIS, ...) via ctypes; users and groups
+through pwd/grp.
 
 Hazards: files named in tables are admin-chosen but may be huge: a pattern file is read up to
 `PATTERN_FILE_LIMIT` bytes and a banner up to `BANNER_LIMIT` (the rest is ignored, as a safety
@@ -25,6 +42,7 @@ import grp
 import os
 import pwd
 import stat
+import time
 from _thread import allocate_lock  # not threading: the wrapper's start-up does not need it
 from functools import lru_cache
 
@@ -33,14 +51,19 @@ if TYPE_CHECKING:
     import ctypes
     from typing import Any
 
+    from tcpwrap.drivers.inotify import SharedWatch
     from tcpwrap.policy.patternfile import PatternFile
 
+    FileResult = PatternFile | str | None
     # st_dev, st_ino, st_size, st_mtime_ns: what must stay the same for the content to be
     Identity = tuple[int, int, int, int]
 
 
 PATTERN_FILE_LIMIT = 16 * 1024 * 1024
 BANNER_LIMIT = 1024 * 1024
+# File systems keep coarse timestamps: a same-size edit within one tick of the previous one
+# keeps the identity. Files read this soon after their last change are compared by content.
+RACY_WINDOW_NS = 2_000_000_000
 _C_SPACE = b" \t\n\v\f\r"
 
 
@@ -52,15 +75,55 @@ class SystemEnvironment:
     """Environment backed by the file system, NSS and the passwd/group databases."""
 
     def __init__(self) -> None:
-        # path -> (identity, the bytes read, the compiled file)
-        self._files: dict[str, tuple[Identity, bytes, PatternFile]] = {}
+        # path -> (identity, the bytes read, the compiled file, racy_until: the wall-clock ns
+        # until which an unchanged identity is not enough, 0 = never)
+        self._files: dict[str, tuple[Identity, bytes, PatternFile, int]] = {}
+        # path -> (watch, generation, outcome): what opening `path` gave with the watch at
+        # that generation (see the module docstring)
+        self._verified: dict[str, tuple[SharedWatch, int, FileResult]] = {}
+        self._tokens: dict[str, tuple[int, ...]] = {}  # path -> its watch token
+        self._asked: set[str] = set()  # paths opened at least once
         self._lock = allocate_lock()
 
     def pattern_file(self, path: str) -> PatternFile | str | None:
+        verified = self._verified.get(path)
+        if verified is not None and verified[0].generation() == verified[1]:
+            return verified[2]  # nothing happened on the way to the file since it was opened
+        watch, generation = self._watch_for(path)
+        result = self._open_pattern_file(path)
+        if watch is not None:
+            self._verified[path] = (watch, generation, result)
+        else:
+            self._verified.pop(path, None)
+        return result
+
+    def _watch_for(self, path: str) -> tuple[SharedWatch | None, int]:
+        """The shared watch and its generation before `path` is opened, once the path is asked
+        for a second time (the wrapper's single decision pays no inotify set-up)."""
+        if path not in self._asked:
+            self._asked.add(path)
+            return None, -1
+        from tcpwrap.drivers.inotify import shared_watch
+
+        watch = shared_watch()
+        if watch is None:
+            return None, -1
+        generation = watch.generation()  # before opening: any later change moves it
+        token = self._tokens.get(path)
+        if token is None or watch.lost(token):
+            token = watch.watch((path,), ancestors=True)
+            if token is None:  # e.g. a directory on the way does not exist
+                self._tokens.pop(path, None)
+                return None, -1
+            self._tokens[path] = token
+        return watch, generation
+
+    def _open_pattern_file(self, path: str) -> PatternFile | str | None:
+        """Open the file as the original does, and compile it when its content changed."""
         cached = self._files.get(path)
-        # Opened on every decision, as the original does: a file that became unreadable
-        # (mode, owner, directory permissions) must give its warning, which no identity check
-        # would show. os.open, not open(): no file object to build (a third of the cost).
+        read_ns = time.time_ns()  # before reading: see RACY_WINDOW_NS
+        # A file that became unreadable (mode, owner, directory permissions) must give its
+        # warning, which no identity check would show. os.open, not open(): no file object.
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
@@ -70,7 +133,7 @@ class SystemEnvironment:
         try:
             info = os.fstat(fd)
             identity = _identity(info)
-            if cached is not None and cached[0] == identity:
+            if cached is not None and cached[0] == identity and not cached[3]:
                 return cached[2]
             # A directory, device or FIFO reads as empty (fopen+fscanf on a directory fails).
             regular = stat.S_ISREG(info.st_mode)
@@ -79,14 +142,19 @@ class SystemEnvironment:
             return _strerror(exc)
         finally:
             os.close(fd)
+        racy_until = _racy_until(identity, read_ns)
+        if cached is not None and cached[0] == identity and cached[1] == data:
+            if not racy_until:  # read late enough: the identity alone will tell from now on
+                self._files[path] = (identity, data, cached[2], 0)
+            return cached[2]
         from tcpwrap.policy.patternfile import load_pattern_file  # only /file users need it
 
         with self._lock:  # one compile at a time: appends extend a shared index in place
             cached = self._files.get(path)
-            if cached is not None and cached[0] == identity:
+            if cached is not None and cached[0] == identity and cached[1] == data:
                 return cached[2]
-            compiled = load_pattern_file(data, None if cached is None else cached[1:])
-            self._files[path] = (identity, data, compiled)
+            compiled = load_pattern_file(data, None if cached is None else cached[1:3])
+            self._files[path] = (identity, data, compiled, racy_until)
         return compiled
 
     def banner(self, directory: str, daemon: str) -> bytes | str | None:
@@ -169,6 +237,12 @@ def _read(fd: int, limit: int, expected: int) -> bytes:
 
 def _identity(info: os.stat_result) -> Identity:
     return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _racy_until(identity: Identity, read_ns: int) -> int:
+    """When a read begun at `read_ns` stops being racy for a file of this identity (0: now)."""
+    mtime = identity[3]
+    return mtime + RACY_WINDOW_NS if read_ns - mtime < RACY_WINDOW_NS else 0
 
 
 @lru_cache(maxsize=1)

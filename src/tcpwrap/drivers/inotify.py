@@ -14,8 +14,12 @@ always seen.
 Hazards: inotify does not see changes made on other hosts (NFS) or in a directory that was
 removed; such a watch is reported `lost` and the caller must check file identity every time.
 A forked child gets its own instance on first use (sharing the queue with the parent would let
-one of them consume the other's events). Events for unrelated files in a watched directory only
-cause an extra, cheap identity check.
+one of them consume the other's events); watches made before the fork are then reported `lost`,
+so every caller watches again in the child. Events for unrelated files in a watched directory
+only cause an extra, cheap identity check.
+`watch(paths, ancestors=True)` also watches every directory above the files (up to /): a
+rename, removal or permission change of any directory on the way changes what opening the file
+gives, and only the directory holding that directory's entry reports it.
 Errors: `shared_watch()` returns None when inotify is unavailable (not Linux, no libc, limits
 reached) and `watch()` None when a directory cannot be watched; nothing here raises.
 """
@@ -44,11 +48,17 @@ LOST = IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT | IN_IGNORED
 # generation alone makes every caller verify its files again.
 
 
-def directories(paths: tuple[str, ...]) -> set[str]:
+def directories(paths: tuple[str, ...], ancestors: bool = False) -> set[str]:
+    """The directories holding `paths` (as written and with symlinks resolved), and with
+    `ancestors` every directory above them too."""
     found: set[str] = set()
     for path in paths:
         for candidate in (os.path.abspath(path), os.path.realpath(path)):
-            found.add(os.path.dirname(candidate))
+            directory = os.path.dirname(candidate)
+            found.add(directory)
+            while ancestors and directory != os.path.dirname(directory):
+                directory = os.path.dirname(directory)
+                found.add(directory)
     return found
 
 
@@ -61,6 +71,7 @@ class SharedWatch:
         self._fd = -1
         self._wds: dict[str, int] = {}
         self._lost: set[int] = set()
+        self._instance = 0  # counts inotify instances: watches of an earlier one are lost
         self.generation_number = 0
         # After fork the child must not share the parent's queue; noticing that through a
         # fork hook costs nothing per call (getpid() is a system call).
@@ -81,16 +92,18 @@ class SharedWatch:
         self._pid = os.getpid()
         self._wds.clear()
         self._lost.clear()
+        self._instance += 1
         self.generation_number += 1  # everything must be verified again
         return self._fd >= 0
 
-    def watch(self, paths: tuple[str, ...]) -> tuple[int, ...] | None:
-        """Watch the directories of `paths`; their watch descriptors, or None if impossible."""
+    def watch(self, paths: tuple[str, ...], ancestors: bool = False) -> tuple[int, ...] | None:
+        """Watch the directories of `paths` (see `directories`); a token for `lost()` (the
+        instance, then the watch descriptors), or None if impossible."""
         with self._lock:
             if not self._ensure():
                 return None
-            wds: list[int] = []
-            for directory in sorted(directories(paths)):
+            wds: list[int] = [self._instance]
+            for directory in sorted(directories(paths, ancestors)):
                 wd = self._wds.get(directory)
                 if wd is None or wd in self._lost:
                     wd = self._libc.inotify_add_watch(self._fd, os.fsencode(directory), MASK)
@@ -129,8 +142,12 @@ class SharedWatch:
         self.generation_number += 1
 
     def lost(self, wds: tuple[int, ...]) -> bool:
-        """Whether any of these watches no longer reports changes."""
-        return any(wd in self._lost for wd in wds)
+        """Whether any of these watches (a token from `watch()`) no longer reports changes:
+        removed, or made by the instance of a parent process."""
+        if self._forked:
+            with self._lock:
+                self._ensure()
+        return wds[0] != self._instance or any(wd in self._lost for wd in wds[1:])
 
 
 _shared: SharedWatch | None = None

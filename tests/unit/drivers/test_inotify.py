@@ -91,8 +91,8 @@ def test_cache_sees_every_kind_of_edit(tables: tuple[Path, Path], how: str) -> N
     else:
         if os.geteuid() == 0:
             pytest.skip("root reads mode-000 files")
-        os.chmod(deny, 0)
-        assert not _verdict(cache, "192.0.2.1")  # unreadable deny table: fail closed
+        os.chmod(allow, 0)  # an unreadable allow table: its rule no longer grants
+        assert not _verdict(cache, "192.0.2.1")
 
 
 def test_lost_watch_is_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -153,3 +153,38 @@ def test_forked_child_has_its_own_queue(
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert _verdict(cache, "192.0.2.77")  # the parent still saw the child's edit
+
+
+def test_forked_child_sees_every_edit(
+    tables: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Watches made before a fork belong to the parent's instance: the child makes its own."""
+    monkeypatch.setattr(tables_module, "RACY_WINDOW_NS", 0)
+    allow, deny = tables
+    cache = PolicyCache(str(allow), str(deny))
+    assert _verdict(cache, "192.0.2.1")
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = 0
+            for number in range(70, 74):
+                allow.write_text(f"sshd: 192.0.2.{number}\n")
+                if not _verdict(cache, f"192.0.2.{number}"):
+                    code = number
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_ancestor_watch(tmp_path: Path) -> None:
+    watch = shared_watch()
+    assert watch is not None
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    token = watch.watch((str(deep / "list"),), ancestors=True)
+    assert token is not None and len(token) - 1 >= len(deep.parts) - 1
+    first = watch.generation()
+    (tmp_path / "a").chmod(0o700)  # two levels above the file
+    assert watch.generation() != first

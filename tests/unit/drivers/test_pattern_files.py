@@ -110,3 +110,171 @@ def test_limit_applies_to_appends_too(
         handle.write(b" 192.0.2.3\n")
     expected = tuple(banned.read_bytes()[:limit].decode().split())
     assert compiled(env, banned).tokens == expected  # as if read whole up to the limit
+
+
+# --------------------------------------------------------------------------- the watch
+
+
+@pytest.fixture
+def watched(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths SystemEnvironment opens (skips the test without inotify)."""
+    from tcpwrap.drivers.inotify import shared_watch
+
+    if shared_watch() is None:
+        pytest.skip("no inotify instance to be had here")
+    import tcpwrap.drivers.environment as environment
+
+    opened: list[str] = []
+    real_open = os.open
+
+    def counting(path: str, flags: int, *args: int) -> int:
+        opened.append(path)
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(environment.os, "open", counting)
+    return opened
+
+
+def test_unchanged_file_is_not_opened_again_while_watched(
+    tmp_path: Path, watched: list[str]
+) -> None:
+    banned = tmp_path / "banned"
+    banned.write_text("192.0.2.1\n")
+    env = SystemEnvironment()
+    first = compiled(env, banned)  # opened (a one-shot process pays nothing more)
+    assert compiled(env, banned) is first  # opened again, and watched from now on
+    assert watched == [str(banned)] * 2
+    for _ in range(3):
+        assert compiled(env, banned) is first
+    assert watched == [str(banned)] * 2  # nothing happened: not opened
+    (tmp_path / "unrelated").write_text("x")  # an event in the directory: opened once more
+    assert compiled(env, banned) is first
+    assert compiled(env, banned) is first
+    assert watched == [str(banned)] * 3
+
+
+def _loop(path: Path) -> None:
+    """Replace `path` by a symlink loop (opening it fails even for root)."""
+    link = path.with_name("loop.tmp")
+    link.symlink_to(path.name)  # `path` -> `path` once renamed into place
+    os.replace(link, path)
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["same size, same mtime", "append", "rename over", "delete", "symlink loop",
+     "directory on the way renamed", "chmod 000"],
+)  # fmt: skip
+def test_every_change_is_seen_on_the_next_call(
+    tmp_path: Path, watched: list[str], how: str
+) -> None:
+    directory = tmp_path / "a" / "b"
+    directory.mkdir(parents=True)
+    banned = directory / "banned"
+    banned.write_text("192.0.2.1\n")
+    env = SystemEnvironment()
+    path = str(banned)
+    for _ in range(3):
+        first = compiled(env, banned)
+    opened = len(watched)
+    expected: object
+    if how == "same size, same mtime":
+        before = banned.stat()
+        with banned.open("r+") as handle:
+            handle.write("192.0.2.9\n")
+        os.utime(banned, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert banned.stat().st_mtime_ns == before.st_mtime_ns
+        expected = ("192.0.2.9",)
+    elif how == "append":
+        with banned.open("a") as handle:
+            handle.write("192.0.2.2\n")
+        expected = ("192.0.2.1", "192.0.2.2")
+    elif how == "rename over":
+        replacement = directory / "new"
+        replacement.write_text("192.0.2.3\n")
+        os.replace(replacement, banned)
+        expected = ("192.0.2.3",)
+    elif how == "delete":
+        banned.unlink()
+        expected = None
+    elif how == "symlink loop":
+        _loop(banned)
+        expected = "Too many levels of symbolic links"
+    elif how == "directory on the way renamed":
+        (tmp_path / "a").rename(tmp_path / "old")
+        directory.mkdir(parents=True)
+        banned.write_text("192.0.2.4 192.0.2.5\n")
+        expected = ("192.0.2.4", "192.0.2.5")
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root reads mode-000 files")
+        banned.chmod(0)
+        expected = "Permission denied"
+    for _ in range(2):  # seen at once, and kept
+        result = env.pattern_file(path)
+        if isinstance(result, PatternFile):
+            assert result is not first
+            result = result.tokens
+        assert result == expected
+    assert len(watched) == opened + 1  # opened once after the change, then reused
+
+
+def test_error_outcome_is_reused_and_cleared(tmp_path: Path, watched: list[str]) -> None:
+    banned = tmp_path / "banned"
+    _loop(banned)
+    env = SystemEnvironment()
+    for _ in range(3):
+        assert env.pattern_file(str(banned)) == "Too many levels of symbolic links"
+    assert len(watched) == 2
+    banned.unlink()
+    assert env.pattern_file(str(banned)) is None
+    banned.write_text("192.0.2.1\n")
+    assert compiled(env, banned).tokens == ("192.0.2.1",)
+
+
+def test_unwatchable_path_is_opened_every_time(tmp_path: Path, watched: list[str]) -> None:
+    env = SystemEnvironment()
+    missing = str(tmp_path / "no" / "such" / "list")
+    for _ in range(3):
+        assert env.pattern_file(missing) is None
+    assert watched == [missing] * 3
+
+
+def test_racy_rewrite_is_seen_without_the_watch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tcpwrap.drivers.inotify as inotify
+
+    monkeypatch.setattr(inotify, "shared_watch", lambda: None)
+    banned = tmp_path / "banned"
+    banned.write_text("192.0.2.1\n")
+    env = SystemEnvironment()
+    first = compiled(env, banned)
+    before = banned.stat()
+    with banned.open("r+") as handle:
+        handle.write("192.0.2.7\n")
+    os.utime(banned, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert compiled(env, banned).tokens == ("192.0.2.7",)
+    assert first.tokens == ("192.0.2.1",)
+
+
+def test_forked_child_watches_for_itself(tmp_path: Path, watched: list[str]) -> None:
+    banned = tmp_path / "banned"
+    banned.write_text("192.0.2.1\n")
+    env = SystemEnvironment()
+    for _ in range(3):
+        compiled(env, banned)
+    pid = os.fork()
+    if pid == 0:  # every edit made in the child is seen by the child
+        code = 1
+        try:
+            code = 0
+            for number in range(2, 5):
+                banned.write_text(f"192.0.2.{number}\n")
+                if compiled(env, banned).tokens != (f"192.0.2.{number}",):
+                    code = number
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert compiled(env, banned).tokens == ("192.0.2.4",)  # and by the parent
