@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "try-from": ("tcpwrap.tools.tryfrom", "show what the wrapper learns about stdin (try-from)"),
     "report": ("tcpwrap.report.cli", "merge connection logs and find probes"),
     "serve": ("tcpwrap.serve.cli", "the resident super-server: inetd.conf services, traps, bans"),
+    "fleet": ("tcpwrap.serve.fleetcli", "the site's shared bans in Redis: ban, unban, list, sync"),
 }
 
 

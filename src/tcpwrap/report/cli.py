@@ -43,6 +43,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--year", action="append", default=[], metavar="[FILE=]YEAR",
                    help="year of the first classic syslog line (default: from the file's "
                         "modification time); later lines follow the months across year ends")
+    g.add_argument("--redis", action="append", default=[], metavar="URL",
+                   help="also read a fleet's event stream (tcpwrap serve [fleet]); "
+                        "password from $TCPWRAP_REDIS_PASSWORD")
+    g.add_argument("--site", default="default", metavar="NAME",
+                   help="the fleet's site for --redis (default: default)")
     g.add_argument("--tz", action="append", default=[], metavar="[FILE=]ZONE",
                    help="time zone of lines without one: UTC, +01:00, Europe/Amsterdam or "
                         "local (the default)")
@@ -205,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
         verdicts=args.verdict,
     )
     stats = Stats(max_examples=max(0, min(args.examples, 1000)))
-    paths: list[str] = args.files or ["-"]
+    paths: list[str] = args.files or ([] if args.redis else ["-"])
     show_progress = args.progress == "always" or (
         args.progress == "auto" and sys.stderr.isatty())
     progress = _Progress() if show_progress else None
@@ -227,6 +232,14 @@ def run(args: argparse.Namespace) -> int:
             if progress is not None:
                 lines = progress.wrap(lines)
             streams.append(SourceParser(i, path, years, zone, stats).events(lines))
+        for j, url in enumerate(args.redis, len(paths)):
+            from tcpwrap.fleet.settings import shown_url
+            from tcpwrap.report.fleetsource import fleet_lines
+
+            name = f"{shown_url(url)} site {args.site}"
+            years = YearInference(datetime.now(default_zone.tz), None)
+            lines = iter(fleet_lines(url, args.site, stats.problems))
+            streams.append(SourceParser(j, name, years, default_zone, stats).events(lines))
         detector = Detector(limits)
         marks = Marks() if args.html else None
         show_timeline = args.timeline or bool(args.remote)
@@ -269,7 +282,7 @@ def run(args: argparse.Namespace) -> int:
     suspects = rank(findings)
     rare = detector.rare_services()
     if args.html:
-        text = page(stats, suspects, marks or Marks(), len(paths), rare)
+        text = page(stats, suspects, marks or Marks(), len(paths) + len(args.redis), rare)
         try:
             with open(args.html, "w", encoding="utf-8") as out:
                 out.write(text)
@@ -278,7 +291,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(render_json(stats, findings))
         return status
-    sys.stdout.write(summary(stats, suspects, len(paths), max(args.top, 0), rare))
+    sys.stdout.write(summary(stats, suspects, len(paths) + len(args.redis), max(args.top, 0), rare))
     if show_timeline:
         sys.stdout.write("\nTimeline:\n" + timeline(kept, dropped))
     return status

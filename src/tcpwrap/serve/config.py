@@ -12,8 +12,11 @@ optional; the defaults are the dataclass defaults below, documented in docs/serv
     [log]     syslog (bool), facility, json (path), stdout (bool), aggregate_interval
     [limits]  rate, burst, per_source, per_service, children, pending, prefix_v4, prefix_v6,
               sources
-    [bans]    prefix_v4, prefix_v6, max_entries
+    [bans]    prefix_v4, prefix_v6, max_entries, never_ban (list of addresses/networks)
     [metrics] listen ("127.0.0.1:PORT"), control (a Unix socket path)
+    [fleet]   redis, site, node, username, password_file, tls_ca, tls_cert, tls_key,
+              tls_verify, timeout, ban_list, ban_seconds, ban_after, from_hosts, window,
+              growth, ban_max, memory, stream_max, queue (fleet.settings, docs/fleet.md)
     [[trap]]  listen (list of "HOST:PORT", "udp:HOST:PORT", "[v6]:PORT"), daemon, spawn,
               spawn_interval, ban_seconds, ban_list, udp_bans
 
@@ -35,7 +38,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tcpwrap.errors import ConfigError, Origin
+from tcpwrap.fleet.settings import NAME_PATTERN, FleetConfig
 from tcpwrap.policy.options import FACILITIES  # tcpd's own facility names
+from tcpwrap.proto.prefix import parse_networks
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -104,6 +109,7 @@ class BanConfig:
     prefix_v4: int = 32  # a ban covers this prefix of the offender's address
     prefix_v6: int = 64
     max_entries: int = 100_000  # active bans; beyond it the oldest expiring goes first
+    never_ban: tuple[str, ...] = ()  # addresses and networks never banned (admins, monitoring)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +137,7 @@ class ServeConfig:
     bans: BanConfig = field(default_factory=BanConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     traps: tuple[TrapConfig, ...] = ()
+    fleet: FleetConfig | None = None  # bans shared through Redis (docs/fleet.md)
 
 
 # ----------------------------------------------------------------------------- checking
@@ -246,6 +253,29 @@ def _command(value: Any) -> str:
     return text
 
 
+def _networks(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or len(value) > 10_000:
+        raise ValueError("must be a list of addresses and networks")
+    if not all(isinstance(item, str) for item in value):
+        raise ValueError("must be a list of strings")
+    parse_networks(value)  # ValueError names the bad entry
+    return tuple(value)
+
+
+def _redis_url(value: Any) -> str:
+    text = _text(value)
+    if not text.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("must be a redis://HOST:PORT/DB, rediss:// or unix:// URL")
+    return text
+
+
+def _fleet_name(value: Any) -> str:
+    text = _text(value)
+    if not re.fullmatch(NAME_PATTERN, text):
+        raise ValueError("must be 1-64 letters, digits, '.', '_' or '-'")
+    return text
+
+
 # section -> key -> (check, dataclass field name)
 Schema = Mapping[str, tuple[Check, str]]
 SERVE: Schema = {
@@ -293,6 +323,7 @@ BANS: Schema = {
     "prefix_v4": (_integer(8, 32), "prefix_v4"),
     "prefix_v6": (_integer(16, 128), "prefix_v6"),
     "max_entries": (_integer(1, 10_000_000), "max_entries"),
+    "never_ban": (_networks, "never_ban"),
 }
 METRICS: Schema = {
     "listen": (_host_port, "listen"),
@@ -307,6 +338,28 @@ TRAP: Schema = {
     "ban_list": (_abs_path, "ban_list"),
     "udp_bans": (_boolean, "udp_bans"),
 }
+FLEET: Schema = {
+    "redis": (_redis_url, "redis"),
+    "site": (_fleet_name, "site"),
+    "node": (_fleet_name, "node"),
+    "username": (_text, "username"),
+    "password_file": (_abs_path, "password_file"),
+    "tls_ca": (_abs_path, "tls_ca"),
+    "tls_cert": (_abs_path, "tls_cert"),
+    "tls_key": (_abs_path, "tls_key"),
+    "tls_verify": (_boolean, "tls_verify"),
+    "timeout": (_number(0.1, 60), "timeout"),
+    "ban_list": (_abs_path, "ban_list"),
+    "ban_seconds": (_number(1, 86400 * 365), "ban_seconds"),
+    "ban_after": (_integer(0, 1_000_000), "ban_after"),
+    "from_hosts": (_integer(1, 10_000), "from_hosts"),
+    "window": (_number(1, 86400 * 30), "window"),
+    "growth": (_number(1, 100), "growth"),
+    "ban_max": (_number(1, 86400 * 3650), "ban_max"),
+    "memory": (_number(60, 86400 * 3650), "memory"),
+    "stream_max": (_integer(100, 10_000_000), "stream_max"),
+    "queue": (_integer(10, 1_000_000), "queue"),
+}
 SECTIONS: dict[str, Schema] = {
     "serve": SERVE,
     "tables": TABLES,
@@ -315,6 +368,7 @@ SECTIONS: dict[str, Schema] = {
     "limits": LIMITS,
     "bans": BANS,
     "metrics": METRICS,
+    "fleet": FLEET,
 }
 
 
@@ -403,7 +457,21 @@ def parse_config(text: str, path: str) -> ServeConfig:
         if ("ban_seconds" in values) != ("ban_list" in values):
             raise reader.error("trap", None, "ban_seconds and ban_list go together", index)
         traps.append(TrapConfig(origin=origin, **values))
+    fleet: FleetConfig | None = None
+    if "fleet" in parts:
+        values = parts["fleet"]
+        if "redis" not in values:
+            raise reader.error("fleet", None, "redis is required (redis://HOST:PORT/DB)")
+        if "ban_list" not in values:
+            lists = [trap.ban_list for trap in traps if trap.ban_list]
+            if not lists:
+                raise reader.error(
+                    "fleet", None, "ban_list is required (no [[trap]] has a ban_list to share)"
+                )
+            values["ban_list"] = lists[0]
+        fleet = FleetConfig(**values)
     return ServeConfig(
+        fleet=fleet,
         lookups=LookupConfig(**parts.get("lookups", {})),
         log=LogConfig(**parts.get("log", {})),
         limits=LimitConfig(**parts.get("limits", {})),

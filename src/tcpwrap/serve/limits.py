@@ -1,7 +1,7 @@
 """Per-source limits that never switch a service off: token buckets and concurrency counts.
 
-What it does: `source_key(address, v4, v6)` reduces a client address to its "source" (an
-IPv4 /32 and an IPv6 /64 by default; IPv4-mapped addresses count as IPv4). `Limits.admit()`
+What it does: a client address counts as its "source" (proto.prefix.source_key: an IPv4 /32
+and an IPv6 /64 by default; IPv4-mapped addresses count as IPv4). `Limits.admit()`
 answers, for one new connection, whether it may proceed or which limit refuses it: the
 source's token bucket (a steady `rate` per second with `burst` room), the source's
 concurrency (connections being decided or served), the service's children, all children,
@@ -18,10 +18,10 @@ Errors: none.
 from __future__ import annotations
 
 import enum
-import ipaddress
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from tcpwrap.proto.prefix import source_key
 from tcpwrap.serve.config import LimitConfig
 
 
@@ -34,22 +34,6 @@ class Refusal(enum.Enum):
     CHILDREN = "child limit"
     PENDING = "too many decisions waiting on lookups"
     BANNED = "banned"
-
-
-def source_key(address: str, v4: int = 32, v6: int = 64) -> str:
-    """The source an address belongs to: `a.b.c.d` or its prefix, `net::/len` for IPv6."""
-    text = address.partition("%")[0]
-    try:
-        ip = ipaddress.ip_address(text)
-    except ValueError:
-        return address  # not numeric (unknown): its own source
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if isinstance(ip, ipaddress.IPv4Address):
-        if v4 >= 32:
-            return str(ip)
-        return f"{ipaddress.IPv4Network((ip, v4), strict=False).network_address}/{v4}"
-    return f"{ipaddress.IPv6Network((ip, v6), strict=False).network_address}/{v6}"
 
 
 @dataclass(slots=True)

@@ -21,6 +21,7 @@ import asyncio
 import socket
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from tcpwrap.drivers.deciding import Outcome
 from tcpwrap.policy.options import DENY_PRIORITY, FACILITIES, LEVELS, Priority
@@ -85,7 +86,7 @@ class Logbook:
 
     # ------------------------------------------------------------------ JSON
 
-    def json(
+    def entry(
         self,
         *,
         daemon: str,
@@ -99,16 +100,16 @@ class Logbook:
         traps: tuple[str, ...] = (),
         trap: bool = False,
         count: int = 1,
-    ) -> None:
-        if self.json_writer is None:
-            return
+        host: str | None = None,
+    ) -> ConnectionRecord:
+        """One JSON record (the wrapper's format; `host` defaults to this host's name)."""
         decision = outcome.decision if outcome is not None else None
         origin = decision.origin if decision is not None else None
         if message is None and decision is not None:
             message = decision.reason
-        entry = ConnectionRecord(
+        return ConnectionRecord(
             time=datetime.now(UTC).astimezone(),
-            host=self.hostname,
+            host=host or self.hostname,
             daemon=daemon,
             pid=pid,
             event=event,
@@ -129,7 +130,15 @@ class Logbook:
             trap=trap,
             count=count,
         )
-        self.json_writer.write(entry.to_json())
+
+    def write(self, entry: ConnectionRecord) -> None:
+        if self.json_writer is not None:
+            self.json_writer.write(entry.to_json())
+
+    def json(self, **fields: Any) -> None:
+        """Build and write one JSON record (the keywords of `entry`)."""
+        if self.json_writer is not None:
+            self.write(self.entry(**fields))
 
     # ------------------------------------------------------------------ floods
 

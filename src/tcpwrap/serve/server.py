@@ -42,9 +42,11 @@ from tcpwrap.drivers.deciding import Settings
 from tcpwrap.drivers.environment import SystemEnvironment
 from tcpwrap.drivers.tables import PolicyCache
 from tcpwrap.errors import ConfigError
+from tcpwrap.fleet.agent import FleetAgent
+from tcpwrap.fleet.banlist import Bans
 from tcpwrap.policy.decision import Mode
 from tcpwrap.policy.rules import Language, Policy
-from tcpwrap.serve.bans import Bans
+from tcpwrap.proto.prefix import parse_networks
 from tcpwrap.serve.children import Children, ChildSpec, SpawnError
 from tcpwrap.serve.config import ServeConfig
 from tcpwrap.serve.connections import Connections, Request, drain
@@ -129,9 +131,12 @@ class Server:
             config.bans.prefix_v6,
             config.bans.max_entries,
             self.logbook.error,
+            parse_networks(list(config.bans.never_ban)),
         )
         self.connections = Connections(self)
         self.traps = Traps(self)
+        self.fleet: FleetAgent | None = None
+        self._fleet_task: asyncio.Task[None] | None = None
         self._configure(config, None)
 
     # ------------------------------------------------------------------ configuration
@@ -159,7 +164,30 @@ class Server:
         if old is not None:
             self.logbook.configure(config.log)  # log rotation: the JSON file is reopened
         self.limits.config = config.limits
+        self.bans.never = parse_networks(list(config.bans.never_ban))
         self.traps.configure(config.traps)
+        if old is None or old.fleet != config.fleet:
+            self._start_fleet(config)
+
+    def _start_fleet(self, config: ServeConfig) -> None:
+        """(Re)start the fleet agent (a [fleet] section: bans shared through Redis)."""
+        if self._fleet_task is not None:
+            self._fleet_task.cancel()
+            self._fleet_task = None
+        self.fleet = None
+        if config.fleet is None:
+            return
+        assert config.fleet.ban_list is not None  # config.py fills it in
+        self.fleet = FleetAgent(
+            config.fleet,
+            self.bans,
+            config.fleet.ban_list,
+            self.bans.never,
+            notice=self.logbook.notice,
+            error=self.logbook.error,
+            changed=self.traps.schedule_prune,
+        )
+        self._fleet_task = self.loop.create_task(self.fleet.run())
 
     def policy(self) -> Policy:
         """The tables to decide with: appends are honoured at once; a full recompile runs in
@@ -408,6 +436,9 @@ class Server:
             self._unwatch(listener)
             listener.sock.close()
         self.listeners.clear()
+        if self._fleet_task is not None:
+            self._fleet_task.cancel()
+            self.tasks.add(self._fleet_task)
         for task in list(self.tasks):
             task.cancel()
         if self.tasks:

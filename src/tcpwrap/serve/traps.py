@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tcpwrap.drivers.deciding import drive_async
 from tcpwrap.policy.options import DENY_PRIORITY
@@ -78,25 +78,32 @@ class Traps:
         if within:
             server.limits.release(source)  # nothing is held: the hit is over
         where = f"{server_end[0]}:{server_end[1]}/{transport}" if server_end else transport
-        if within or server.logbook.counted(trap.daemon, source, TRAP, (client, server_end)):
+        logbook = server.logbook
+        fields: dict[str, Any] = {
+            "daemon": trap.daemon,
+            "pid": server.pid,
+            "event": "trap",
+            "client": client,
+            "server": server_end,
+            "verdict": "denied",
+            "message": f"trap port {where}",
+            "trap": True,
+        }
+        if within or logbook.counted(trap.daemon, source, TRAP, (client, server_end)):
             text = f"trap: connect from {client[0]} ({client[0]}) to {where}"
-            server.logbook.emit(trap.daemon, server.pid, DENY_PRIORITY, text)
-            server.logbook.json(
-                daemon=trap.daemon,
-                pid=server.pid,
-                event="trap",
-                client=client,
-                server=server_end,
-                verdict="denied",
-                message=f"trap port {where}",
-                trap=True,
-            )
+            logbook.emit(trap.daemon, server.pid, DENY_PRIORITY, text)
+            logbook.json(**fields)
+        fleet = server.fleet
+        token = server.bans.token(client[0])
+        if fleet is not None and token is not None:
+            # every hit goes to the fleet's stream (the merged log, the fleet's ban policy)
+            fleet.publish_hit(token, logbook.entry(host=fleet.config.node, **fields).to_json())
         if trap.ban_seconds and trap.ban_list and (transport == "tcp" or trap.udp_bans):
-            self._ban(trap, client[0])
+            self._ban(trap, client[0], where)
         if trap.spawn:
             self._spawn(service, trap, client, server_end, source)
 
-    def _ban(self, trap: TrapConfig, address: str) -> None:
+    def _ban(self, trap: TrapConfig, address: str, where: str) -> None:
         assert trap.ban_seconds is not None and trap.ban_list is not None
         server = self.server
         ban = server.bans.ban(address, trap.ban_seconds, trap.ban_list, time.time())
@@ -105,6 +112,8 @@ class Traps:
             text = f"banned {ban.token} for {trap.ban_seconds:g} s in {trap.ban_list}"
             server.logbook.emit(trap.daemon, server.pid, DENY_PRIORITY, text)
             self.schedule_prune()
+            if server.fleet is not None:  # the same ban on every node of the site
+                server.fleet.publish_ban(ban.token, trap.ban_seconds, f"trap {where}")
 
     def _spawn(
         self,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from tcpwrap.proto.prefix import source_key
 from tcpwrap.serve.config import LimitConfig
-from tcpwrap.serve.limits import Limits, Refusal, source_key
+from tcpwrap.serve.limits import Limits, Refusal
 
 
 def test_source_keys() -> None:

@@ -3,18 +3,22 @@
 What it does: `Bans` holds the active bans (a source prefix -> its expiry) and answers
 `banned(address)` in a few dictionary look-ups. Each ban also goes into a ban-list file
 (`BanFile`): one token per line, in the form hosts_access(5) `/file` patterns read
-(`192.0.2.7`, `198.51.100.0/24`, `[2001:db8:1::]/64`), so a hosts.deny line
-`ALL: /var/lib/tcpwrap/banned` makes the real tcpd and every libwrap-linked daemon of the
-host honour the same bans. New bans are appended (one write each, so a reader never sees half
-a line, and the incremental compile of a growing list stays cheap); expired ones are pruned by
-rewriting the file aside and renaming it over the old one. The expiry of every ban we wrote
-is kept beside the list, in `<list>.expires` (`TOKEN EPOCH` lines), so a restart keeps them;
+(`192.0.2.7`, `198.51.100.0/24`, `[2001:db8:1:2::]/64`, see proto.prefix), so a hosts.deny line
+`ALL: /var/lib/tcpwrap/banned` makes the real tcpd and every libwrap-linked daemon of the host
+honour the same bans. Bans come from this host (`ban`: an address and a duration) or from the
+fleet (`apply`: a token and an absolute expiry, the same on every host) and leave by expiring
+(`prune`) or being lifted (`lift`). New bans are appended (one write each, so a reader never
+sees half a line, and the incremental compile of a growing list stays cheap); removed ones by
+rewriting the list aside and renaming it over the old one. The expiry of every ban written is
+kept beside the list, in `<list>.expires` (`TOKEN EPOCH` lines), so a restart keeps them;
 tokens someone else put into the list are left alone and never expire.
 
-Hazards: addresses come from the network; only validated numeric addresses become tokens (the
-file is read by a pattern matcher: a name or a `/path` there would mean something else). The
-number of bans is bounded (`max_entries`; the soonest to expire goes first). No comments in
-the file: tcpd would read `#` as a host token and look up names to compare it with.
+Hazards: addresses come from the network and tokens from a shared store; only canonical
+numeric tokens are accepted (proto.prefix.token_key): a name or a `/path` in the file would
+mean something else to tcpd. No ban ever covers an address of the never-ban allow-list
+(`never`: the site's admins, its monitoring). The number of bans is bounded (`max_entries`;
+the soonest to expire goes first). No comments in the file: tcpd would read `#` as a host
+token and look up names to compare it with.
 Errors: a file that cannot be written is reported to `on_error` and the ban still holds in
 memory; malformed lines of an existing file or sidecar are skipped.
 """
@@ -22,47 +26,13 @@ memory; malformed lines of an existing file or sidecar are skipped.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from tcpwrap.serve.limits import source_key
+from tcpwrap.proto.prefix import Network, ban_token, overlaps, source_key, token_key
 
 Complain = Callable[[str], None]
-
-
-def ban_token(address: str, v4: int, v6: int) -> str | None:
-    """The ban-list token covering `address` at the given prefixes; None if not numeric."""
-    key = source_key(address, v4, v6)
-    net, slash, length = key.partition("/")
-    try:
-        ip = ipaddress.ip_address(net)
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address):
-        return f"[{ip}]/{length or 128}"
-    return key if slash else str(ip)
-
-
-def token_key(token: str) -> str | None:
-    """A ban-list token back to the in-memory key (`source_key` form); None if not ours."""
-    if token.startswith("["):
-        inside, sep, length = token[1:].partition("]/")
-        if not sep or not length.isdigit():
-            return None
-        try:
-            network = ipaddress.IPv6Network(f"{inside}/{length}", strict=False)
-        except ValueError:
-            return None
-        return f"{network.network_address}/{network.prefixlen}"
-    try:
-        if "/" in token:
-            net4 = ipaddress.IPv4Network(token, strict=False)
-            return f"{net4.network_address}/{net4.prefixlen}"
-        return str(ipaddress.IPv4Address(token))
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -78,7 +48,7 @@ class BanFile:
     def sidecar(self) -> str:
         return self.path + ".expires"
 
-    def load(self, now: float) -> None:
+    def load(self) -> None:
         """Take over what a previous run left (expired bans are dropped at the next prune)."""
         ours: dict[str, float] = {}
         words = _read_tokens(self.sidecar)
@@ -87,11 +57,12 @@ class BanFile:
                 when = float(epoch)
             except ValueError:
                 continue
-            if token_key(token) is not None:
+            if token_key(token) is not None and when == when:  # (not NaN)
                 ours[token] = when
         listed = _read_tokens(self.path)
+        present = set(listed)
         self.foreign = [t for t in dict.fromkeys(listed) if t not in ours]
-        self.expiries = {t: e for t, e in ours.items() if t in set(listed)}
+        self.expiries = {t: e for t, e in ours.items() if t in present}
 
     def append(self, token: str) -> None:
         self.write_expiries()
@@ -144,13 +115,21 @@ class Ban:
     key: str  # the in-memory key (source_key form)
     token: str  # the ban-list token
     expires: float
-    new: bool  # False: an existing ban was extended
+    new: bool  # False: an existing ban was extended (or already lasted longer)
 
 
 class Bans:
     """Active bans across every ban list (see the module docstring)."""
 
-    def __init__(self, v4: int, v6: int, max_entries: int, on_error: Complain) -> None:
+    def __init__(
+        self,
+        v4: int,
+        v6: int,
+        max_entries: int,
+        on_error: Complain,
+        never: tuple[Network, ...] = (),
+    ) -> None:
+        self.never = never  # the never-ban allow-list: no ban may cover these
         self.v4 = v4
         self.v6 = v6
         self.max_entries = max_entries
@@ -159,19 +138,19 @@ class Bans:
         self.files: dict[str, BanFile] = {}
         self._lengths4 = {v4}
         self._lengths6 = {v6}
-        self.dirty: set[str] = set()  # files with expired entries to prune
+        self.dirty: set[str] = set()  # files with entries to remove at the next prune
 
     def file(self, path: str, now: float) -> BanFile:
         ban_file = self.files.get(path)
         if ban_file is None:
             ban_file = BanFile(path, self.on_error)
-            ban_file.load(now)
+            ban_file.load()
             self.files[path] = ban_file
             for token, expiry in ban_file.expiries.items():
                 key = token_key(token)
                 if key is not None and expiry > now:
                     self._remember(key, expiry)
-                elif expiry <= now:
+                else:
                     self.dirty.add(path)
         return ban_file
 
@@ -185,11 +164,9 @@ class Bans:
         if not self.active:
             return False
         text = address.partition("%")[0]
-        lengths = (
-            self._lengths6 if ":" in text and not text.startswith("::ffff:") else self._lengths4
-        )
-        for length in lengths:
-            key = source_key(address, length if length <= 32 else 32, length)
+        v6 = ":" in text and not text.startswith("::ffff:")
+        for length in self._lengths6 if v6 else self._lengths4:
+            key = source_key(address, min(length, 32), length)
             expiry = self.active.get(key)
             if expiry is not None:
                 if expiry > now:
@@ -197,32 +174,50 @@ class Bans:
                 del self.active[key]
         return False
 
+    def token(self, address: str) -> str | None:
+        return ban_token(address, self.v4, self.v6)
+
     def ban(self, address: str, seconds: float, path: str, now: float) -> Ban | None:
         """Ban the source of `address` for `seconds` in `path`; None if not numeric."""
-        token = ban_token(address, self.v4, self.v6)
-        if token is None:
-            return None
+        token = self.token(address)
+        return None if token is None else self.apply(token, now + seconds, path, now)
+
+    def apply(self, token: str, expires: float, path: str, now: float) -> Ban | None:
+        """Ban `token` (a canonical ban-list token) until `expires` in `path`; None when the
+        token is not canonical, covers a never-ban address, or the ban is over already. A
+        later expiry extends a ban."""
         key = token_key(token)
-        if key is None:
+        if key is None or expires <= now or overlaps(token, self.never):
             return None
-        expires = now + seconds
         ban_file = self.file(path, now)
         known = ban_file.expiries.get(token)
         if known is not None and known >= expires:
+            self._remember(key, known)
             return Ban(key, token, known, False)
         if len(self.active) >= self.max_entries and key not in self.active:
             self._evict()
         self._remember(key, expires)
         ban_file.expiries[token] = expires
-        if known is None:
-            if token in ban_file.foreign:
-                ban_file.foreign.remove(token)
-                ban_file.rewrite()
-            else:
-                ban_file.append(token)
-        else:
+        if known is not None:
             ban_file.write_expiries()  # an existing ban extended: only its expiry changes
+        elif token in ban_file.foreign:
+            ban_file.foreign.remove(token)
+            ban_file.rewrite()
+        else:
+            ban_file.append(token)
         return Ban(key, token, expires, known is None)
+
+    def lift(self, token: str) -> bool:
+        """End a ban before its expiry (an unban); True when there was one."""
+        key = token_key(token)
+        if key is None:
+            return False
+        found = self.active.pop(key, None) is not None
+        for ban_file in self.files.values():
+            if ban_file.expiries.pop(token, None) is not None:
+                ban_file.rewrite()
+                found = True
+        return found
 
     def _evict(self) -> None:
         soonest = min(self.active, key=self.active.__getitem__)
@@ -235,8 +230,7 @@ class Bans:
 
     def prune(self, now: float) -> list[str]:
         """Drop expired bans from memory and rewrite the lists that held them; their tokens."""
-        expired_keys = [key for key, expiry in self.active.items() if expiry <= now]
-        for key in expired_keys:
+        for key in [key for key, expiry in self.active.items() if expiry <= now]:
             del self.active[key]
         gone: list[str] = []
         for path, ban_file in self.files.items():

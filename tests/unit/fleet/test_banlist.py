@@ -1,14 +1,15 @@
-"""serve.bans: the in-memory bans and the ban-list files tcpd's `/file` patterns read."""
+"""fleet.banlist: the in-memory bans and the ban-list files tcpd's `/file` patterns read."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from tcpwrap.drivers.environment import SystemEnvironment
+from tcpwrap.fleet.banlist import Bans
 from tcpwrap.policy.decision import Connection, Endpoint, Verdict
 from tcpwrap.policy.match import evaluate
 from tcpwrap.policy.rules import TableSource, compile_policy
-from tcpwrap.serve.bans import Bans, ban_token, token_key
+from tcpwrap.proto.prefix import ban_token, overlaps, parse_networks, token_key
 
 
 def test_tokens_are_tcpd_file_patterns() -> None:
@@ -91,3 +92,34 @@ def test_unwritable_list_is_reported_ban_still_holds(tmp_path: Path) -> None:
     bans.ban("192.0.2.1", 10, str(tmp_path / "missing-dir" / "banned"), 0.0)
     assert bans.banned("192.0.2.1", 1.0)
     assert errors and "No such file or directory" in errors[0]
+
+
+def test_tokens_are_accepted_only_in_canonical_form() -> None:
+    for token in ("010.1.1.1", "1.2.3.4/33", "[::1]", "1.2.3.4/24", "[2001:DB8::]/64",
+                  "192.0.2.7 ", "", "x" * 100, "[2001:db8::1]/64"):
+        assert token_key(token) is None, token
+    assert token_key("1.2.3.0/24") == "1.2.3.0/24"
+    assert token_key("[2001:db8::]/64") == "2001:db8::/64"
+
+
+def test_fleet_apply_and_lift(tmp_path: Path) -> None:
+    path = str(tmp_path / "banned")
+    bans = Bans(32, 64, 100, lambda message: None)
+    first = bans.apply("198.51.100.0/24", 500.0, path, 100.0)
+    assert first is not None and first.new and bans.banned("198.51.100.9", 200.0)
+    assert bans.apply("198.51.100.0/24", 400.0, path, 100.0) == first.__class__(
+        "198.51.100.0/24", "198.51.100.0/24", 500.0, False)  # an earlier expiry changes nothing
+    later = bans.apply("198.51.100.0/24", 900.0, path, 100.0)
+    assert later is not None and later.expires == 900.0 and not later.new
+    assert bans.apply("example.com", 900.0, path, 100.0) is None
+    assert bans.apply("192.0.2.1", 50.0, path, 100.0) is None  # over already
+    assert bans.lift("198.51.100.0/24") and not bans.banned("198.51.100.9", 200.0)
+    assert (tmp_path / "banned").read_text() == ""
+    assert not bans.lift("198.51.100.0/24")
+
+
+def test_never_ban_networks() -> None:
+    networks = parse_networks(["10.0.0.0/8", "[2001:db8:ffff::]/48", "192.0.2.7"])
+    assert overlaps("10.1.2.3", networks) and overlaps("10.0.0.0/7", networks)
+    assert overlaps("[2001:db8:ffff:1::]/64", networks) and overlaps("192.0.2.0/24", networks)
+    assert not overlaps("11.0.0.1", networks) and not overlaps("[2001:db8::]/64", networks)
