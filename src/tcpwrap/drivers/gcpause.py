@@ -8,7 +8,10 @@ the growing heap again and again for nothing: it made a full compile 1.5-2x slow
 counting still frees everything that is not part of a cycle while the pause lasts.
 
 Hazards: the collector is process-wide. The pause lasts one compile (about a second at 100,000
-lines); cyclic garbage made meanwhile by other threads is collected afterwards. A caller that
+lines); cyclic garbage made meanwhile by other threads is collected afterwards. At the end,
+everything alive is frozen (`gc.freeze()`): the collector never walks the compiled policy
+again; the cost is that cycles alive at that moment are left to reference counting (a
+policy holds none). A caller that
 turns the collector on or off itself while a pause is in progress may see its choice undone
 when the pause ends. Nesting and concurrent pauses are counted: the last one out restores.
 Errors: none.
@@ -40,4 +43,8 @@ class paused_gc:  # lower case: used like a function, `with paused_gc():`
         with _lock:
             _depth -= 1
             if _depth == 0 and _restore:
+                # The new policy's objects live until the next table change: move them (and
+                # everything alive now) out of the collector's way, or its next full pass
+                # walks them all at once (100-300 ms at 100,000 lines, holding the GIL).
+                gc.freeze()
                 gc.enable()

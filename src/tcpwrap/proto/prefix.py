@@ -16,6 +16,8 @@ Errors: `parse_networks` raises ValueError naming the bad entry; the rest return
 from __future__ import annotations
 
 import ipaddress
+import re
+from functools import lru_cache
 
 TOKEN_LIMIT = 64  # no canonical token is longer ("[ffff:...:ffff]/128" is 46)
 
@@ -24,6 +26,18 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 def source_key(address: str, v4: int = 32, v6: int = 64) -> str:
     """The source an address belongs to: `a.b.c.d` or its prefix, `net::/len` for IPv6."""
+    if v4 >= 32 and ":" not in address and _DOTTED.match(address):
+        return address  # the common case, every connection: no ipaddress objects
+    return _source_key(address, v4, v6)
+
+
+_DOTTED = re.compile(
+    r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\Z"
+)
+
+
+@lru_cache(maxsize=4096)
+def _source_key(address: str, v4: int, v6: int) -> str:
     text = address.partition("%")[0]
     try:
         ip = ipaddress.ip_address(text)
