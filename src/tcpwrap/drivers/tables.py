@@ -5,7 +5,10 @@ empty table; a directory reads as empty; any other error = the strerror text, wh
 matcher turns into `cannot open <t>: <err>` and an ERROR scan). `PolicyCache` compiles an
 (allow, deny) pair once and, before each decision, checks that the files did not change: one
 ioctl while inotify watches their directories (drivers/inotify.py), else both files' identity
-(device, inode, size, mtime_ns, mode). After a change only what changed is redone: a table
+(device, inode, size, mtime_ns, mode). A table read less than `RACY_WINDOW_NS` after its last
+modification is compared by content too when its identity looks unchanged (a same-size edit in
+the same timestamp tick keeps it): after each event while watched, on every call otherwise.
+After a change only what changed is redone: a table
 whose new content is its old content plus complete lines (DenyHosts, fail2ban) is extended
 (policy.compile.extend_table: the cost of the appended lines, a few ms at 100,000 lines); an
 unchanged table is kept; any other change compiles that table anew (about a second at
@@ -33,7 +36,7 @@ import os
 import stat
 import time
 
-from tcpwrap._record import record
+from tcpwrap._record import field, record
 from tcpwrap.drivers.gcpause import paused_gc
 from tcpwrap.policy.compile import compile_table, extend_table
 from tcpwrap.policy.rules import Language, Policy, TableSource, compile_policy
@@ -98,6 +101,9 @@ class _State:
     sources: tuple[TableSource, TableSource]
     policy: Policy
     racy_until: int  # wall-clock ns until which the contents are compared too (0: never)
+    # Verdicts of side-effect-free queries against `policy` (library.ctl): it lives and dies
+    # with the policy, so a verdict is never filed under another version's memo.
+    memo: dict[tuple[str, str, str, str], bool] = field(default_factory=dict, compare=False)
 
 
 class _Job:
@@ -136,9 +142,6 @@ class PolicyCache:
         self._state: _State | None = None
         self._version = 0  # counts installed states: a job installs only onto its own
         self._job: _Job | None = None  # the full recompile under way, if any
-        # Verdicts of side-effect-free queries against the current policy (see library.py);
-        # replaced, not cleared, when the policy changes, so readers never see a mix.
-        self.memo: dict[tuple[str, str, str, str], bool] = {}
         # With inotify watching the tables' directories, "nothing happened" is one ioctl and
         # the identity check (two stat calls) is done only after an event.
         self._watch: SharedWatch | None = None
@@ -151,15 +154,30 @@ class PolicyCache:
         """Whether a full recompile is under way (current() may be serving the previous one)."""
         return self._job is not None
 
+    @property
+    def memo(self) -> dict[tuple[str, str, str, str], bool]:
+        """The verdict memo of the installed policy (see `snapshot`)."""
+        state = self._state
+        return {} if state is None else state.memo
+
     def get(self) -> Policy:
         """The policy of the tables as they are now; waits for a full recompile if needed."""
+        state = self._unchanged()
+        return state.policy if state is not None else self._settle().policy
+
+    def snapshot(self) -> _State:
+        """As get(), with the policy's verdict memo: `.policy` and `.memo` belong together."""
+        state = self._unchanged()
+        return state if state is not None else self._settle()
+
+    def _settle(self) -> _State:
         while True:
-            policy = self._unchanged()
-            if policy is not None:
-                return policy
-            policy, job, mine = self._refresh()
-            if policy is not None:
-                return policy
+            state = self._unchanged()
+            if state is not None:
+                return state
+            state, job, mine = self._refresh()
+            if state is not None:
+                return state
             assert job is not None
             if mine:
                 self._compile(job)  # in this thread: the caller waits anyway
@@ -190,12 +208,12 @@ class PolicyCache:
         state = self._state
         if state is None:
             return self.get()
-        policy = self._unchanged()
-        if policy is not None:
-            return policy
-        policy, job, mine = self._refresh()
-        if policy is not None:
-            return policy
+        fresh = self._unchanged()
+        if fresh is not None:
+            return fresh.policy
+        fresh, job, mine = self._refresh()
+        if fresh is not None:
+            return fresh.policy
         assert job is not None
         if mine:
             import threading
@@ -209,22 +227,30 @@ class PolicyCache:
 
     # ------------------------------------------------------------------ internals
 
-    def _unchanged(self) -> Policy | None:
-        """The policy if nothing can have changed (no lock; the common case), else None."""
+    def _unchanged(self) -> _State | None:
+        """The state if nothing can have changed (no lock; the common case), else None.
+
+        With the watch, "nothing happened since the state was verified" is enough even in the
+        racy window: the generation was taken before the files were read, and any later
+        write, however small and quick, queues an event. Without it, a racy state is checked
+        (content compared) on every call.
+        """
         state = self._state
-        if state is None or state.racy_until or self._job is not None:
+        if state is None or self._job is not None:
             return None
         watch, wds = self._watch, self._wds
         if watch is not None and wds is not None:
-            return state.policy if watch.generation() == self._seen else None
+            return state if watch.generation() == self._seen else None
+        if state.racy_until:
+            return None
         if (_identity(self.allow), _identity(self.deny)) == state.identity:
-            return state.policy
+            return state
         return None
 
-    def _refresh(self) -> tuple[Policy | None, _Job | None, bool]:
+    def _refresh(self) -> tuple[_State | None, _Job | None, bool]:
         """Check the files and apply what can be applied now.
 
-        Returns (policy, None, False) when the policy is up to date (maybe after appends), or
+        Returns (state, None, False) when the policy is up to date (maybe after appends), or
         (None, job, mine) when a full recompile is needed: `mine` says the caller must run the
         new job; otherwise `job` is the one already under way.
         """
@@ -249,13 +275,15 @@ class PolicyCache:
             if state is not None and identity == state.identity:
                 if not state.racy_until:
                     self._fresh(generation)
-                    return state.policy, None, False
+                    return state, None, False
                 sources = (read_table(self.allow), read_table(self.deny))
                 if sources == state.sources:
                     if read_ns > state.racy_until:
-                        self._state = _State(state.identity, state.sources, state.policy, 0)
+                        state = self._state = _State(
+                            state.identity, state.sources, state.policy, 0, state.memo
+                        )
                     self._fresh(generation)
-                    return state.policy, None, False
+                    return state, None, False
             else:
                 sources = (
                     self._read(0, self.allow, identity, state),
@@ -264,8 +292,8 @@ class PolicyCache:
             keep: tuple[Table | None, Table | None] = (None, None)
             if state is not None:
                 if sources == state.sources:
-                    self._install(identity, sources, state.policy, generation, read_ns)
-                    return state.policy, None, False
+                    fresh = self._install(identity, sources, state.policy, generation, read_ns)
+                    return fresh, None, False
                 old = state.policy
                 keep = (
                     self._reuse(old.allow, state.sources[0], sources[0]),
@@ -273,8 +301,8 @@ class PolicyCache:
                 )
                 if keep[0] is not None and keep[1] is not None:
                     policy = Policy(keep[0], keep[1], self.language)
-                    self._install(identity, sources, policy, generation, read_ns)
-                    return policy, None, False
+                    fresh = self._install(identity, sources, policy, generation, read_ns)
+                    return fresh, None, False
             if job is not None:
                 return None, job, False  # one compile at a time: the caller waits or serves
             job = self._job = _Job(identity, sources, keep, self._version, generation, read_ns)
@@ -327,19 +355,19 @@ class PolicyCache:
         policy: Policy,
         generation: int,
         read_ns: int,
-    ) -> None:
+    ) -> _State:
         """Make `policy` the current one (the lock is held)."""
         state = self._state
         newest = max((i[3] for i in identity if i is not None and i[0] >= 0), default=0)
         # Racy: a same-size edit within the file system's timestamp tick after our read
         # would not show in the identity; until the tick is surely over, compare contents.
         racy_until = newest + RACY_WINDOW_NS if read_ns - newest < RACY_WINDOW_NS else 0
-        if state is None or policy is not state.policy:
-            self.memo = {}
-        self._state = _State(identity, sources, policy, racy_until)
+        memo = state.memo if state is not None and policy is state.policy else {}
+        fresh = self._state = _State(identity, sources, policy, racy_until, memo)
         self._version += 1  # a job begun before this would install an older view: it won't
         if generation >= 0:
             self._seen = generation
+        return fresh
 
     def _fresh(self, generation: int) -> None:
         """The installed state was found to match the files (the lock is held)."""

@@ -188,3 +188,25 @@ def test_ancestor_watch(tmp_path: Path) -> None:
     first = watch.generation()
     (tmp_path / "a").chmod(0o700)  # two levels above the file
     assert watch.generation() != first
+
+
+def test_racy_window_costs_nothing_while_watched(
+    tables: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Freshly written tables are compared by content only after an event, not per call."""
+    allow, deny = tables
+    cache = PolicyCache(str(allow), str(deny))
+    assert _verdict(cache, "192.0.2.1")
+    assert cache._state is not None and cache._state.racy_until  # just written: racy
+    reads: list[str] = []
+    real_read = tables_module.read_table
+    monkeypatch.setattr(tables_module, "read_table", lambda p: reads.append(p) or real_read(p))
+    for _ in range(5):
+        assert _verdict(cache, "192.0.2.1")
+    assert reads == []
+    before = allow.stat()
+    with open(allow, "r+") as handle:  # same size, same mtime: only the content tells
+        handle.write("sshd: 192.0.2.3\n")
+    os.utime(allow, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert _verdict(cache, "192.0.2.3") and not _verdict(cache, "192.0.2.1")
+    assert reads  # the event made it compare
