@@ -21,10 +21,11 @@ from tcpwrap.policy.facts import HostName, KnownName, NameLookup, Need, Paranoid
 from tcpwrap.policy.match import Evaluation
 from tcpwrap.policy.rules import Language, TableSource, compile_policy
 
-DAEMONS = ["sshd", "in.ftpd", "in.fingerd", "SSHD", "telnetd"]
+DAEMONS = ["sshd", "in.ftpd", "in.fingerd", "SSHD", "telnetd", "::ffff:10.0.0.1"]
 DAEMON_TOKENS = [
     "sshd", "in.ftpd", "ALL", "ALL", "ALL", "in.*", "in.", ".fingerd", "KNOWN", "SSHD",
     "sshd@192.0.2.200", "sshd@srv.example", "22", "0", "EXCEPT", "ALL EXCEPT in.ftpd",
+    "10.0.0.1",  # the daemon "::ffff:10.0.0.1" matches it (string_match strips the prefix)
 ]  # fmt: skip
 INDEXABLE = [
     "192.0.2.1", "192.0.2.2", "192.0.2.3", "10.0.0.1", "198.51.100.7", "2001:db8::1",

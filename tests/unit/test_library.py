@@ -225,6 +225,44 @@ def test_racy_edit_same_size_same_mtime(tables: Tables, live: bool) -> None:
     assert library.hosts_ctl("sshd", "unknown", "192.0.2.2", live=live, **tables.paths) is True
 
 
+def test_one_policy_fetch_per_call(tables: Tables, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A query the quick path leaves to the evaluator (options) still reads the policy once,
+    so both look at the same version."""
+    from tcpwrap.drivers.tables import PolicyCache
+
+    tables.write("sshd: 192.0.2.1: spawn echo\n", "ALL: ALL\n")
+    fetches: list[str] = []
+    for method in ("get", "snapshot", "current"):
+        real = getattr(PolicyCache, method)
+        monkeypatch.setattr(
+            PolicyCache,
+            method,
+            lambda self, real=real, method=method: fetches.append(method) or real(self),
+        )
+    assert library.hosts_ctl("sshd", "unknown", "192.0.2.1", **tables.paths) is True
+    assert library.hosts_ctl("sshd", "unknown", "192.0.2.2", **tables.paths) is False
+    assert len(fetches) == 2
+    fetches.clear()
+    assert library.decide("sshd", client_addr="192.0.2.1", **tables.paths).granted
+    assert len(fetches) == 1
+
+
+def test_file_verdicts_are_not_memoised(tables: Tables) -> None:
+    """A `/file` list can change while the tables do not: its verdicts follow the file."""
+    banned = tables.root / "banned"
+    banned.write_text("192.0.2.1\n")
+    tables.write("", f"ALL: {banned}\n")
+    query = ("sshd", "unknown", "192.0.2.2")
+    for _ in range(3):
+        assert library.hosts_ctl(*query, **tables.paths) is True
+    with banned.open("a") as handle:
+        handle.write("192.0.2.2\n")
+    assert library.hosts_ctl(*query, **tables.paths) is False
+    banned.write_text("")
+    assert library.hosts_ctl(*query, **tables.paths) is True
+    assert library.policy_cache(**tables.paths).memo == {}
+
+
 # ------------------------------------------------------------------ the shared step
 
 

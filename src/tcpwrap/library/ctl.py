@@ -8,12 +8,15 @@ file identity before every decision (`drivers.tables.PolicyCache`), so an edit t
 the next call.
 
 Dry run (the default): options are evaluated without side effects (nothing is spawned, twist is
-reported as `delegated` with the table's verdict) and nothing is logged; verdicts of queries the
-index decides alone are memoised per policy version. Live (`live=True`): options are performed
-as libwrap does in a resident process (`library.live`): spawn runs during the call, setenv/
-umask/nice change this process, banners go nowhere (there is no client fd), `twist` is refused
-(`twist option in resident process`: denied), aclexec runs; diagnostics go to the logger
-"tcpwrap".
+reported as `delegated` with the table's verdict) and nothing is logged. hosts_ctl() answers
+through policy/quick.py (the index, and residual rules such as `/file` lists evaluated in
+place) unless the deciding rule has options; verdicts that read no `/file` list or netgroup are
+memoised with their policy version. Each call reads the policy once: a fallback to the full
+evaluator decides with the very policy the quick path looked at.
+Live (`live=True`): options are performed as libwrap does in a resident process
+(`library.live`): spawn runs during the call, setenv/umask/nice change this process, banners go
+nowhere (there is no client fd), `twist` is refused (`twist option in resident process`:
+denied), aclexec runs; diagnostics go to the logger "tcpwrap".
 
 Hazards: live mode runs the tables' shell commands and changes process-global state.
 Errors: table problems never raise: they are in `Decision.diagnostics` and fail closed exactly
@@ -28,8 +31,8 @@ import threading
 from tcpwrap.drivers.environment import SystemEnvironment
 from tcpwrap.drivers.tables import PolicyCache
 from tcpwrap.policy.decision import Connection, Decision, Endpoint, Mode, Verdict
-from tcpwrap.policy.index import quick_table
-from tcpwrap.policy.match import STRING_LENGTH, Evaluation, evaluate
+from tcpwrap.policy.match import Evaluation, evaluate
+from tcpwrap.policy.quick import DENIED_ENV, ctl_verdict
 from tcpwrap.policy.rules import Language, Policy
 
 TYPE_CHECKING = False
@@ -92,6 +95,19 @@ def decide(
     `live=True` performs the options (`mode` is then ignored: always resident, see above).
     """
     policy = policy_cache(allow, deny, language).get()
+    return _decide(policy, daemon, client_name, client_addr, user, mode, live, aclexec)
+
+
+def _decide(
+    policy: Policy,
+    daemon: str,
+    client_name: str,
+    client_addr: str,
+    user: str,
+    mode: Mode,
+    live: bool,
+    aclexec: AclExecStyle,
+) -> Decision:
     connection = ctl_connection(daemon, client_name, client_addr, user)
     if not live:
         return evaluate(policy, connection, mode, _environment)
@@ -116,52 +132,29 @@ def hosts_ctl(
     aclexec: AclExecStyle = "documented",
 ) -> bool:
     """libwrap's hosts_ctl(): True to permit (`live=True`: options performed, see above)."""
+    cache = _caches.get((allow, deny, language))
+    if cache is None:
+        cache = policy_cache(allow, deny, language)
     if live:
-        decision = decide(
-            daemon,
-            client_name,
-            client_addr,
-            user,
-            allow=allow,
-            deny=deny,
-            language=language,
-            live=True,
-            aclexec=aclexec,
+        decision = _decide(
+            cache.get(), daemon, client_name, client_addr, user, CTL_MODE, True, aclexec
         )
         return decision.verdict is Verdict.GRANT
-    cache = policy_cache(allow, deny, language)
-    policy = cache.get()
-    memo = cache.memo
+    state = cache.snapshot()  # the policy and its memo, of one version
+    memo = state.memo
     key = (daemon, client_name, client_addr, user)
     known = memo.get(key)
     if known is not None:
         return known
-    verdict = _ctl_verdict(policy, daemon, client_name, client_addr, user)
-    if verdict is not None:
-        if len(memo) >= MEMO_LIMIT:
-            memo.clear()
-        memo[key] = verdict
-        return verdict
-    decision = decide(
-        daemon, client_name, client_addr, user, allow=allow, deny=deny, language=language
+    verdict = ctl_verdict(state.policy, daemon, client_name, client_addr, user, _environment)
+    if verdict >= 0:
+        granted = verdict & 1 == 1  # GRANTED and GRANTED_ENV are odd
+        if verdict < DENIED_ENV:  # decided by the tables alone
+            if len(memo) >= MEMO_LIMIT:
+                memo.clear()
+            memo[key] = granted
+        return granted
+    decision = _decide(
+        state.policy, daemon, client_name, client_addr, user, CTL_MODE, False, "documented"
     )
     return decision.verdict is Verdict.GRANT
-
-
-def _ctl_verdict(
-    policy: Policy, daemon: str, client_name: str, client_addr: str, user: str
-) -> bool | None:
-    """The verdict when the index alone decides (a pure function of the query), else None."""
-    # The index answers most queries alone; anything with options or residual rules (EXCEPT,
-    # wildcards, user@host, ...) goes through the full evaluator below.
-    daemon_text = daemon[:STRING_LENGTH]
-    address = client_addr[:STRING_LENGTH] or "unknown"
-    name = client_name[:STRING_LENGTH] or "unknown"
-    allowed = quick_table(policy.allow, daemon_text, address, name)
-    if allowed == 1:
-        return True
-    if allowed is not None:
-        denied = quick_table(policy.deny, daemon_text, address, name)
-        if denied is not None:
-            return denied == 0
-    return None

@@ -16,6 +16,8 @@ residual lists the new rules touch are copied), so a decision still running on t
 policy never sees positions its table does not have. `build_index(rules)` is the same walk
 from an empty index, so an appended index equals a fresh one (a test compares them).
 
+hosts_ctl's shortcut over this index is policy/quick.py.
+
 Hazards: a wrong key here would silently change verdicts; keys are built with the very same
 folding and address parsing as the matcher (cstr, patterns). `KeyTable` is shared with the
 `/file` index (patternfile.py).
@@ -46,7 +48,7 @@ from tcpwrap.policy.patterns import (
     Suffix,
     parse_ipv6,
 )
-from tcpwrap.policy.rules import Rule, Table
+from tcpwrap.policy.rules import Rule
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -298,7 +300,7 @@ class Candidates:
 
     def __init__(self, index: TableIndex, ctx: IndexContext) -> None:
         self._ctx = ctx
-        daemon = fold(ctx.daemon())
+        daemon = fold(strip_mapped(ctx.daemon()))  # what a DaemonName token is compared with
         self._groups = [g for g in (index.groups.get(ALL_DAEMONS), index.groups.get(daemon)) if g]
         lists = [index.residual.get(k) for k in ("", ALL_DAEMONS, daemon)]
         present = [lst for lst in lists if lst]
@@ -357,31 +359,3 @@ class Candidates:
                 # A residual rule looked the name up: switch to name hits after it.
                 name_known = True
                 name_next = self._name_hits(pos)
-
-
-def quick_table(table: Table, daemon: str, address: str, name: str) -> int | None:
-    """First-match result of one table when the index alone can tell, else None.
-
-    For hosts_ctl-style queries (every fact given, nothing to expand): returns 1 (MATCH),
-    0 (NO-MATCH) or -1 (ERROR); None when a residual rule or an option list could matter
-    and the full evaluator must run. Diagnostics are not produced here.
-    """
-    if table.open_error is not None:
-        return -1
-    index = table.index
-    residual = index.residual
-    folded = fold(daemon)
-    if residual and (residual.get("") or residual.get(ALL_DAEMONS) or residual.get(folded)):
-        return None
-    best = INF
-    groups = index.groups
-    for key in (ALL_DAEMONS, folded):
-        group = groups.get(key)
-        if group is None:
-            continue
-        hit = min(group.always, group.address_hit(address), group.name.lookup(name))
-        if hit < best:
-            best = hit
-    if best >= INF:
-        return 0 if table.stop is None else -1
-    return None if table.rules[best].third is not None else 1

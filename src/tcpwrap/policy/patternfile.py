@@ -213,6 +213,20 @@ class PatternFile:
             return False
         index = self._index
         residual = index.residual
+        if not residual or residual[0][0] >= count:
+            # Only indexed tokens: which one matches first cannot matter (each one reads only
+            # the address, or the name when it is already known), so the file matches when any
+            # does. Unless the name is unknown and a name-reading token comes before every
+            # address match (the loop below finds that token and makes it read the name).
+            name = ctx.name_if_ready(side)
+            if name is not None:
+                if index.first_keyed < count and index.address_hit(ctx.addr(side), count) < INF:
+                    return True
+                return index.name.used and index.name.lookup(name) < count
+            if not index.triggers or index.triggers[0] >= count:
+                return index.first_keyed < count and (
+                    index.address_hit(ctx.addr(side), count) < INF
+                )
         at = 0  # next residual entry
         residual_next = residual[0][0] if residual else INF
         if residual_next >= count:

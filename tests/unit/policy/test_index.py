@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from tcpwrap.policy.index import TableIndex, quick_table
+from tcpwrap.policy.index import TableIndex
+from tcpwrap.policy.quick import quick_table
 from tcpwrap.policy.rules import Table, TableSource, compile_table
 
 from .support import conn, decide
