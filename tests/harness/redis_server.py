@@ -4,6 +4,9 @@ What it does: `RedisServer(directory)` runs `redis-server` in the foreground on 
 free port, with its data in `directory` (append-only file on, so a restart keeps the bans,
 as a production Redis with persistence would); `stop()` kills it (SIGKILL: an outage, not a
 shutdown) and `start()` brings it back on the same port. `url` is its redis:// URL.
+`tls=True` serves TLS only (a CA and a server certificate for 127.0.0.1 made with openssl in
+`directory`: `ca` is the CA file) and `password=` requires that password (`url` then is
+rediss:// and carries no credentials).
 
 Hazards: loopback only; every wait is bounded; the process is always killed by `close()`.
 Errors: a server that does not come up raises RuntimeError with its log.
@@ -28,23 +31,98 @@ def _free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, tls: bool = False, password: str | None = None) -> None:
         self.dir = directory
         self.port = _free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = directory / "redis.log"
+        self.tls = tls
+        self.password = password
+        self.ca = directory / "ca.crt"
+        if tls:
+            self._certificates()
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"{'rediss' if self.tls else 'redis'}://127.0.0.1:{self.port}/0"
+
+    def _certificates(self) -> None:
+        def openssl(*args: str) -> None:
+            subprocess.run(["openssl", *args], cwd=self.dir, check=True, capture_output=True)
+
+        openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=tcpwrap test CA",
+        )
+        openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        )
+        (self.dir / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+        openssl(
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "1",
+            "-extfile",
+            "san.ext",
+        )
+
+    def _listen_args(self) -> list[str]:
+        args = ["--port", str(self.port)]
+        if self.tls:
+            args = [
+                "--port",
+                "0",
+                "--tls-port",
+                str(self.port),
+                "--tls-cert-file",
+                str(self.dir / "server.crt"),
+                "--tls-key-file",
+                str(self.dir / "server.key"),
+                "--tls-ca-cert-file",
+                str(self.ca),
+                "--tls-auth-clients",
+                "no",
+            ]
+        if self.password:
+            args += ["--requirepass", self.password]
+        return args
 
     def start(self) -> None:
         argv = [
             REDIS_SERVER,
             "--bind",
             "127.0.0.1",
-            "--port",
-            str(self.port),
+            *self._listen_args(),
             "--dir",
             str(self.dir),
             "--save",
@@ -62,10 +140,15 @@ class RedisServer:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
+            if self.tls:  # no plain PING on a TLS port: its log says when it is ready
+                if b"Ready to accept connections" in self.log.read_bytes():
+                    return
+                time.sleep(0.05)
+                continue
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
                     sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
+                    if sock.recv(64).startswith((b"+PONG", b"-NOAUTH")):
                         return
             except OSError:
                 time.sleep(0.05)
@@ -79,7 +162,8 @@ class RedisServer:
         self.proc = None
 
     def command(self, *args: str | bytes) -> bytes:
-        """One command over RESP (for tests that write hostile data directly)."""
+        """One command over RESP (for tests that write hostile data directly; plain TCP,
+        no password)."""
         parts = [a if isinstance(a, bytes) else a.encode() for a in args]
         request = b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
         with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:

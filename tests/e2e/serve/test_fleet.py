@@ -368,3 +368,35 @@ def test_report_reads_the_fleet_stream(
     report = json.loads(result.stdout)
     text = json.dumps(report)
     assert "127.0.6.7" in text and '"a"' in text  # the hits, from node a
+
+
+def test_tls_and_a_password_from_a_file(workdir: Path, syslog: SyslogCapture) -> None:
+    secret = "s3cret-" + str(time.time_ns())
+    server = RedisServer(workdir, tls=True, password=secret)
+    server.start()
+    try:
+        password = workdir / "redis.password"
+        password.write_text(secret + "\n")
+        password.chmod(0o600)
+        tls = f'tls_ca = "{server.ca}"\npassword_file = "{password}"\n'
+        a = Node(workdir, "a", server.url, trap=True, fleet_extra=tls)
+        b = Node(workdir, "b", server.url, trap=False, fleet_extra=tls)
+        with running(a.run), running(b.run):
+            syslog.wait_for(lambda r: "fleet: connected" in r.message, timeout=10)
+            a.hit_trap("127.0.6.8")
+            _refused_everywhere([a, b], "127.0.6.8", 1.0)
+            cmdline = Path(f"/proc/{b.run.pid}/cmdline").read_bytes()
+        # a node with the wrong password keeps serving and says why, without the password
+        password.write_text("wrong\n")
+        c = Node(workdir, "c", server.url, trap=False, fleet_extra=tls)
+        with running(c.run):
+            failed = syslog.wait_for(lambda r: r.message.startswith("error: fleet: rediss://"),
+                                     timeout=10)  # fmt: skip
+            assert c.served("127.0.6.8")  # it could not learn the ban; it serves all the same
+    finally:
+        server.close()
+    assert secret.encode() not in cmdline
+    logged = "\n".join(r.message for r in syslog.records())
+    assert secret not in logged and "wrong" not in logged
+    assert "fleet: connected to rediss://127.0.0.1:" in logged
+    assert "AuthenticationError" in failed.message and "keeping the last 0 bans" in failed.message
