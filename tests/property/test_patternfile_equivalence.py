@@ -273,3 +273,63 @@ def test_load_pattern_file_reuses_only_true_appends(first: bytes, second: bytes,
     assert again.tokens == tuple(split_tokens(other))
     if first and first[-1:] not in (b" ", b"\n", b"\t", b"\x0b", b"\x0c", b"\r"):
         assert new._index is not old._index  # possibly cut: compiled afresh
+
+
+class KnownFacts:
+    """A MatchContext with the client's address and name known (hosts_ctl's)."""
+
+    def __init__(self, address: str, name: str) -> None:
+        self.address, self.name_text = address, name
+        self.stack: list[str] = []
+
+    def daemon(self) -> str:
+        return "sshd"
+
+    def server_port(self) -> int | None:
+        return None
+
+    def addr(self, side: int) -> str:
+        return self.address
+
+    def name(self, side: int) -> str:
+        return self.name_text
+
+    def name_if_ready(self, side: int) -> str | None:
+        return self.name_text
+
+    def user(self) -> str:
+        return "unknown"
+
+    def innetgr(self, group: str, host: str) -> bool:
+        return BASE.innetgr(group, host)
+
+    def enter_file(self, path: str) -> PatternFile | None:
+        return None  # nested files never match here
+
+    def leave_file(self, path: str) -> None:
+        pass
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(token, max_size=12),
+    st.integers(0, 12),
+    st.sampled_from(ADDRESSES),
+    st.sampled_from([n.text() for n in NAMES] + ["192.0.2.1", "A.EXAMPLE.COM"]),
+)
+def test_match_known_equals_naive_scan(
+    tokens: list[str], cut: int, address: str, name: str
+) -> None:
+    """With address and name known, match_known answers like the scan, or defers (None)
+    exactly when a residual token exists in this version."""
+    whole = compile_pattern_file(tokens)
+    older = compile_pattern_file(tokens[:cut]).extend(tokens[cut:])
+    for version in (whole, older, PatternFile(older._index, min(cut, older.count))):
+        ctx = KnownFacts(address, name)
+        answer = version.match_known(address, name)
+        expected = version.naive.match(ctx, 0)
+        assert version.match(ctx, 0) == expected
+        if answer is None:
+            assert any(pos < version.count for pos, _ in version._index.residual)
+        else:
+            assert answer == expected

@@ -167,6 +167,15 @@ class PolicyCache:
 
     def snapshot(self) -> _State:
         """As get(), with the policy's verdict memo: `.policy` and `.memo` belong together."""
+        state, watch = self._state, self._watch
+        if (  # _unchanged()'s common case, inline: hosts_ctl() calls this every time
+            state is not None
+            and watch is not None
+            and self._wds is not None
+            and self._job is None
+            and watch.generation() == self._seen
+        ):
+            return state
         state = self._unchanged()
         return state if state is not None else self._settle()
 

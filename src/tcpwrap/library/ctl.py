@@ -50,7 +50,8 @@ CTL_MODE = Mode(dry_run=True)
 LIVE_MODE = Mode(dry_run=False, resident=True)
 LIVE_DEBIAN_MODE = Mode(dry_run=False, resident=True, debian_aclexec=True)
 
-_caches: dict[tuple[str, str, Language], PolicyCache] = {}
+# Keyed by the language's value: hashing an Enum member runs Python code (Enum.__hash__).
+_caches: dict[tuple[str, str, str], PolicyCache] = {}
 _caches_lock = threading.Lock()
 _environment = SystemEnvironment()
 
@@ -59,7 +60,7 @@ def policy_cache(
     allow: str = HOSTS_ALLOW, deny: str = HOSTS_DENY, language: Language = Language.OPTIONS
 ) -> PolicyCache:
     """The shared, self-refreshing compiled policy for this pair of tables."""
-    key = (allow, deny, language)
+    key = (allow, deny, language._value_)
     cache = _caches.get(key)
     if cache is None:
         with _caches_lock:
@@ -132,7 +133,7 @@ def hosts_ctl(
     aclexec: AclExecStyle = "documented",
 ) -> bool:
     """libwrap's hosts_ctl(): True to permit (`live=True`: options performed, see above)."""
-    cache = _caches.get((allow, deny, language))
+    cache = _caches.get((allow, deny, language._value_))
     if cache is None:
         cache = policy_cache(allow, deny, language)
     if live:

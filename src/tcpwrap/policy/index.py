@@ -90,10 +90,20 @@ class KeyTable:
     suffix: dict[object, int] = field(default_factory=dict)
     v6: dict[object, int] = field(default_factory=dict)
     used: bool = False  # any key at all
+    # How many dots the prefix and suffix keys have: a subject is probed only at the dots
+    # where a key of that shape exists (only membership is tested: safe while keys are added)
+    prefix_dots: set[int] = field(default_factory=set)
+    suffix_dots: set[int] = field(default_factory=set)
 
     def copy(self) -> KeyTable:
         return KeyTable(
-            dict(self.exact), dict(self.prefix), dict(self.suffix), dict(self.v6), self.used
+            dict(self.exact),
+            dict(self.prefix),
+            dict(self.suffix),
+            dict(self.v6),
+            self.used,
+            set(self.prefix_dots),
+            set(self.suffix_dots),
         )
 
     def add(self, matcher: StringMatcher, pos: int) -> None:
@@ -101,43 +111,89 @@ class KeyTable:
         if isinstance(matcher, Exact):
             _keep_min(self.exact, matcher.token, pos)
         elif isinstance(matcher, Prefix):
-            _keep_min(self.prefix, matcher.token, pos)
+            self.add_prefix(matcher.token, pos)
         elif isinstance(matcher, Suffix):
-            _keep_min(self.suffix, matcher.token, pos)
+            self.add_suffix(matcher.token, pos)
         elif isinstance(matcher, Bracket6) and matcher.value is not None:
             _keep_min(self.v6, matcher.value, pos)
         else:
             return
         self.used = True
 
+    def add_prefix(self, token: str, pos: int) -> None:
+        """File a folded `prefix.` token (sets `used` too)."""
+        if token not in self.prefix:
+            self.prefix_dots.add(token.count("."))  # before the key: readers see both
+            self.prefix[token] = pos
+        self.used = True
+
+    def add_suffix(self, token: str, pos: int) -> None:
+        """File a folded `.suffix` token (sets `used` too)."""
+        if token not in self.suffix:
+            self.suffix_dots.add(token.count("."))
+            self.suffix[token] = pos
+        self.used = True
+
+    def merged(self, other: KeyTable) -> KeyTable:
+        """Both tables' keys, each at the smaller of its positions."""
+        out = self.copy()
+        for mine, theirs in (
+            (out.exact, other.exact),
+            (out.prefix, other.prefix),
+            (out.suffix, other.suffix),
+            (out.v6, other.v6),
+        ):
+            for key, pos in theirs.items():
+                known = mine.get(key)
+                if known is None or pos < known:
+                    mine[key] = pos
+        out.used = self.used or other.used
+        out.prefix_dots |= other.prefix_dots
+        out.suffix_dots |= other.suffix_dots
+        return out
+
+    def size(self) -> int:
+        return len(self.exact) + len(self.prefix) + len(self.suffix) + len(self.v6)
+
     def lookup(self, subject: str) -> int:
         if not self.used:
             return INF
+        return self.lookup_text(fold(strip_mapped(subject)))
+
+    def lookup_text(self, text: str) -> int:
+        """lookup() of a subject already folded and stripped of `::ffff:` (strip_mapped)."""
+        best = self.exact.get(text, INF)
+        other = self.lookup_other(text)
+        return other if other < best else best
+
+    def other_floor(self) -> int:
+        """The smallest position `lookup_other` can give (a scan: for callers that keep it)."""
+        return min((*self.prefix.values(), *self.suffix.values(), *self.v6.values()), default=INF)
+
+    def lookup_other(self, text: str) -> int:
+        """lookup_text() without the exact keys: prefixes, suffixes and [v6] forms."""
         best = INF
-        text = fold(strip_mapped(subject))
-        hit = self.exact.get(text)
-        if hit is not None:
-            best = hit
-        if (self.prefix or self.suffix) and "." in text:
+        prefix_dots, suffix_dots = self.prefix_dots, self.suffix_dots
+        if (prefix_dots or suffix_dots) and "." in text:
+            # text[: dot + 1] at the k-th dot has k dots; text[dot:] has dots - k + 1
+            dots = text.count(".")
             start = 0
-            while True:
+            for k in range(1, dots + 1):
                 dot = text.find(".", start)
-                if dot < 0:
-                    break
-                if self.prefix:
-                    hit = self.prefix.get(text[: dot + 1])
-                    if hit is not None and hit < best:
+                if k in prefix_dots:
+                    hit = self.prefix.get(text[: dot + 1], INF)
+                    if hit < best:
                         best = hit
-                if self.suffix and dot > 0:
-                    hit = self.suffix.get(text[dot:])
-                    if hit is not None and hit < best:
+                if dot and dots - k + 1 in suffix_dots:
+                    hit = self.suffix.get(text[dot:], INF)
+                    if hit < best:
                         best = hit
                 start = dot + 1
         if self.v6 and ":" in text:
-            value = parse_ipv6(strip_mapped(subject))
+            value = parse_ipv6(text)  # (folding does not change what an IPv6 text parses to)
             if value is not None:
-                hit = self.v6.get(value)
-                if hit is not None and hit < best:
+                hit = self.v6.get(value, INF)
+                if hit < best:
                     best = hit
         return best
 
@@ -242,6 +298,9 @@ def _file(group: _Group, token: AddressOrName | NetMask, pos: int) -> None:
 class TableIndex:
     groups: dict[str, _Group]
     residual: dict[str, list[int]]  # daemon key (or ALL_DAEMONS, or "" = any) -> positions
+    # What policy/quick.py derives from the groups per daemon key, made on first use. The
+    # index itself never changes (appends make a new one), so neither do these.
+    plans: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def candidates(self, ctx: IndexContext) -> Candidates:
         return Candidates(self, ctx)
@@ -305,9 +364,7 @@ class Candidates:
         lists = [index.residual.get(k) for k in ("", ALL_DAEMONS, daemon)]
         present = [lst for lst in lists if lst]
         self._residual: Iterator[int] = (
-            iter(present[0] if present else ())
-            if len(present) <= 1
-            else heapq.merge(*present)
+            iter(present[0] if present else ()) if len(present) <= 1 else heapq.merge(*present)
         )
         address = ctx.addr(CLIENT)
         best = INF

@@ -107,14 +107,13 @@ class _FileIndex:
             # the address only (NOT_INADDR is false); file it without building the objects.
             keys = self.address
             if token[0] == ".":
-                table = keys.suffix
+                keys.add_suffix(token, pos)
             elif token[-1] == ".":
-                table = keys.prefix
+                keys.add_prefix(token, pos)
             else:
-                table = keys.exact
-            if token not in table:
-                table[token] = pos
-            keys.used = True
+                if token not in keys.exact:
+                    keys.exact[token] = pos
+                keys.used = True
             if pos < self.first_keyed:
                 self.first_keyed = pos
             return
@@ -270,6 +269,20 @@ class PatternFile:
                 # here on the name index answers instead of the triggers.
                 name_known = True
                 name_next = self._name_next(ctx, side, pos)
+
+    def match_known(self, address: str, name: str) -> bool | None:
+        """match() for a context where the address and the name are both known (nothing can
+        be looked up): from the index alone, or None when residual tokens must be evaluated."""
+        count = self.count
+        if not count:
+            return False
+        index = self._index
+        residual = index.residual
+        if residual and residual[0][0] < count:
+            return None
+        if index.first_keyed < count and index.address_hit(address, count) < INF:
+            return True
+        return index.name.used and index.name.lookup(name) < count
 
     def _name_next(self, ctx: MatchContext, side: int, after: int) -> int:
         """The first name hit after `after` once the name is known, else the next trigger."""

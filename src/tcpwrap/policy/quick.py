@@ -23,11 +23,9 @@ while the policy does not, so it must not be memoised with the policy.
 
 from __future__ import annotations
 
-import heapq
-
-from tcpwrap.policy.cstr import fold, strip_mapped
-from tcpwrap.policy.index import ALL_DAEMONS, INF
-from tcpwrap.policy.patterns import CLIENT
+from tcpwrap.policy.cstr import INADDR_NONE, dot_quad_addr, fold, strip_mapped
+from tcpwrap.policy.index import ALL_DAEMONS, INF, KeyTable, _Group
+from tcpwrap.policy.patterns import CLIENT, ClientHost, FileList, parse_ipv6
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,6 +33,7 @@ if TYPE_CHECKING:
 
     from tcpwrap.policy.environment import Environment
     from tcpwrap.policy.patternfile import PatternFile
+    from tcpwrap.policy.patterns import HostPattern, PatternList
     from tcpwrap.policy.rules import Policy, Table
 
 UNKNOWN: Final = "unknown"
@@ -105,26 +104,206 @@ class CtlFacts:
     def leave_file(self, path: str) -> None:
         self.file_stack.pop()
 
+    def file_matches(self, path: str) -> bool:
+        """FileList(path).match(self, CLIENT) in one call."""
+        content = self.enter_file(path)
+        if content is None:
+            return False
+        matched = content.match_known(self.address, self.name_text)
+        if matched is None:  # residual tokens (nested files among them): in full
+            matched = content.match(self, CLIENT)  # (nothing here raises: no lookups)
+        self.file_stack.pop()
+        return matched
+
+
+MERGE_LIMIT = 4096  # keys: a daemon's group and the ALL group are merged up to this size
+
+
+class _Part:
+    """Index keys answering for one daemon: one group, or the ALL group merged with it.
+
+    The floors are the smallest positions the address's other keys (prefixes, suffixes,
+    [v6]), the networks and the name can give: a lookup that cannot beat the position already
+    found is skipped (an early match costs one dictionary look-up).
+    """
+
+    __slots__ = (
+        "address", "always", "name", "name_floor", "other_floor", "v4_floor", "v4nets",
+        "v6_floor", "v6nets",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        always: int,
+        address: KeyTable,
+        name: KeyTable,
+        v4nets: tuple[tuple[int, dict[int, int]], ...],
+        v6nets: tuple[tuple[int, dict[int, int]], ...],
+    ) -> None:
+        self.always = always
+        self.address = address
+        self.name = name
+        self.v4nets = v4nets
+        self.v6nets = v6nets
+        self.other_floor = address.other_floor()
+        self.name_floor = min(name.other_floor(), min(name.exact.values(), default=INF))
+        self.v4_floor = min((min(nets.values()) for _, nets in v4nets), default=INF)
+        self.v6_floor = min((min(nets.values()) for _, nets in v6nets), default=INF)
+
+
+class _Plan:
+    """What one table's index holds for one daemon key (made once per index and key)."""
+
+    __slots__ = ("flat", "generic", "parts", "residual", "v4", "v6")
+
+    def __init__(self, table: Table, key: str) -> None:
+        index = table.index
+        groups = [g for k in dict.fromkeys((ALL_DAEMONS, key)) if (g := index.groups.get(k))]
+        if len(groups) == 2 and sum(_size(g) for g in groups) <= MERGE_LIMIT:
+            groups = [_merge(groups[0], groups[1])]
+        self.parts = tuple(_part(group) for group in groups)
+        self.v4 = any(part.v4nets for part in self.parts)
+        self.v6 = any(part.v6nets for part in self.parts)
+        residual = index.residual
+        generic = residual.get("") or []
+        self.generic = frozenset(generic)  # rules whose daemon list the index did not file
+        own = [] if key in ("", ALL_DAEMONS) else residual.get(key) or []
+        self.residual = tuple(sorted({*generic, *(residual.get(ALL_DAEMONS) or []), *own}))
+        # Residual rules whose daemon list the index filed and whose client list is flat
+        # (client hosts only, no EXCEPT, no user@): their host patterns, to be tried in order
+        # (a `/file` as its path); PatternList.match would do the same, one layer deeper.
+        self.flat: dict[int, tuple[HostPattern | str, ...]] = {}
+        for pos in self.residual:
+            if pos not in self.generic:
+                hosts = _flat_hosts(table.rules[pos].clients)
+                if hosts is not None:
+                    self.flat[pos] = hosts
+
+
+def _flat_hosts(clients: PatternList) -> tuple[HostPattern | str, ...] | None:
+    hosts: list[HostPattern | str] = []
+    for item in clients.items:
+        if type(item) is not ClientHost:
+            return None  # EXCEPT (None) or user@host
+        host = item.host
+        hosts.append(host.path if type(host) is FileList else host)
+    return tuple(hosts)
+
+
+def _size(group: _Group) -> int:
+    return group.address.size() + group.name.size() + sum(map(len, group.v4nets.values()))
+
+
+def _part(group: _Group) -> _Part:
+    return _Part(
+        group.always,
+        group.address,
+        group.name,
+        tuple(group.v4nets.items()),
+        tuple(group.v6nets.items()),
+    )
+
+
+def _merge(first: _Group, second: _Group) -> _Group:
+    def nets(
+        a: dict[int, dict[int, int]], b: dict[int, dict[int, int]]
+    ) -> dict[int, dict[int, int]]:
+        out = {width: dict(table) for width, table in a.items()}
+        for width, table in b.items():
+            mine = out.setdefault(width, {})
+            for net, pos in table.items():
+                if net not in mine or pos < mine[net]:
+                    mine[net] = pos
+        return out
+
+    return _Group(
+        min(first.always, second.always),
+        first.address.merged(second.address),
+        first.name.merged(second.name),
+        nets(first.v4nets, second.v4nets),
+        nets(first.v6nets, second.v6nets),
+    )
+
+
+def _plan(table: Table, key: str) -> _Plan:
+    index = table.index  # (an index belongs to one table: its positions are the table's)
+    plans = index.plans
+    plan = plans.get(key)
+    if plan is None:
+        if key not in index.groups and key not in index.residual:
+            key = ALL_DAEMONS  # nothing of its own: the plan every such daemon shares
+            plan = plans.get(key)
+        if plan is None:
+            plan = plans[key] = _Plan(table, key)
+    assert isinstance(plan, _Plan)
+    return plan
+
+
+PLANS_LIMIT = 256  # daemon names remembered per policy (then forgotten all at once)
+
+
+class _CtlPlan:
+    """Both tables' plans for one daemon name, and what the query's subjects need."""
+
+    __slots__ = ("allow", "allow_fixed", "daemon", "deny", "deny_fixed", "names", "v4", "v6")
+
+    def __init__(self, policy: Policy, daemon: str) -> None:
+        self.daemon = daemon[:STRING_LENGTH]
+        key = fold(strip_mapped(self.daemon))  # what a DaemonName token is compared with
+        self.allow = _plan(policy.allow, key)
+        self.deny = _plan(policy.deny, key)
+        self.allow_fixed = _fixed(policy.allow, self.allow)
+        self.deny_fixed = _fixed(policy.deny, self.deny)
+        plans = (self.allow, self.deny)
+        self.v4 = any(plan.v4 for plan in plans)
+        self.v6 = any(plan.v6 for plan in plans)
+        self.names = any(part.name.used for plan in plans for part in plan.parts)
+
+
+def _fixed(table: Table, plan: _Plan) -> int | None:
+    """The table's result when no query can change it (an open error, nothing for the
+    daemon), else None."""
+    if table.open_error is not None:
+        return _ERROR
+    if not plan.parts and not plan.residual:
+        return _NO_MATCH if table.stop is None else _ERROR
+    return None
+
 
 def ctl_verdict(
     policy: Policy, daemon: str, client_name: str, client_addr: str, user: str, env: Environment
 ) -> int:
     """DENIED, GRANTED, DENIED_ENV, GRANTED_ENV or UNDECIDED (see the module docstring)."""
-    daemon = daemon[:STRING_LENGTH]
+    plans = policy.plans
+    plan = plans.get(daemon)
+    if plan is None:
+        if len(plans) >= PLANS_LIMIT:
+            plans.clear()
+        plan = plans[daemon] = _CtlPlan(policy, daemon)
+    assert isinstance(plan, _CtlPlan)
     address = client_addr[:STRING_LENGTH] or UNKNOWN
     name = client_name[:STRING_LENGTH] or UNKNOWN
-    key = fold(strip_mapped(daemon))  # what a DaemonName token is compared with
-    allow, deny = policy.allow, policy.deny
+    # The subjects as the index compares them (index._Group.address_hit); a network is
+    # compared with the IPv4 reading of the address (v4: computed when first needed) or,
+    # for an IPv6 address, with its IPv6 reading.
+    mapped = strip_mapped(address)
+    v4_form = len(mapped) != len(address) or ":" not in address
+    address_text = fold(mapped)
+    name_text = fold(strip_mapped(name)) if plan.names else ""
     facts: CtlFacts | None = None
-    if allow.index.residual or deny.index.residual:
-        facts = CtlFacts(daemon, address, name, user[:STRING_LENGTH] or UNKNOWN, env)
-    result = _table(allow, key, address, name, facts)
+    if plan.allow.residual or plan.deny.residual:
+        facts = CtlFacts(plan.daemon, address, name, user[:STRING_LENGTH] or UNKNOWN, env)
+    result = plan.allow_fixed
+    if result is None:
+        result = _table(policy.allow, plan.allow, address_text, v4_form, name_text, facts)
     if result == _MATCH:
         verdict = GRANTED
     elif result == _OPTIONS:
         return UNDECIDED
     else:
-        result = _table(deny, key, address, name, facts)
+        result = plan.deny_fixed
+        if result is None:
+            result = _table(policy.deny, plan.deny, address_text, v4_form, name_text, facts)
         if result == _OPTIONS:
             return UNDECIDED
         verdict = GRANTED if result == _NO_MATCH else DENIED
@@ -133,62 +312,84 @@ def ctl_verdict(
     return verdict
 
 
-def _table(table: Table, key: str, address: str, name: str, facts: CtlFacts | None) -> int:
+def _table(
+    table: Table,
+    plan: _Plan,
+    address: str,
+    v4_form: bool,
+    name: str,
+    facts: CtlFacts | None,
+) -> int:
     """One table's first-match result: _MATCH, _NO_MATCH, _ERROR, or _OPTIONS when the first
-    matching rule has a third field."""
+    matching rule has a third field. `address` and `name` are folded and stripped of
+    `::ffff:`; `v4_form`: networks compare the IPv4 reading of the address, else the IPv6 one.
+    `facts` None: residual rules are not evaluated."""
     if table.open_error is not None:
         return _ERROR
-    index = table.index
     best = INF
-    groups = index.groups
-    if groups:
-        for group_key in (ALL_DAEMONS, key):
-            group = groups.get(group_key)
-            if group is not None:
-                hit = group.always
-                found = group.address_hit(address)
+    v4: int | None = -1  # not computed yet
+    for part in plan.parts:
+        hit = part.always
+        keys = part.address
+        if keys.used:
+            found = keys.exact.get(address, INF)
+            if found < hit:
+                hit = found
+            if hit > part.other_floor:
+                found = keys.lookup_other(address)
                 if found < hit:
                     hit = found
-                if group.name.used:
-                    found = group.name.lookup(name)
+        if v4_form:
+            if hit > part.v4_floor:
+                if v4 == -1:
+                    v4 = dot_quad_addr(address)  # (inet_addr reads hex digits in any case)
+                    if v4 == INADDR_NONE:
+                        v4 = None
+                if v4 is not None:
+                    for mask, nets in part.v4nets:
+                        found = nets.get(v4 & mask, INF)
+                        if found < hit:
+                            hit = found
+        elif hit > part.v6_floor:
+            v6 = parse_ipv6(address)  # (cached; folding changes no IPv6 reading)
+            if v6 is not None:
+                for length, nets in part.v6nets:
+                    found = nets.get(v6 >> (128 - length), INF)
                     if found < hit:
                         hit = found
-                if hit < best:
-                    best = hit
-    residual = index.residual
-    if residual and facts is not None:
-        keys = ("", ALL_DAEMONS) if key in ("", ALL_DAEMONS) else ("", ALL_DAEMONS, key)
-        lists = [(k, positions) for k in keys if (positions := residual.get(k))]
-        if lists:
-            # In line order, as the evaluator reaches them: a rule it would not reach is not
-            # evaluated (no netgroup query, no file read the original would not make). Rules
-            # filed under ALL or this daemon's key have a daemon list that matches (index.py);
-            # only those of the "" list (EXCEPT, wildcards, daemon@host, ports) are matched.
-            rules = table.rules
-            if len(lists) == 1:
-                list_key, positions = lists[0]
-                check_daemons = list_key == ""
-                for pos in positions:
-                    if pos >= best:
-                        break
-                    rule = rules[pos]
-                    if (not check_daemons or rule.daemons.match(facts)) and rule.clients.match(
-                        facts
+        if hit > part.name_floor:
+            found = part.name.lookup_text(name)
+            if found < hit:
+                hit = found
+        if hit < best:
+            best = hit
+    if facts is not None and plan.residual:
+        # In line order, as the evaluator reaches them: a rule it would not reach is not
+        # evaluated (no netgroup query, no file read the original would not make). Rules
+        # filed under ALL or this daemon's key have a daemon list that matches (index.py);
+        # only the others (EXCEPT, wildcards, daemon@host, ports) have theirs matched.
+        rules = table.rules
+        generic, flat = plan.generic, plan.flat
+        for pos in plan.residual:
+            if pos >= best:
+                break
+            hosts = flat.get(pos)
+            if hosts is not None:
+                for host in hosts:
+                    if (
+                        facts.file_matches(host)
+                        if isinstance(host, str)
+                        else host.match(facts, CLIENT)
                     ):
                         best = pos
                         break
-            else:
-                last = -1  # a rule filed under several daemon keys is in several lists
-                for pos in heapq.merge(*(positions for _, positions in lists)):
-                    if pos >= best:
-                        break
-                    if pos == last:
-                        continue
-                    last = pos
-                    rule = rules[pos]
-                    if rule.daemons.match(facts) and rule.clients.match(facts):
-                        best = pos
-                        break
+                else:
+                    continue
+                break
+            rule = rules[pos]
+            if (pos not in generic or rule.daemons.match(facts)) and rule.clients.match(facts):
+                best = pos
+                break
     if best >= INF:
         return _NO_MATCH if table.stop is None else _ERROR
     return _OPTIONS if table.rules[best].third is not None else _MATCH
@@ -200,10 +401,10 @@ def quick_table(
     """One table's first-match result when it is known without running options: 1 (MATCH),
     0 (NO-MATCH), -1 (ERROR), or None when the first matching rule has options. Without
     `facts`, None also when a residual rule could come first."""
-    key = fold(strip_mapped(daemon))
-    if facts is None and table.open_error is None:
-        residual = table.index.residual
-        if residual and (residual.get("") or residual.get(ALL_DAEMONS) or residual.get(key)):
-            return None
-    result = _table(table, key, address, name, facts)
+    plan = _plan(table, fold(strip_mapped(daemon)))
+    if facts is None and table.open_error is None and plan.residual:
+        return None
+    mapped = strip_mapped(address)
+    v4_form = len(mapped) != len(address) or ":" not in address
+    result = _table(table, plan, fold(mapped), v4_form, fold(strip_mapped(name)), facts)
     return None if result == _OPTIONS else result

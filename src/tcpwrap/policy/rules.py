@@ -104,6 +104,9 @@ class Policy:
     allow: Table
     deny: Table
     language: Language = Language.OPTIONS
+    # What policy/quick.py derives per daemon name, made on first use (the tables never
+    # change, so neither does this).
+    plans: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
 
 def compile_policy(
