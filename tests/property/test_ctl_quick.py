@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tcpwrap.library.ctl import CTL_MODE, ctl_connection
-from tcpwrap.policy import quick
+from tcpwrap.policy import index
 from tcpwrap.policy.decision import Verdict
 from tcpwrap.policy.environment import StaticEnvironment
 from tcpwrap.policy.match import evaluate
@@ -138,15 +138,15 @@ def test_quick_path_equals_evaluation(
 def test_quick_path_without_merged_groups(
     allow: bytes, deny: bytes, texts: dict[str, str], queries: list[tuple[str, str, str, str]]
 ) -> None:
-    """Big tables keep a daemon's group and the ALL group apart (quick.MERGE_LIMIT)."""
-    limit = quick.MERGE_LIMIT
-    quick.MERGE_LIMIT = 0
+    """Big tables keep a daemon's group and the ALL group apart (index.MERGE_LIMIT)."""
+    limit = index.MERGE_LIMIT
+    index.MERGE_LIMIT = 0
     try:
         policy = compile_policy(TableSource("hosts.allow", allow), TableSource("hosts.deny", deny))
         for one in queries:
             check(policy, texts, one)
     finally:
-        quick.MERGE_LIMIT = limit
+        index.MERGE_LIMIT = limit
 
 
 def test_unreadable_tables_fail_closed() -> None:

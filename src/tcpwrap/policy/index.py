@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from tcpwrap._record import field
 from tcpwrap._record import record as dataclass
@@ -41,6 +41,8 @@ from tcpwrap.policy.patterns import (
     ClientHost,
     DaemonName,
     Exact,
+    FileList,
+    HostPattern,
     NetMask,
     PatternList,
     Prefix,
@@ -53,6 +55,8 @@ from tcpwrap.policy.rules import Rule
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Protocol, TypeVar
+
+    from tcpwrap.policy.rules import Table
 
     K = TypeVar("K")
 else:
@@ -303,7 +307,7 @@ class TableIndex:
     plans: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def candidates(self, ctx: IndexContext) -> Candidates:
-        return Candidates(self, ctx)
+        return Candidates.of(self, ctx)
 
 
 def build_index(rules: Sequence[Rule]) -> TableIndex:
@@ -352,26 +356,162 @@ def extend_index(index: TableIndex | None, rules: Sequence[Rule], start: int) ->
     return TableIndex(groups, residual)
 
 
+MERGE_LIMIT = 4096  # keys: a daemon's group and the ALL group are merged up to this size
+
+
+class PlanPart:
+    """Index keys answering for one daemon: one group, or the ALL group merged with it.
+
+    The floors are the smallest positions the address's other keys (prefixes, suffixes,
+    [v6]), the networks and the name can give: a lookup that cannot beat the position already
+    found is skipped (an early match costs one dictionary look-up).
+    """
+
+    __slots__ = (
+        "address", "always", "name", "name_floor", "other_floor", "v4_floor", "v4nets",
+        "v6_floor", "v6nets",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        always: int,
+        address: KeyTable,
+        name: KeyTable,
+        v4nets: tuple[tuple[int, dict[int, int]], ...],
+        v6nets: tuple[tuple[int, dict[int, int]], ...],
+    ) -> None:
+        self.always = always
+        self.address = address
+        self.name = name
+        self.v4nets = v4nets
+        self.v6nets = v6nets
+        self.other_floor = address.other_floor()
+        self.name_floor = min(name.other_floor(), min(name.exact.values(), default=INF))
+        self.v4_floor = min((min(nets.values()) for _, nets in v4nets), default=INF)
+        self.v6_floor = min((min(nets.values()) for _, nets in v6nets), default=INF)
+
+
+class DaemonPlan:
+    """What one table's index holds for one daemon key (made once per index and key): the
+    groups to look up (`groups` as filed, `parts` with ALL merged in when small), the residual
+    positions in line order, and flat client lists (used by policy/quick.py)."""
+
+    __slots__ = ("flat", "generic", "groups", "parts", "residual", "v4", "v6")
+
+    def __init__(self, table: Table, key: str) -> None:
+        index = table.index
+        groups = [g for k in dict.fromkeys((ALL_DAEMONS, key)) if (g := index.groups.get(k))]
+        self.groups = tuple(groups)
+        if len(groups) == 2 and sum(_size(g) for g in groups) <= MERGE_LIMIT:
+            groups = [_merge(groups[0], groups[1])]
+        self.parts = tuple(_plan_part(group) for group in groups)
+        self.v4 = any(part.v4nets for part in self.parts)
+        self.v6 = any(part.v6nets for part in self.parts)
+        residual = index.residual
+        generic = residual.get("") or []
+        self.generic = frozenset(generic)  # rules whose daemon list the index did not file
+        own = [] if key in ("", ALL_DAEMONS) else residual.get(key) or []
+        self.residual = tuple(sorted({*generic, *(residual.get(ALL_DAEMONS) or []), *own}))
+        # Residual rules whose daemon list the index filed and whose client list is flat
+        # (client hosts only, no EXCEPT, no user@): their host patterns, to be tried in order
+        # (a `/file` as its path); PatternList.match would do the same, one layer deeper.
+        self.flat: dict[int, tuple[HostPattern | str, ...]] = {}
+        for pos in self.residual:
+            if pos not in self.generic:
+                hosts = _flat_hosts(table.rules[pos].clients)
+                if hosts is not None:
+                    self.flat[pos] = hosts
+
+
+def _flat_hosts(clients: PatternList) -> tuple[HostPattern | str, ...] | None:
+    hosts: list[HostPattern | str] = []
+    for item in clients.items:
+        if type(item) is not ClientHost:
+            return None  # EXCEPT (None) or user@host
+        host = item.host
+        hosts.append(host.path if type(host) is FileList else host)
+    return tuple(hosts)
+
+
+def _size(group: _Group) -> int:
+    return group.address.size() + group.name.size() + sum(map(len, group.v4nets.values()))
+
+
+def _plan_part(group: _Group) -> PlanPart:
+    return PlanPart(
+        group.always,
+        group.address,
+        group.name,
+        tuple(group.v4nets.items()),
+        tuple(group.v6nets.items()),
+    )
+
+
+def _merge(first: _Group, second: _Group) -> _Group:
+    def nets(
+        a: dict[int, dict[int, int]], b: dict[int, dict[int, int]]
+    ) -> dict[int, dict[int, int]]:
+        out = {width: dict(table) for width, table in a.items()}
+        for width, table in b.items():
+            mine = out.setdefault(width, {})
+            for net, pos in table.items():
+                if net not in mine or pos < mine[net]:
+                    mine[net] = pos
+        return out
+
+    return _Group(
+        min(first.always, second.always),
+        first.address.merged(second.address),
+        first.name.merged(second.name),
+        nets(first.v4nets, second.v4nets),
+        nets(first.v6nets, second.v6nets),
+    )
+
+
+def daemon_plan(table: Table, key: str) -> DaemonPlan:
+    index = table.index  # (an index belongs to one table: its positions are the table's)
+    plans = index.plans
+    plan = plans.get(key)
+    if plan is None:
+        if key not in index.groups and key not in index.residual:
+            key = ALL_DAEMONS  # nothing of its own: the plan every such daemon shares
+            plan = plans.get(key)
+        if plan is None:
+            plan = plans[key] = DaemonPlan(table, key)
+    assert isinstance(plan, DaemonPlan)
+    return plan
+
+
 class Candidates:
     """Rule positions worth evaluating, lowest first; see the module docstring."""
 
     __slots__ = ("_ctx", "_groups", "_hits", "_name_done", "_residual")
 
-    def __init__(self, index: TableIndex, ctx: IndexContext) -> None:
+    def __init__(
+        self, groups: Sequence[_Group], residual: Iterable[int], ctx: IndexContext
+    ) -> None:
+        """Candidates from the daemon's groups and its residual positions (sorted; a position
+        may repeat)."""
         self._ctx = ctx
-        daemon = fold(strip_mapped(ctx.daemon()))  # what a DaemonName token is compared with
-        self._groups = [g for g in (index.groups.get(ALL_DAEMONS), index.groups.get(daemon)) if g]
-        lists = [index.residual.get(k) for k in ("", ALL_DAEMONS, daemon)]
-        present = [lst for lst in lists if lst]
-        self._residual: Iterator[int] = (
-            iter(present[0] if present else ()) if len(present) <= 1 else heapq.merge(*present)
-        )
+        self._groups = groups
+        self._residual: Iterator[int] = iter(residual)
         address = ctx.addr(CLIENT)
         best = INF
-        for group in self._groups:
+        for group in groups:
             best = min(best, group.always, group.address_hit(address))
         self._hits = [best]  # a small "heap" of index hits
         self._name_done = False
+
+    @classmethod
+    def of(cls, index: TableIndex, ctx: IndexContext) -> Candidates:
+        daemon = fold(strip_mapped(ctx.daemon()))  # what a DaemonName token is compared with
+        groups = [g for g in (index.groups.get(ALL_DAEMONS), index.groups.get(daemon)) if g]
+        lists = [index.residual.get(k) for k in ("", ALL_DAEMONS, daemon)]
+        present = [lst for lst in lists if lst]
+        residual: Iterable[int] = (
+            (present[0] if present else ()) if len(present) <= 1 else heapq.merge(*present)
+        )
+        return cls(groups, residual, ctx)
 
     def _name_hits(self, after: int) -> int:
         """Index hits for the host name (once known), else the next rule that reads it."""

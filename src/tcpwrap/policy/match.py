@@ -22,10 +22,10 @@ wrong type) raise TcpwrapError.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from tcpwrap.errors import Diagnostic, Kind, Origin, TcpwrapError, error, warning
-from tcpwrap.policy.cstr import chop, fold, scan_int, scan_octal, split_at
+from tcpwrap.policy.cstr import chop, fold, scan_int, scan_octal, split_at, strip_mapped
 from tcpwrap.policy.decision import (
     DRY_RUN,
     AclExecResult,
@@ -39,6 +39,7 @@ from tcpwrap.policy.decision import (
 from tcpwrap.policy.environment import NO_ENVIRONMENT, Environment
 from tcpwrap.policy.expand import BANNER_BUFFER, ExpansionTooLong, percent_x, sanitize
 from tcpwrap.policy.facts import NameLookup, Need
+from tcpwrap.policy.index import Candidates, daemon_plan
 from tcpwrap.policy.options import (
     ALLOW_PRIORITY,
     DENY_PRIORITY,
@@ -105,6 +106,13 @@ class _Host:
 
 class _Run:
     """One pass of hosts_access over the request; see the module docstring."""
+
+    __slots__ = (
+        "aclexec_count", "aclexec_failed", "aclexec_passed", "action_origins", "actions",
+        "allow_priority", "daemon_text", "delegated", "deny_priority", "diagnostics", "env",
+        "evaluation", "file_stack", "header", "hosts", "ident_timeout", "identable", "lookups",
+        "mode", "origin", "pid", "user_text",
+    )  # fmt: skip
 
     def __init__(self, evaluation: Evaluation) -> None:
         self.evaluation = evaluation
@@ -309,16 +317,17 @@ class _Run:
             self.warn(str(exc))
             verdict, reason, origin = Verdict.ABORT, "percent_x: expansion too long", self.origin
         self.origin = None
-        host = self.hosts[CLIENT]
+        host, server = self.hosts
+        client_addr = self.addr(CLIENT)
         facts = {
             "daemon": self.daemon_text,
-            "client_addr": self.addr(CLIENT),
+            "client_addr": client_addr,
             "server_addr": self.addr(SERVER),
         }
         if host.name:
             facts["client_name"] = host.name
-        if self.hosts[SERVER].name:
-            facts["server_name"] = self.hosts[SERVER].name
+        if server.name:
+            facts["server_name"] = server.name
         if self.user_text:
             facts["user"] = self.user_text
         return Decision(
@@ -333,7 +342,7 @@ class _Run:
             twist=twist,
             delegated=self.delegated,
             client_info=self.client_info(),
-            client_addr=self.addr(CLIENT),
+            client_addr=client_addr,
             client_name=host.name or None,
             user=self.user_text or None,
             ident_timeout=self.ident_timeout,
@@ -365,14 +374,20 @@ class _Run:
             self.warn(f"cannot open {table.path}: {table.open_error}")
             return ERROR, None
         notes = table.notes
+        rules = table.rules
+        if not rules and not notes and table.stop is None:
+            return NO_MATCH, None  # empty (or missing): nothing to say
         shown = 0
         matched: Rule | None = None
-        rules = table.rules
-        positions = (
-            table.index.candidates(self)
-            if self.evaluation.use_index and rules  # (an empty table has nothing to index)
-            else range(len(rules))
-        )
+        positions: Iterable[int]
+        if self.evaluation.use_index and rules:  # (an empty table has nothing to index)
+            plan = daemon_plan(table, fold(strip_mapped(self.daemon_text)))
+            # Without indexed rules for this daemon, the candidates are its residual rules.
+            positions = (
+                Candidates(plan.groups, plan.residual, self) if plan.groups else plan.residual
+            )
+        else:
+            positions = range(len(rules))
         for pos in positions:
             rule = rules[pos]
             line = rule.origin.line
@@ -384,7 +399,8 @@ class _Run:
                 matched = rule
                 break
         if matched is None:
-            self.diagnostics.extend(note for _, note in notes[shown:])
+            if shown < len(notes):
+                self.diagnostics.extend(note for _, note in notes[shown:])
             if table.stop is not None:
                 self.origin = Origin(table.path, table.stop.line)
                 self.warn("missing newline or line too long")

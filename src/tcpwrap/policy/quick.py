@@ -24,8 +24,8 @@ while the policy does not, so it must not be memoised with the policy.
 from __future__ import annotations
 
 from tcpwrap.policy.cstr import INADDR_NONE, dot_quad_addr, fold, strip_mapped
-from tcpwrap.policy.index import ALL_DAEMONS, INF, KeyTable, _Group
-from tcpwrap.policy.patterns import CLIENT, ClientHost, FileList, parse_ipv6
+from tcpwrap.policy.index import INF, DaemonPlan, daemon_plan
+from tcpwrap.policy.patterns import CLIENT, parse_ipv6
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
     from tcpwrap.policy.environment import Environment
     from tcpwrap.policy.patternfile import PatternFile
-    from tcpwrap.policy.patterns import HostPattern, PatternList
     from tcpwrap.policy.rules import Policy, Table
 
 UNKNOWN: Final = "unknown"
@@ -116,129 +115,6 @@ class CtlFacts:
         return matched
 
 
-MERGE_LIMIT = 4096  # keys: a daemon's group and the ALL group are merged up to this size
-
-
-class _Part:
-    """Index keys answering for one daemon: one group, or the ALL group merged with it.
-
-    The floors are the smallest positions the address's other keys (prefixes, suffixes,
-    [v6]), the networks and the name can give: a lookup that cannot beat the position already
-    found is skipped (an early match costs one dictionary look-up).
-    """
-
-    __slots__ = (
-        "address", "always", "name", "name_floor", "other_floor", "v4_floor", "v4nets",
-        "v6_floor", "v6nets",
-    )  # fmt: skip
-
-    def __init__(
-        self,
-        always: int,
-        address: KeyTable,
-        name: KeyTable,
-        v4nets: tuple[tuple[int, dict[int, int]], ...],
-        v6nets: tuple[tuple[int, dict[int, int]], ...],
-    ) -> None:
-        self.always = always
-        self.address = address
-        self.name = name
-        self.v4nets = v4nets
-        self.v6nets = v6nets
-        self.other_floor = address.other_floor()
-        self.name_floor = min(name.other_floor(), min(name.exact.values(), default=INF))
-        self.v4_floor = min((min(nets.values()) for _, nets in v4nets), default=INF)
-        self.v6_floor = min((min(nets.values()) for _, nets in v6nets), default=INF)
-
-
-class _Plan:
-    """What one table's index holds for one daemon key (made once per index and key)."""
-
-    __slots__ = ("flat", "generic", "parts", "residual", "v4", "v6")
-
-    def __init__(self, table: Table, key: str) -> None:
-        index = table.index
-        groups = [g for k in dict.fromkeys((ALL_DAEMONS, key)) if (g := index.groups.get(k))]
-        if len(groups) == 2 and sum(_size(g) for g in groups) <= MERGE_LIMIT:
-            groups = [_merge(groups[0], groups[1])]
-        self.parts = tuple(_part(group) for group in groups)
-        self.v4 = any(part.v4nets for part in self.parts)
-        self.v6 = any(part.v6nets for part in self.parts)
-        residual = index.residual
-        generic = residual.get("") or []
-        self.generic = frozenset(generic)  # rules whose daemon list the index did not file
-        own = [] if key in ("", ALL_DAEMONS) else residual.get(key) or []
-        self.residual = tuple(sorted({*generic, *(residual.get(ALL_DAEMONS) or []), *own}))
-        # Residual rules whose daemon list the index filed and whose client list is flat
-        # (client hosts only, no EXCEPT, no user@): their host patterns, to be tried in order
-        # (a `/file` as its path); PatternList.match would do the same, one layer deeper.
-        self.flat: dict[int, tuple[HostPattern | str, ...]] = {}
-        for pos in self.residual:
-            if pos not in self.generic:
-                hosts = _flat_hosts(table.rules[pos].clients)
-                if hosts is not None:
-                    self.flat[pos] = hosts
-
-
-def _flat_hosts(clients: PatternList) -> tuple[HostPattern | str, ...] | None:
-    hosts: list[HostPattern | str] = []
-    for item in clients.items:
-        if type(item) is not ClientHost:
-            return None  # EXCEPT (None) or user@host
-        host = item.host
-        hosts.append(host.path if type(host) is FileList else host)
-    return tuple(hosts)
-
-
-def _size(group: _Group) -> int:
-    return group.address.size() + group.name.size() + sum(map(len, group.v4nets.values()))
-
-
-def _part(group: _Group) -> _Part:
-    return _Part(
-        group.always,
-        group.address,
-        group.name,
-        tuple(group.v4nets.items()),
-        tuple(group.v6nets.items()),
-    )
-
-
-def _merge(first: _Group, second: _Group) -> _Group:
-    def nets(
-        a: dict[int, dict[int, int]], b: dict[int, dict[int, int]]
-    ) -> dict[int, dict[int, int]]:
-        out = {width: dict(table) for width, table in a.items()}
-        for width, table in b.items():
-            mine = out.setdefault(width, {})
-            for net, pos in table.items():
-                if net not in mine or pos < mine[net]:
-                    mine[net] = pos
-        return out
-
-    return _Group(
-        min(first.always, second.always),
-        first.address.merged(second.address),
-        first.name.merged(second.name),
-        nets(first.v4nets, second.v4nets),
-        nets(first.v6nets, second.v6nets),
-    )
-
-
-def _plan(table: Table, key: str) -> _Plan:
-    index = table.index  # (an index belongs to one table: its positions are the table's)
-    plans = index.plans
-    plan = plans.get(key)
-    if plan is None:
-        if key not in index.groups and key not in index.residual:
-            key = ALL_DAEMONS  # nothing of its own: the plan every such daemon shares
-            plan = plans.get(key)
-        if plan is None:
-            plan = plans[key] = _Plan(table, key)
-    assert isinstance(plan, _Plan)
-    return plan
-
-
 PLANS_LIMIT = 256  # daemon names remembered per policy (then forgotten all at once)
 
 
@@ -250,8 +126,8 @@ class _CtlPlan:
     def __init__(self, policy: Policy, daemon: str) -> None:
         self.daemon = daemon[:STRING_LENGTH]
         key = fold(strip_mapped(self.daemon))  # what a DaemonName token is compared with
-        self.allow = _plan(policy.allow, key)
-        self.deny = _plan(policy.deny, key)
+        self.allow = daemon_plan(policy.allow, key)
+        self.deny = daemon_plan(policy.deny, key)
         self.allow_fixed = _fixed(policy.allow, self.allow)
         self.deny_fixed = _fixed(policy.deny, self.deny)
         plans = (self.allow, self.deny)
@@ -260,7 +136,7 @@ class _CtlPlan:
         self.names = any(part.name.used for plan in plans for part in plan.parts)
 
 
-def _fixed(table: Table, plan: _Plan) -> int | None:
+def _fixed(table: Table, plan: DaemonPlan) -> int | None:
     """The table's result when no query can change it (an open error, nothing for the
     daemon), else None."""
     if table.open_error is not None:
@@ -314,7 +190,7 @@ def ctl_verdict(
 
 def _table(
     table: Table,
-    plan: _Plan,
+    plan: DaemonPlan,
     address: str,
     v4_form: bool,
     name: str,
@@ -401,7 +277,7 @@ def quick_table(
     """One table's first-match result when it is known without running options: 1 (MATCH),
     0 (NO-MATCH), -1 (ERROR), or None when the first matching rule has options. Without
     `facts`, None also when a residual rule could come first."""
-    plan = _plan(table, fold(strip_mapped(daemon)))
+    plan = daemon_plan(table, fold(strip_mapped(daemon)))
     if facts is None and table.open_error is None and plan.residual:
         return None
     mapped = strip_mapped(address)
