@@ -263,6 +263,31 @@ def test_file_verdicts_are_not_memoised(tables: Tables) -> None:
     assert library.policy_cache(**tables.paths).memo == {}
 
 
+def test_file_decision_polls_the_watch_once(
+    tables: Tables, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table check has just polled the shared inotify watch; the /file check reuses that
+    poll and still sees an edit made before the call."""
+    from tcpwrap.drivers.inotify import SharedWatch, shared_watch
+
+    if shared_watch() is None:
+        pytest.skip("no inotify instance to be had here")
+    banned = tables.root / "banned"
+    banned.write_text("192.0.2.1\n")
+    tables.write("", f"ALL: {banned}\n")
+    query = ("sshd", "unknown", "192.0.2.2")
+    for _ in range(3):  # compiled, then watched
+        assert library.hosts_ctl(*query, **tables.paths) is True
+    polls: list[int] = []
+    real = SharedWatch.generation
+    monkeypatch.setattr(SharedWatch, "generation", lambda self: polls.append(1) or real(self))
+    assert library.hosts_ctl(*query, **tables.paths) is True
+    assert len(polls) == 1
+    with banned.open("a") as handle:
+        handle.write("192.0.2.2\n")
+    assert library.hosts_ctl(*query, **tables.paths) is False
+
+
 # ------------------------------------------------------------------ the shared step
 
 

@@ -97,6 +97,17 @@ class SystemEnvironment:
             self._verified.pop(path, None)
         return result
 
+    def pattern_file_polled(self, path: str) -> PatternFile | str | None:
+        """pattern_file() for a caller that has polled the shared inotify watch (its
+        `generation()`) since its decision began, as PolicyCache.snapshot() does while it
+        watches the tables: the generation counter is read as that poll left it, instead of
+        asking the kernel again. An edit finished before the decision began was drained by
+        that poll, so it is seen."""
+        verified = self._verified.get(path)
+        if verified is not None and verified[0].generation_number == verified[1]:
+            return verified[2]
+        return self.pattern_file(path)
+
     def _watch_for(self, path: str) -> tuple[SharedWatch | None, int]:
         """The shared watch and its generation before `path` is opened, once the path is asked
         for a second time (the wrapper's single decision pays no inotify set-up)."""

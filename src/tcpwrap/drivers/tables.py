@@ -155,6 +155,13 @@ class PolicyCache:
         return self._job is not None
 
     @property
+    def watching(self) -> bool:
+        """Whether get()/snapshot() poll the shared inotify watch (drivers/inotify.py) on every
+        call (else they compare file identities): after such a call, the watch's generation
+        counter is current as of the call."""
+        return self._watch is not None and self._wds is not None
+
+    @property
     def memo(self) -> dict[tuple[str, str, str, str], bool]:
         """The verdict memo of the installed policy (see `snapshot`)."""
         state = self._state
@@ -384,4 +391,3 @@ class PolicyCache:
             self._version += 1  # the job compiles content that is gone: drop its result
         if generation >= 0:
             self._seen = generation
-

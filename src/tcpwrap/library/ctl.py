@@ -54,6 +54,7 @@ LIVE_DEBIAN_MODE = Mode(dry_run=False, resident=True, debian_aclexec=True)
 _caches: dict[tuple[str, str, str], PolicyCache] = {}
 _caches_lock = threading.Lock()
 _environment = SystemEnvironment()
+_polled_files = _environment.pattern_file_polled
 
 
 def policy_cache(
@@ -147,7 +148,11 @@ def hosts_ctl(
     known = memo.get(key)
     if known is not None:
         return known
-    verdict = ctl_verdict(state.policy, daemon, client_name, client_addr, user, _environment)
+    # A watching cache has just polled the shared inotify watch: the /file check need not.
+    opener = _polled_files if cache.watching else None
+    verdict = ctl_verdict(
+        state.policy, daemon, client_name, client_addr, user, _environment, opener
+    )
     if verdict >= 0:
         granted = verdict & 1 == 1  # GRANTED and GRANTED_ENV are odd
         if verdict < DENIED_ENV:  # decided by the tables alone

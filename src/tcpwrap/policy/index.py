@@ -167,8 +167,11 @@ class KeyTable:
     def lookup_text(self, text: str) -> int:
         """lookup() of a subject already folded and stripped of `::ffff:` (strip_mapped)."""
         best = self.exact.get(text, INF)
-        other = self.lookup_other(text)
-        return other if other < best else best
+        if self.prefix_dots or self.suffix_dots or self.v6:
+            other = self.lookup_other(text)
+            if other < best:
+                best = other
+        return best
 
     def other_floor(self) -> int:
         """The smallest position `lookup_other` can give (a scan: for callers that keep it)."""

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import bisect
 
-from tcpwrap.policy.cstr import INADDR_NONE, dot_quad_addr, strip_mapped
+from tcpwrap.policy.cstr import INADDR_NONE, dot_quad_addr, fold, strip_mapped
 from tcpwrap.policy.index import INF, KeyTable
 from tcpwrap.policy.patterns import (
     AddressOrName,
@@ -147,11 +147,18 @@ class _FileIndex:
     def address_hit(self, address: str, count: int) -> int:
         """The first position below `count` whose token matches `address` (INF if none)."""
         best = self.always
-        hit = self.address.lookup(address)
-        if hit < best:
-            best = hit
+        keys = self.address
+        mapped = strip_mapped(address)
+        if keys.used:  # KeyTable.lookup, flattened: this runs on every decision
+            text = fold(mapped)
+            hit = keys.exact.get(text, INF)
+            if hit < best:
+                best = hit
+            if keys.prefix_dots or keys.suffix_dots or keys.v6:
+                hit = keys.lookup_other(text)
+                if hit < best:
+                    best = hit
         if self.nets4 or self.nets6:
-            mapped = strip_mapped(address)
             if len(mapped) != len(address) or ":" not in address:
                 value = dot_quad_addr(mapped)
                 if value != INADDR_NONE:

@@ -29,11 +29,14 @@ from tcpwrap.policy.patterns import CLIENT, parse_ipv6
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Final
 
     from tcpwrap.policy.environment import Environment
     from tcpwrap.policy.patternfile import PatternFile
     from tcpwrap.policy.rules import Policy, Table
+
+    FileOpener = Callable[[str], PatternFile | str | None]
 
 UNKNOWN: Final = "unknown"
 STRING_LENGTH: Final = 127  # as match.STRING_LENGTH: tcpd's 128-byte request strings
@@ -55,15 +58,25 @@ class CtlFacts:
     """
 
     __slots__ = (
-        "address", "daemon_text", "env", "env_read", "file_stack", "name_text", "user_text",
+        "address", "daemon_text", "env", "env_read", "file_stack", "name_text", "open_file",
+        "user_text",
     )  # fmt: skip
 
-    def __init__(self, daemon: str, address: str, name: str, user: str, env: Environment) -> None:
+    def __init__(
+        self,
+        daemon: str,
+        address: str,
+        name: str,
+        user: str,
+        env: Environment,
+        open_file: FileOpener | None = None,
+    ) -> None:
         self.daemon_text = daemon
         self.address = address
         self.name_text = name
         self.user_text = user
         self.env = env
+        self.open_file = env.pattern_file if open_file is None else open_file
         self.env_read = False  # a /file or a netgroup was read
         self.file_stack: list[str] = []
 
@@ -94,7 +107,7 @@ class CtlFacts:
         if path in self.file_stack or len(self.file_stack) >= FILE_DEPTH_LIMIT:
             return None
         self.env_read = True
-        content = self.env.pattern_file(path)
+        content = self.open_file(path)
         if content is None or isinstance(content, str):
             return None
         self.file_stack.append(path)
@@ -105,13 +118,18 @@ class CtlFacts:
 
     def file_matches(self, path: str) -> bool:
         """FileList(path).match(self, CLIENT) in one call."""
-        content = self.enter_file(path)
-        if content is None:
+        stack = self.file_stack
+        if path in stack or len(stack) >= FILE_DEPTH_LIMIT:
+            return False
+        self.env_read = True
+        content = self.open_file(path)
+        if content is None or isinstance(content, str):
             return False
         matched = content.match_known(self.address, self.name_text)
         if matched is None:  # residual tokens (nested files among them): in full
+            stack.append(path)
             matched = content.match(self, CLIENT)  # (nothing here raises: no lookups)
-        self.file_stack.pop()
+            stack.pop()
         return matched
 
 
@@ -147,9 +165,17 @@ def _fixed(table: Table, plan: DaemonPlan) -> int | None:
 
 
 def ctl_verdict(
-    policy: Policy, daemon: str, client_name: str, client_addr: str, user: str, env: Environment
+    policy: Policy,
+    daemon: str,
+    client_name: str,
+    client_addr: str,
+    user: str,
+    env: Environment,
+    open_file: FileOpener | None = None,
 ) -> int:
-    """DENIED, GRANTED, DENIED_ENV, GRANTED_ENV or UNDECIDED (see the module docstring)."""
+    """DENIED, GRANTED, DENIED_ENV, GRANTED_ENV or UNDECIDED (see the module docstring).
+
+    `open_file` replaces `env.pattern_file` (a driver's cheaper equivalent for this call)."""
     plans = policy.plans
     plan = plans.get(daemon)
     if plan is None:
@@ -168,7 +194,9 @@ def ctl_verdict(
     name_text = fold(strip_mapped(name)) if plan.names else ""
     facts: CtlFacts | None = None
     if plan.allow.residual or plan.deny.residual:
-        facts = CtlFacts(plan.daemon, address, name, user[:STRING_LENGTH] or UNKNOWN, env)
+        facts = CtlFacts(
+            plan.daemon, address, name, user[:STRING_LENGTH] or UNKNOWN, env, open_file
+        )
     result = plan.allow_fixed
     if result is None:
         result = _table(policy.allow, plan.allow, address_text, v4_form, name_text, facts)
@@ -205,7 +233,7 @@ def _table(
     best = INF
     v4: int | None = -1  # not computed yet
     for part in plan.parts:
-        hit = part.always
+        hit = part.always if part.always < best else best  # an earlier part's hit bounds it
         keys = part.address
         if keys.used:
             found = keys.exact.get(address, INF)
