@@ -148,8 +148,10 @@ def run(
     age(allow, deny, banned)
     lib = Libwrap(module, allow, deny)
 
+    allow_path, deny_path = str(allow), str(deny)  # once, as a caller with constants would
+
     def ours(address: str) -> bool:
-        return tcpwrap.hosts_ctl("sshd", "unknown", address, allow=str(allow), deny=str(deny))
+        return tcpwrap.hosts_ctl("sshd", "unknown", address, allow=allow_path, deny=deny_path)
 
     print(f"\n(a) hosts.deny = 'ALL: {banned.name}', {size:,} addresses; cold clients")
     started = time.perf_counter()
