@@ -96,6 +96,14 @@ def check(policy: Policy, files: dict[str, str], query: tuple[str, str, str, str
         again = evaluate(policy, connection, CTL_MODE, emptied)
         assert again.verdict is decision.verdict
         assert emptied.reads == []
+    # With a memo (as hosts_ctl passes it): asked twice, the same verdict, and remembered
+    # only when decided by the tables alone.
+    memo: dict[tuple[str, str, str, str], bool] = {}
+    for _ in range(2):
+        remembered = ctl_verdict(policy, daemon, name, address, user, environment(files), memo=memo)
+        assert remembered & 1 == quick & 1
+    assert memo in ({}, {query: quick == 1}), memo
+    assert not memo or quick < DENIED_ENV
 
 
 # --------------------------------------------------------------------------- small tables

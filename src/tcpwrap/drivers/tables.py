@@ -148,18 +148,14 @@ class PolicyCache:
         self._wds: tuple[int, ...] | None = None
         self._seen = -1  # the watch generation last verified
         self._watch_tried = False
+        # Whether get()/snapshot() poll the shared watch on every call (else they compare file
+        # identities): after such a call, the watch's generation counter is current.
+        self.watching = False
 
     @property
     def compiling(self) -> bool:
         """Whether a full recompile is under way (current() may be serving the previous one)."""
         return self._job is not None
-
-    @property
-    def watching(self) -> bool:
-        """Whether get()/snapshot() poll the shared inotify watch (drivers/inotify.py) on every
-        call (else they compare file identities): after such a call, the watch's generation
-        counter is current as of the call."""
-        return self._watch is not None and self._wds is not None
 
     @property
     def memo(self) -> dict[tuple[str, str, str, str], bool]:
@@ -276,12 +272,14 @@ class PolicyCache:
                 self._watch = _shared_watch()
                 if self._watch is not None:
                     self._wds = self._watch.watch((self.allow, self.deny))
+                self.watching = self._wds is not None
             generation = -1
             watch = self._watch
             if watch is not None and self._wds is not None:
                 generation = watch.generation()  # before the checks: later events show later
                 if watch.lost(self._wds):
                     self._wds = watch.watch((self.allow, self.deny))  # re-watch, or give up
+                    self.watching = self._wds is not None
             identity = (_identity(self.allow), _identity(self.deny))
             job = self._job
             if job is not None and identity == job.identity:

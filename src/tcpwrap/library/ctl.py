@@ -32,7 +32,8 @@ from tcpwrap.drivers.environment import SystemEnvironment
 from tcpwrap.drivers.tables import PolicyCache
 from tcpwrap.policy.decision import Connection, Decision, Endpoint, Mode, Verdict
 from tcpwrap.policy.match import Evaluation, evaluate
-from tcpwrap.policy.quick import DENIED_ENV, ctl_verdict
+from tcpwrap.policy.quick import MEMO_LIMIT as MEMO_LIMIT  # (re-exported: verdicts per policy)
+from tcpwrap.policy.quick import ctl_verdict
 from tcpwrap.policy.rules import Language, Policy
 
 TYPE_CHECKING = False
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 
 HOSTS_ALLOW = "/etc/hosts.allow"
 HOSTS_DENY = "/etc/hosts.deny"
-MEMO_LIMIT = 65536  # remembered verdicts per policy version
 # hosts_ctl() without side effects: options are validated, not executed; a `twist` leaves the
 # verdict to its table, as libwrap's dry run does (checked against libwrap by the tests).
 CTL_MODE = Mode(dry_run=True)
@@ -143,23 +143,13 @@ def hosts_ctl(
         )
         return decision.verdict is Verdict.GRANT
     state = cache.snapshot()  # the policy and its memo, of one version
-    memo = state.memo
-    key = (daemon, client_name, client_addr, user)
-    known = memo.get(key)
-    if known is not None:
-        return known
     # A watching cache has just polled the shared inotify watch: the /file check need not.
     opener = _polled_files if cache.watching else None
     verdict = ctl_verdict(
-        state.policy, daemon, client_name, client_addr, user, _environment, opener
+        state.policy, daemon, client_name, client_addr, user, _environment, opener, state.memo
     )
     if verdict >= 0:
-        granted = verdict & 1 == 1  # GRANTED and GRANTED_ENV are odd
-        if verdict < DENIED_ENV:  # decided by the tables alone
-            if len(memo) >= MEMO_LIMIT:
-                memo.clear()
-            memo[key] = granted
-        return granted
+        return verdict & 1 == 1  # GRANTED and GRANTED_ENV are odd
     decision = _decide(
         state.policy, daemon, client_name, client_addr, user, CTL_MODE, False, "documented"
     )

@@ -371,7 +371,7 @@ class PlanPart:
     """
 
     __slots__ = (
-        "address", "always", "name", "name_floor", "other_floor", "v4_floor", "v4nets",
+        "address", "always", "floor", "name", "name_floor", "other_floor", "v4_floor", "v4nets",
         "v6_floor", "v6nets",
     )  # fmt: skip
 
@@ -392,6 +392,10 @@ class PlanPart:
         self.name_floor = min(name.other_floor(), min(name.exact.values(), default=INF))
         self.v4_floor = min((min(nets.values()) for _, nets in v4nets), default=INF)
         self.v6_floor = min((min(nets.values()) for _, nets in v6nets), default=INF)
+        exact_floor = min(address.exact.values(), default=INF)
+        self.floor = min(  # the smallest position any key of this part can give
+            always, exact_floor, self.other_floor, self.name_floor, self.v4_floor, self.v6_floor
+        )
 
 
 class DaemonPlan:

@@ -134,12 +134,16 @@ class CtlFacts:
 
 
 PLANS_LIMIT = 256  # daemon names remembered per policy (then forgotten all at once)
+MEMO_LIMIT = 65536  # remembered verdicts per policy version (then forgotten all at once)
 
 
 class _CtlPlan:
     """Both tables' plans for one daemon name, and what the query's subjects need."""
 
-    __slots__ = ("allow", "allow_fixed", "daemon", "deny", "deny_fixed", "names", "v4", "v6")
+    __slots__ = (
+        "allow", "allow_fixed", "daemon", "deny", "deny_fixed", "memoisable", "names", "v4",
+        "v6",
+    )  # fmt: skip
 
     def __init__(self, policy: Policy, daemon: str) -> None:
         self.daemon = daemon[:STRING_LENGTH]
@@ -152,6 +156,27 @@ class _CtlPlan:
         self.v4 = any(plan.v4 for plan in plans)
         self.v6 = any(plan.v6 for plan in plans)
         self.names = any(part.name.used for plan in plans for part in plan.parts)
+        # False when every query reads a /file list first (a deny table of `ALL: /list`
+        # after an allow table with nothing for the daemon): no verdict could be memoised.
+        self.memoisable = not (
+            self.allow_fixed == _NO_MATCH
+            and self.deny_fixed is None
+            and _file_first(policy.deny, self.deny)
+        )
+
+
+def _file_first(table: Table, plan: DaemonPlan) -> bool:
+    """Whether every query reads a /file list before anything else can decide: the first
+    candidate rule is a residual one whose daemon list the index filed and whose first client
+    is a /file list (so it is always evaluated, and reads the list first)."""
+    if not plan.residual:
+        return False
+    first = plan.residual[0]
+    hosts = plan.flat.get(first)
+    if hosts is None or not hosts or not isinstance(hosts[0], str):
+        return False
+    rules = table.rules
+    return all(part.floor > first for part in plan.parts) and rules[first].third is None
 
 
 def _fixed(table: Table, plan: DaemonPlan) -> int | None:
@@ -172,17 +197,25 @@ def ctl_verdict(
     user: str,
     env: Environment,
     open_file: FileOpener | None = None,
+    memo: dict[tuple[str, str, str, str], bool] | None = None,
 ) -> int:
     """DENIED, GRANTED, DENIED_ENV, GRANTED_ENV or UNDECIDED (see the module docstring).
 
-    `open_file` replaces `env.pattern_file` (a driver's cheaper equivalent for this call)."""
+    `open_file` replaces `env.pattern_file` (a driver's cheaper equivalent for this call).
+    `memo`: verdicts of this policy by query; it answers a query it holds, and learns every
+    verdict decided by the tables alone (DENIED, GRANTED); cleared at MEMO_LIMIT entries."""
     plans = policy.plans
-    plan = plans.get(daemon)
+    plan: _CtlPlan | None = plans.get(daemon)
     if plan is None:
         if len(plans) >= PLANS_LIMIT:
             plans.clear()
         plan = plans[daemon] = _CtlPlan(policy, daemon)
-    assert isinstance(plan, _CtlPlan)
+    query: tuple[str, str, str, str] | None = None
+    if memo is not None and plan.memoisable:
+        query = (daemon, client_name, client_addr, user)
+        known = memo.get(query)
+        if known is not None:
+            return GRANTED if known else DENIED
     address = client_addr[:STRING_LENGTH] or UNKNOWN
     name = client_name[:STRING_LENGTH] or UNKNOWN
     # The subjects as the index compares them (index._Group.address_hit); a network is
@@ -213,6 +246,11 @@ def ctl_verdict(
         verdict = GRANTED if result == _NO_MATCH else DENIED
     if facts is not None and facts.env_read:
         verdict += DENIED_ENV
+    elif query is not None:
+        assert memo is not None
+        if len(memo) >= MEMO_LIMIT:
+            memo.clear()
+        memo[query] = verdict == GRANTED
     return verdict
 
 

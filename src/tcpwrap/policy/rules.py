@@ -25,6 +25,8 @@ from tcpwrap.policy.tables import LineProblem
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from tcpwrap.policy.index import TableIndex
 
 
@@ -106,7 +108,7 @@ class Policy:
     language: Language = Language.OPTIONS
     # What policy/quick.py derives per daemon name, made on first use (the tables never
     # change, so neither does this).
-    plans: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+    plans: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def compile_policy(
