@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from tcpwrap.policy.compile import compile_table, ends_cleanly, extend_table
 from tcpwrap.policy.decision import Connection, Endpoint, Mode
 from tcpwrap.policy.facts import KnownName, NameLookup
-from tcpwrap.policy.index import build_index
+from tcpwrap.policy.index import INF, build_index
 from tcpwrap.policy.match import Evaluation
 from tcpwrap.policy.rules import Language, Policy, Table, TableSource
 from tcpwrap.policy.tables import LINE_LIMIT, _read_lines, read_lines
@@ -39,6 +39,18 @@ def source(data: str) -> TableSource:
 def same_table(a: Table, b: Table) -> None:
     assert a == b  # path, rules, notes, stop, open_error
     assert a.index == b.index
+    true_floors(a)
+
+
+def true_floors(table: Table) -> None:
+    """The floors kept while filing are the smallest positions of their keys."""
+    for group in table.index.groups.values():
+        for keys in (group.address, group.name):
+            assert keys.exact_floor == min(keys.exact.values(), default=INF)
+            others = (*keys.prefix.values(), *keys.suffix.values(), *keys.v6.values())
+            assert keys.other_floor == min(others, default=INF)
+        for floor, nets in ((group.v4_floor, group.v4nets), (group.v6_floor, group.v6nets)):
+            assert floor == min((p for t in nets.values() for p in t.values()), default=INF)
 
 
 def same_decisions(a: Table, b: Table, language: Language) -> None:

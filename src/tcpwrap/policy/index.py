@@ -98,6 +98,10 @@ class KeyTable:
     # where a key of that shape exists (only membership is tested: safe while keys are added)
     prefix_dots: set[int] = field(default_factory=set)
     suffix_dots: set[int] = field(default_factory=set)
+    # The smallest position of any exact key, and of any other key: a reader that already
+    # has a hit at or below one of them can skip those keys (policy/quick.py)
+    exact_floor: int = INF
+    other_floor: int = INF
 
     def copy(self) -> KeyTable:
         return KeyTable(
@@ -108,20 +112,30 @@ class KeyTable:
             self.used,
             set(self.prefix_dots),
             set(self.suffix_dots),
+            self.exact_floor,
+            self.other_floor,
         )
 
     def add(self, matcher: StringMatcher, pos: int) -> None:
         """File an Exact, Prefix, Suffix or (valid) Bracket6 matcher; others are ignored."""
         if isinstance(matcher, Exact):
-            _keep_min(self.exact, matcher.token, pos)
+            self.add_exact(matcher.token, pos)
         elif isinstance(matcher, Prefix):
             self.add_prefix(matcher.token, pos)
         elif isinstance(matcher, Suffix):
             self.add_suffix(matcher.token, pos)
         elif isinstance(matcher, Bracket6) and matcher.value is not None:
             _keep_min(self.v6, matcher.value, pos)
-        else:
-            return
+            if pos < self.other_floor:
+                self.other_floor = pos
+            self.used = True
+
+    def add_exact(self, token: str, pos: int) -> None:
+        """File a folded exact token (sets `used` too)."""
+        if token not in self.exact:
+            self.exact[token] = pos
+            if pos < self.exact_floor:
+                self.exact_floor = pos
         self.used = True
 
     def add_prefix(self, token: str, pos: int) -> None:
@@ -129,6 +143,8 @@ class KeyTable:
         if token not in self.prefix:
             self.prefix_dots.add(token.count("."))  # before the key: readers see both
             self.prefix[token] = pos
+            if pos < self.other_floor:
+                self.other_floor = pos
         self.used = True
 
     def add_suffix(self, token: str, pos: int) -> None:
@@ -136,6 +152,8 @@ class KeyTable:
         if token not in self.suffix:
             self.suffix_dots.add(token.count("."))
             self.suffix[token] = pos
+            if pos < self.other_floor:
+                self.other_floor = pos
         self.used = True
 
     def merged(self, other: KeyTable) -> KeyTable:
@@ -154,6 +172,8 @@ class KeyTable:
         out.used = self.used or other.used
         out.prefix_dots |= other.prefix_dots
         out.suffix_dots |= other.suffix_dots
+        out.exact_floor = min(self.exact_floor, other.exact_floor)
+        out.other_floor = min(self.other_floor, other.other_floor)
         return out
 
     def size(self) -> int:
@@ -172,10 +192,6 @@ class KeyTable:
             if other < best:
                 best = other
         return best
-
-    def other_floor(self) -> int:
-        """The smallest position `lookup_other` can give (a scan: for callers that keep it)."""
-        return min((*self.prefix.values(), *self.suffix.values(), *self.v6.values()), default=INF)
 
     def lookup_other(self, text: str) -> int:
         """lookup_text() without the exact keys: prefixes, suffixes and [v6] forms."""
@@ -215,6 +231,8 @@ class _Group:
     v4nets: dict[int, dict[int, int]] = field(default_factory=dict)  # mask -> net -> pos
     v6nets: dict[int, dict[int, int]] = field(default_factory=dict)  # len -> net>>shift -> pos
     triggers: list[int] = field(default_factory=list)  # rules that read the name, sorted
+    v4_floor: int = INF  # the smallest position in v4nets, and in v6nets
+    v6_floor: int = INF
 
     def copy(self) -> _Group:
         return _Group(
@@ -224,6 +242,8 @@ class _Group:
             {mask: dict(nets) for mask, nets in self.v4nets.items()},
             {length: dict(nets) for length, nets in self.v6nets.items()},
             list(self.triggers),
+            self.v4_floor,
+            self.v6_floor,
         )
 
     def address_hit(self, address: str) -> int:
@@ -287,10 +307,12 @@ def _file(group: _Group, token: AddressOrName | NetMask, pos: int) -> None:
         if token.v4 is not None:
             net, mask = token.v4
             _keep_min(group.v4nets.setdefault(mask, {}), net, pos)
+            group.v4_floor = min(group.v4_floor, pos)
         if token.v6 is not None:
             net6, length = token.v6
             shift = 128 - length
             _keep_min(group.v6nets.setdefault(length, {}), net6 >> shift, pos)
+            group.v6_floor = min(group.v6_floor, pos)
         return
     matcher = token.matcher
     if isinstance(matcher, AllWord):
@@ -375,35 +397,35 @@ class PlanPart:
         "v6_floor", "v6nets",
     )  # fmt: skip
 
-    def __init__(
-        self,
-        always: int,
-        address: KeyTable,
-        name: KeyTable,
-        v4nets: tuple[tuple[int, dict[int, int]], ...],
-        v6nets: tuple[tuple[int, dict[int, int]], ...],
-    ) -> None:
-        self.always = always
-        self.address = address
-        self.name = name
-        self.v4nets = v4nets
-        self.v6nets = v6nets
-        self.other_floor = address.other_floor()
-        self.name_floor = min(name.other_floor(), min(name.exact.values(), default=INF))
-        self.v4_floor = min((min(nets.values()) for _, nets in v4nets), default=INF)
-        self.v6_floor = min((min(nets.values()) for _, nets in v6nets), default=INF)
-        exact_floor = min(address.exact.values(), default=INF)
+    def __init__(self, group: _Group) -> None:
+        self.always = group.always
+        self.address = address = group.address
+        self.name = name = group.name
+        self.v4nets = tuple(group.v4nets.items())
+        self.v6nets = tuple(group.v6nets.items())
+        self.other_floor = address.other_floor
+        self.name_floor = min(name.exact_floor, name.other_floor)
+        self.v4_floor = group.v4_floor
+        self.v6_floor = group.v6_floor
         self.floor = min(  # the smallest position any key of this part can give
-            always, exact_floor, self.other_floor, self.name_floor, self.v4_floor, self.v6_floor
+            self.always,
+            address.exact_floor,
+            self.other_floor,
+            self.name_floor,
+            self.v4_floor,
+            self.v6_floor,
         )
 
 
 class DaemonPlan:
     """What one table's index holds for one daemon key (made once per index and key): the
     groups to look up (`groups` as filed, `parts` with ALL merged in when small), the residual
-    positions in line order, and flat client lists (used by policy/quick.py)."""
+    positions in line order, and flat client lists (used by policy/quick.py).
 
-    __slots__ = ("flat", "generic", "groups", "parts", "residual", "v4", "v6")
+    Made on the first decision after each append (which makes a new index), so it costs no
+    more than the number of groups and residual lists: nothing here walks all the keys."""
+
+    __slots__ = ("_rules", "flat", "generic", "groups", "parts", "residual", "v4", "v6")
 
     def __init__(self, table: Table, key: str) -> None:
         index = table.index
@@ -411,23 +433,29 @@ class DaemonPlan:
         self.groups = tuple(groups)
         if len(groups) == 2 and sum(_size(g) for g in groups) <= MERGE_LIMIT:
             groups = [_merge(groups[0], groups[1])]
-        self.parts = tuple(_plan_part(group) for group in groups)
+        self.parts = tuple(PlanPart(group) for group in groups)
         self.v4 = any(part.v4nets for part in self.parts)
         self.v6 = any(part.v6nets for part in self.parts)
         residual = index.residual
         generic = residual.get("") or []
         self.generic = frozenset(generic)  # rules whose daemon list the index did not file
         own = [] if key in ("", ALL_DAEMONS) else residual.get(key) or []
-        self.residual = tuple(sorted({*generic, *(residual.get(ALL_DAEMONS) or []), *own}))
+        lists = [found for found in (generic, residual.get(ALL_DAEMONS), own) if found]
+        # (the index's own sorted list when there is one: never changed once the index exists)
+        self.residual: Sequence[int] = (
+            lists[0] if len(lists) == 1 else tuple(sorted({pos for lst in lists for pos in lst}))
+        )
         # Residual rules whose daemon list the index filed and whose client list is flat
         # (client hosts only, no EXCEPT, no user@): their host patterns, to be tried in order
-        # (a `/file` as its path); PatternList.match would do the same, one layer deeper.
-        self.flat: dict[int, tuple[HostPattern | str, ...]] = {}
-        for pos in self.residual:
-            if pos not in self.generic:
-                hosts = _flat_hosts(table.rules[pos].clients)
-                if hosts is not None:
-                    self.flat[pos] = hosts
+        # (a `/file` as its path), found on first use (`hosts`); None: not flat.
+        self.flat: dict[int, tuple[HostPattern | str, ...] | None] = {}
+        self._rules = table.rules
+
+    def hosts(self, pos: int) -> tuple[HostPattern | str, ...] | None:
+        """The flat client hosts of the residual rule at `pos` (None: match it in full)."""
+        hosts = None if pos in self.generic else _flat_hosts(self._rules[pos].clients)
+        self.flat[pos] = hosts
+        return hosts
 
 
 def _flat_hosts(clients: PatternList) -> tuple[HostPattern | str, ...] | None:
@@ -442,16 +470,6 @@ def _flat_hosts(clients: PatternList) -> tuple[HostPattern | str, ...] | None:
 
 def _size(group: _Group) -> int:
     return group.address.size() + group.name.size() + sum(map(len, group.v4nets.values()))
-
-
-def _plan_part(group: _Group) -> PlanPart:
-    return PlanPart(
-        group.always,
-        group.address,
-        group.name,
-        tuple(group.v4nets.items()),
-        tuple(group.v6nets.items()),
-    )
 
 
 def _merge(first: _Group, second: _Group) -> _Group:
@@ -472,6 +490,9 @@ def _merge(first: _Group, second: _Group) -> _Group:
         first.name.merged(second.name),
         nets(first.v4nets, second.v4nets),
         nets(first.v6nets, second.v6nets),
+        [],  # (triggers: the evaluator uses the groups as filed, never a merged one)
+        min(first.v4_floor, second.v4_floor),
+        min(first.v6_floor, second.v6_floor),
     )
 
 

@@ -110,9 +110,11 @@ class _FileIndex:
                 keys.add_suffix(token, pos)
             elif token[-1] == ".":
                 keys.add_prefix(token, pos)
-            else:
+            else:  # KeyTable.add_exact, inline (100,000 tokens a compile)
                 if token not in keys.exact:
                     keys.exact[token] = pos
+                    if pos < keys.exact_floor:
+                        keys.exact_floor = pos
                 keys.used = True
             if pos < self.first_keyed:
                 self.first_keyed = pos

@@ -133,6 +133,7 @@ class CtlFacts:
         return matched
 
 
+_UNSEEN: Final = ("(not looked at yet)",)  # DaemonPlan.flat's missing entries
 PLANS_LIMIT = 256  # daemon names remembered per policy (then forgotten all at once)
 MEMO_LIMIT = 65536  # remembered verdicts per policy version (then forgotten all at once)
 
@@ -172,7 +173,7 @@ def _file_first(table: Table, plan: DaemonPlan) -> bool:
     if not plan.residual:
         return False
     first = plan.residual[0]
-    hosts = plan.flat.get(first)
+    hosts = plan.flat[first] if first in plan.flat else plan.hosts(first)
     if hosts is None or not hosts or not isinstance(hosts[0], str):
         return False
     rules = table.rules
@@ -315,7 +316,9 @@ def _table(
         for pos in plan.residual:
             if pos >= best:
                 break
-            hosts = flat.get(pos)
+            hosts = flat.get(pos, _UNSEEN)
+            if hosts is _UNSEEN:
+                hosts = plan.hosts(pos)
             if hosts is not None:
                 for host in hosts:
                     if (
