@@ -162,19 +162,28 @@ class FleetAgent:
         stream's current end. Bans lifted while we were away are lifted here too."""
         mark = await store.last_id()
         now = time.time()
-        seen: set[str] = set()
+        found: list[tuple[str, float]] = []
         for member, score in await store.bans(now):
             parsed = parse_ban(member, score)
             if isinstance(parsed, str):
                 self._skip(parsed)
-                continue
-            token, expiry = parsed
-            seen.add(token)
-            self.apply(token, expiry, "redis")
+            elif overlaps(parsed[0], self.never):
+                self._skip(f"a ban of {parsed[0]} from redis: on the never-ban list")
+            else:
+                found.append(parsed)
+        # one write per file for the whole set (a fleet may hold 100,000 bans)
+        results = self.bans.apply_many(found, self.ban_list, now)
+        new = sum(1 for ban in results if ban is not None and ban.new)
+        self.applied += new
+        seen = {token for token, _ in found}
         ban_file = self.bans.file(self.ban_list, now)
-        for token in list(ban_file.expiries):
-            if token not in seen:  # lifted (or expired) in the fleet while we were away
-                self.lift(token, "redis")
+        lifted = self.bans.lift_many([t for t in ban_file.expiries if t not in seen])
+        if new or lifted:
+            self.notice(
+                f"fleet: took {len(found)} bans in force from redis ({new} new here, "
+                f"{len(lifted)} lifted meanwhile)"
+            )
+            self.changed()
         self.last_id = mark
         self.synced.set()
 
@@ -191,11 +200,15 @@ class FleetAgent:
                 await self._flush(store)
                 await self._sync(store)
                 if away_since is not None:
-                    self.notice(f"fleet: {self.config.shown_url()} back after "
-                                f"{time.monotonic() - away_since:.0f} s")  # fmt: skip
+                    self.notice(
+                        f"fleet: {self.config.shown_url()} back after "
+                        f"{time.monotonic() - away_since:.0f} s"
+                    )
                 elif not self.connected:
-                    self.notice(f"fleet: connected to {self.config.shown_url()}, site "
-                                f"{self.config.site}, node {self.config.node}")  # fmt: skip
+                    self.notice(
+                        f"fleet: connected to {self.config.shown_url()}, site "
+                        f"{self.config.site}, node {self.config.node}"
+                    )
                 self.connected, away_since, backoff = True, None, 0.0
                 if once:
                     return
@@ -204,8 +217,10 @@ class FleetAgent:
                 raise
             except Exception as exc:
                 if self.connected or away_since is None:
-                    self.error(f"fleet: {self.config.shown_url()}: {_why(exc)}; keeping the last "
-                               f"{len(self.bans.active)} bans, retrying")  # fmt: skip
+                    self.error(
+                        f"fleet: {self.config.shown_url()}: {_why(exc)}; keeping the last "
+                        f"{len(self.bans.active)} bans, retrying"
+                    )
                     away_since = time.monotonic()
                 self.connected = False
                 if once:

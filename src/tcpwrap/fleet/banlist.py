@@ -43,6 +43,7 @@ class BanFile:
     on_error: Complain
     expiries: dict[str, float] = field(default_factory=dict)  # token -> epoch
     foreign: list[str] = field(default_factory=list)  # tokens not ours: kept as they are
+    _sidecar_lines: int = 0  # lines in the sidecar (appends make it longer than `expiries`)
 
     @property
     def sidecar(self) -> str:
@@ -63,24 +64,43 @@ class BanFile:
         present = set(listed)
         self.foreign = [t for t in dict.fromkeys(listed) if t not in ours]
         self.expiries = {t: e for t, e in ours.items() if t in present}
+        self._sidecar_lines = len(words) // 2
 
-    def append(self, token: str) -> None:
-        self.write_expiries()
+    def append(self, tokens: list[str]) -> None:
+        """New bans: their expiries, then the tokens, each file in one appending write."""
+        self.note_expiries(tokens)
+        self._append(self.path, "".join(token + "\n" for token in tokens))
+
+    def note_expiries(self, tokens: list[str]) -> None:
+        """Record the expiries of `tokens` (new or extended) by appending to the sidecar: the
+        last line of a token wins when it is read back; rewrites compact it."""
+        self._sidecar_lines += len(tokens)
+        if self._sidecar_lines > 2 * len(self.expiries) + 1000:
+            self.write_expiries()
+            return
+        self._append(self.sidecar, "".join(f"{t} {self.expiries[t]:.3f}\n" for t in tokens))
+
+    def _append(self, path: str, text: str) -> None:
+        if not text:
+            return
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
-                os.write(fd, (token + "\n").encode("ascii"))
+                data = memoryview(text.encode("ascii"))
+                while data:
+                    data = data[os.write(fd, data) :]
             finally:
                 os.close(fd)
         except OSError as exc:
-            self.on_error(f"ban list {self.path}: {exc.strerror or exc}")
+            self.on_error(f"ban list {path}: {exc.strerror or exc}")
 
     def rewrite(self) -> None:
         self._replace(self.path, [*self.foreign, *self.expiries])
         self.write_expiries()
 
     def write_expiries(self) -> None:
-        self._replace(self.sidecar, [f"{t} {e:.0f}" for t, e in self.expiries.items()])
+        self._replace(self.sidecar, [f"{t} {e:.3f}" for t, e in self.expiries.items()])
+        self._sidecar_lines = len(self.expiries)
 
     def _replace(self, path: str, lines: Iterable[str]) -> None:
         temporary = f"{path}.tmp.{os.getpid()}"
@@ -186,38 +206,67 @@ class Bans:
         """Ban `token` (a canonical ban-list token) until `expires` in `path`; None when the
         token is not canonical, covers a never-ban address, or the ban is over already. A
         later expiry extends a ban."""
-        key = token_key(token)
-        if key is None or expires <= now or overlaps(token, self.never):
-            return None
+        return self.apply_many([(token, expires)], path, now)[0]
+
+    def apply_many(self, bans: list[tuple[str, float]], path: str, now: float) -> list[Ban | None]:
+        """`apply` for many bans at once (a fleet sync: 100,000 bans), each file written once."""
         ban_file = self.file(path, now)
-        known = ban_file.expiries.get(token)
-        if known is not None and known >= expires:
-            self._remember(key, known)
-            return Ban(key, token, known, False)
-        if len(self.active) >= self.max_entries and key not in self.active:
-            self._evict()
-        self._remember(key, expires)
-        ban_file.expiries[token] = expires
-        if known is not None:
-            ban_file.write_expiries()  # an existing ban extended: only its expiry changes
-        elif token in ban_file.foreign:
-            ban_file.foreign.remove(token)
+        out: list[Ban | None] = []
+        new: list[str] = []
+        extended: list[str] = []
+        rewrite = False
+        for token, expires in bans:
+            key = token_key(token)
+            if key is None or expires <= now or overlaps(token, self.never):
+                out.append(None)
+                continue
+            known = ban_file.expiries.get(token)
+            if known is not None and known >= expires:
+                self._remember(key, known)
+                out.append(Ban(key, token, known, False))
+                continue
+            if len(self.active) >= self.max_entries and key not in self.active:
+                self._evict()
+            self._remember(key, expires)
+            ban_file.expiries[token] = expires
+            if known is not None:
+                extended.append(token)  # only its expiry changes
+            elif token in ban_file.foreign:
+                ban_file.foreign.remove(token)
+                rewrite = True
+            else:
+                new.append(token)
+            out.append(Ban(key, token, expires, known is None))
+        if rewrite:
             ban_file.rewrite()
         else:
-            ban_file.append(token)
-        return Ban(key, token, expires, known is None)
+            ban_file.note_expiries(extended)
+            ban_file.append(new)
+        return out
 
     def lift(self, token: str) -> bool:
         """End a ban before its expiry (an unban); True when there was one."""
-        key = token_key(token)
-        if key is None:
-            return False
-        found = self.active.pop(key, None) is not None
-        for ban_file in self.files.values():
-            if ban_file.expiries.pop(token, None) is not None:
-                ban_file.rewrite()
-                found = True
-        return found
+        return bool(self.lift_many([token]))
+
+    def lift_many(self, tokens: list[str]) -> list[str]:
+        """End these bans (a fleet sync: those lifted while away); each file rewritten once.
+        The tokens that were banned."""
+        lifted: list[str] = []
+        touched: set[str] = set()
+        for token in tokens:
+            key = token_key(token)
+            if key is None:
+                continue
+            found = self.active.pop(key, None) is not None
+            for path, ban_file in self.files.items():
+                if ban_file.expiries.pop(token, None) is not None:
+                    touched.add(path)
+                    found = True
+            if found:
+                lifted.append(token)
+        for path in touched:
+            self.files[path].rewrite()
+        return lifted
 
     def _evict(self) -> None:
         soonest = min(self.active, key=self.active.__getitem__)

@@ -73,7 +73,7 @@ def test_extend_prune_and_restart(tmp_path: Path) -> None:
     assert later.next_expiry() == 151.0
     assert later.prune(160.0) == ["192.0.2.1"]
     assert path.read_text().split() == ["10.9.9.9", "192.0.2.2"]
-    assert (tmp_path / "banned.expires").read_text() == "192.0.2.2 200\n"
+    assert (tmp_path / "banned.expires").read_text() == "192.0.2.2 200.000\n"
     assert not later.banned("192.0.2.1", 160.0)
     assert errors == []
 
@@ -123,3 +123,24 @@ def test_never_ban_networks() -> None:
     assert overlaps("10.1.2.3", networks) and overlaps("10.0.0.0/7", networks)
     assert overlaps("[2001:db8:ffff:1::]/64", networks) and overlaps("192.0.2.0/24", networks)
     assert not overlaps("11.0.0.1", networks) and not overlaps("[2001:db8::]/64", networks)
+
+
+def test_many_bans_one_write_each_file_and_a_compacted_sidecar(tmp_path: Path) -> None:
+    path = tmp_path / "banned"
+    bans = Bans(32, 64, 1_000_000, lambda message: None)
+    tokens = [f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" for n in range(20_000)]
+    results = bans.apply_many([(t, 1000.0 + n) for n, t in enumerate(tokens)], str(path), 0.0)
+    assert all(r is not None and r.new for r in results)
+    assert path.read_text().split() == tokens
+    assert len((tmp_path / "banned.expires").read_text().splitlines()) == 20_000
+    # extensions append one line each; the sidecar is compacted before it doubles
+    for n in range(25_000):
+        bans.apply(tokens[n % 100], 90_000.0 + n, str(path), 0.0)
+    lines = (tmp_path / "banned.expires").read_text().splitlines()
+    assert len(lines) <= 2 * 20_000 + 1000
+    again = Bans(32, 64, 1_000_000, lambda message: None)
+    restored = again.file(str(path), 0.0)
+    assert restored.expiries[tokens[0]] == 90_000.0 + 24_900  # the last line for it won
+    assert len(again.active) == 20_000
+    assert bans.lift_many([*tokens[:10], "example.com"]) == tokens[:10]
+    assert len(path.read_text().split()) == 19_990
