@@ -26,6 +26,7 @@ memory; malformed lines of an existing file or sidecar are skipped.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -159,6 +160,9 @@ class Bans:
         self._lengths4 = {v4}
         self._lengths6 = {v6}
         self.dirty: set[str] = set()  # files with entries to remove at the next prune
+        # (expiry, token, path) of every ban written, soonest first; entries whose ban was
+        # extended or lifted since are stale and skipped, so a prune costs what expired
+        self._expiring: list[tuple[float, str, str]] = []
 
     def file(self, path: str, now: float) -> BanFile:
         ban_file = self.files.get(path)
@@ -172,6 +176,8 @@ class Bans:
                     self._remember(key, expiry)
                 else:
                     self.dirty.add(path)
+                self._expiring.append((expiry, token, path))
+            heapq.heapify(self._expiring)
         return ban_file
 
     def _remember(self, key: str, expiry: float) -> None:
@@ -229,6 +235,7 @@ class Bans:
                 self._evict()
             self._remember(key, expires)
             ban_file.expiries[token] = expires
+            heapq.heappush(self._expiring, (expires, token, path))
             if known is not None:
                 extended.append(token)  # only its expiry changes
             elif token in ban_file.foreign:
@@ -278,20 +285,39 @@ class Bans:
                     self.dirty.add(path)
 
     def prune(self, now: float) -> list[str]:
-        """Drop expired bans from memory and rewrite the lists that held them; their tokens."""
-        for key in [key for key, expiry in self.active.items() if expiry <= now]:
-            del self.active[key]
+        """Drop expired bans from memory and rewrite the lists that held them; their tokens.
+        Costs what expired (plus one rewrite per list that changed), not the whole set."""
         gone: list[str] = []
-        for path, ban_file in self.files.items():
-            expired = [t for t, e in ban_file.expiries.items() if e <= now]
-            for token in expired:
-                del ban_file.expiries[token]
-            if expired or path in self.dirty:
-                ban_file.rewrite()
-                gone.extend(expired)
+        touched = set(self.dirty)
+        expiring = self._expiring
+        while expiring and expiring[0][0] <= now:
+            expiry, token, path = heapq.heappop(expiring)
+            ban_file = self.files.get(path)
+            if ban_file is None or ban_file.expiries.get(token) != expiry:
+                continue  # extended or lifted since: a stale entry
+            del ban_file.expiries[token]
+            touched.add(path)
+            gone.append(token)
+            key = token_key(token)
+            if key is not None and self.active.get(key, now + 1) <= now:
+                del self.active[key]
+        for path in touched:
+            if path in self.files:
+                self.files[path].rewrite()
         self.dirty.clear()
+        if len(expiring) > 3 * sum(len(f.expiries) for f in self.files.values()) + 1000:
+            self._expiring = [
+                (e, t, p) for p, f in self.files.items() for t, e in f.expiries.items()
+            ]
+            heapq.heapify(self._expiring)
         return gone
 
     def next_expiry(self) -> float | None:
-        times = [e for f in self.files.values() for e in f.expiries.values()]
-        return min(times) if times else None
+        expiring = self._expiring
+        while expiring:
+            expiry, token, path = expiring[0]
+            ban_file = self.files.get(path)
+            if ban_file is not None and ban_file.expiries.get(token) == expiry:
+                return expiry
+            heapq.heappop(expiring)  # stale
+        return None

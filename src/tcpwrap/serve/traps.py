@@ -168,7 +168,8 @@ class Traps:
         if when is None:
             return
         loop = self.server.loop
-        at = loop.time() + max(0.05, when - time.time())
+        # at most two prunes a second: bans expiring one by one are taken together
+        at = loop.time() + max(0.5, when - time.time())
         if self._prune_handle is not None:
             if self._prune_handle.when() <= at + 0.01:
                 return

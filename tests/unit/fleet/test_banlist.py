@@ -144,3 +144,18 @@ def test_many_bans_one_write_each_file_and_a_compacted_sidecar(tmp_path: Path) -
     assert len(again.active) == 20_000
     assert bans.lift_many([*tokens[:10], "example.com"]) == tokens[:10]
     assert len(path.read_text().split()) == 19_990
+
+
+def test_prune_skips_extended_and_lifted_bans(tmp_path: Path) -> None:
+    path = str(tmp_path / "banned")
+    bans = Bans(32, 64, 100, lambda message: None)
+    bans.ban("192.0.2.1", 10, path, 0.0)
+    bans.ban("192.0.2.2", 10, path, 0.0)
+    bans.ban("192.0.2.3", 10, path, 0.0)
+    bans.ban("192.0.2.1", 100, path, 5.0)  # extended to 105
+    bans.lift("192.0.2.2")
+    assert bans.next_expiry() == 10.0
+    assert bans.prune(11.0) == ["192.0.2.3"]
+    assert bans.banned("192.0.2.1", 50.0) and not bans.banned("192.0.2.2", 50.0)
+    assert bans.next_expiry() == 105.0
+    assert bans.prune(200.0) == ["192.0.2.1"] and bans.next_expiry() is None
