@@ -41,6 +41,7 @@ from tcpwrap.fleet.store import Event, FleetStore, parse_ban, parse_event
 from tcpwrap.proto.prefix import Network, overlaps
 
 BLOCK_MS = 1000
+SYNC_CHUNK = 2000  # bans applied between two turns of the loop during a sync
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
 Say = Callable[[str], None]
 
@@ -88,7 +89,8 @@ class FleetAgent:
         self.notice = notice
         self.error = error
         self.changed = changed
-        self.queue: deque[_Hit | _Ban] = deque()
+        self.queue: deque[_Hit | _Ban] = deque()  # hits (the log, the policy)
+        self.urgent: deque[_Hit | _Ban] = deque()  # bans: published before any waiting hit
         self.dropped = 0
         self.connected = False
         self.last_id = "0-0"
@@ -100,12 +102,13 @@ class FleetAgent:
     # ------------------------------------------------------------------ publishing
 
     def _enqueue(self, item: _Hit | _Ban) -> None:
-        if len(self.queue) >= self.config.queue:
-            self.queue.popleft()
+        queue = self.urgent if isinstance(item, _Ban) else self.queue
+        if len(self.queue) + len(self.urgent) >= self.config.queue:
+            (self.queue or self.urgent).popleft()  # a hit goes before a ban does
             self.dropped += 1
             if self.dropped in (1, 10, 100) or not self.dropped % 1000:
                 self.error(f"fleet: Redis away, {self.dropped} publications dropped so far")
-        self.queue.append(item)
+        queue.append(item)
         self._wake.set()
 
     def publish_hit(self, token: str, record: str) -> None:
@@ -117,13 +120,14 @@ class FleetAgent:
             self._enqueue(_Ban(token, seconds, reason))
 
     async def _flush(self, store: FleetStore) -> None:
-        while self.queue:
-            item = self.queue[0]
+        while self.urgent or self.queue:
+            queue = self.urgent or self.queue
+            item = queue[0]
             if isinstance(item, _Hit):
                 expiry = await store.hit(item.token, self.config.node, item.record)
             else:
                 expiry = await store.ban(item.token, item.seconds, self.config.node, item.reason)
-            self.queue.popleft()
+            queue.popleft()
             if expiry is not None:
                 self.apply(item.token, expiry, "redis")
 
@@ -163,7 +167,7 @@ class FleetAgent:
         mark = await store.last_id()
         now = time.time()
         found: list[tuple[str, float]] = []
-        for member, score in await store.bans(now):
+        for member, score in await store.bans(now, self.bans.max_entries):
             parsed = parse_ban(member, score)
             if isinstance(parsed, str):
                 self._skip(parsed)
@@ -171,9 +175,14 @@ class FleetAgent:
                 self._skip(f"a ban of {parsed[0]} from redis: on the never-ban list")
             else:
                 found.append(parsed)
-        # one write per file for the whole set (a fleet may hold 100,000 bans)
-        results = self.bans.apply_many(found, self.ban_list, now)
-        new = sum(1 for ban in results if ban is not None and ban.new)
+        # one write per file per chunk (a fleet may hold 100,000 bans), and the loop serves
+        # between chunks: a late joiner's sync never stalls its connections
+        new = 0
+        for start in range(0, len(found), SYNC_CHUNK):
+            chunk = found[start : start + SYNC_CHUNK]
+            results = self.bans.apply_many(chunk, self.ban_list, time.time())
+            new += sum(1 for ban in results if ban is not None and ban.new)
+            await asyncio.sleep(0)
         self.applied += new
         seen = {token for token, _ in found}
         ban_file = self.bans.file(self.ban_list, now)

@@ -276,13 +276,22 @@ class Bans:
         return lifted
 
     def _evict(self) -> None:
-        soonest = min(self.active, key=self.active.__getitem__)
-        del self.active[soonest]
-        for path, ban_file in self.files.items():
-            for token in list(ban_file.expiries):
-                if token_key(token) == soonest:
-                    del ban_file.expiries[token]
-                    self.dirty.add(path)
+        """Make room: the ban that expires soonest goes (its file is rewritten at the next
+        prune); from the expiry heap, not a scan of every ban."""
+        expiring = self._expiring
+        while expiring:
+            expiry, token, path = heapq.heappop(expiring)
+            ban_file = self.files.get(path)
+            if ban_file is None or ban_file.expiries.get(token) != expiry:
+                continue  # stale
+            del ban_file.expiries[token]
+            self.dirty.add(path)
+            key = token_key(token)
+            if key is not None:
+                self.active.pop(key, None)
+            return
+        if self.active:  # bans with no file entry (none are made so): the soonest in memory
+            del self.active[min(self.active, key=self.active.__getitem__)]
 
     def prune(self, now: float) -> list[str]:
         """Drop expired bans from memory and rewrite the lists that held them; their tokens.

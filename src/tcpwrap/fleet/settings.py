@@ -115,8 +115,12 @@ class SiteKeys:
         return f"tcpwrap:{self.site}:bans"
 
     @property
-    def events(self) -> str:  # stream: hits, bans, unbans
+    def events(self) -> str:  # stream: bans and unbans (what every node follows)
         return f"tcpwrap:{self.site}:events"
+
+    @property
+    def log(self) -> str:  # stream: trap hits with the nodes' JSON records (the merged log)
+        return f"tcpwrap:{self.site}:log"
 
     def hits(self, token: str) -> str:  # sorted set: recent hits of one source (the policy)
         return f"tcpwrap:{self.site}:hits:{token}"

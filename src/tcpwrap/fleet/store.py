@@ -7,11 +7,12 @@ What it does: `FleetStore` wraps a `redis.asyncio.Redis` client for one site:
   (a longer ban is never shortened), and appends a `ban` event; returns the expiry in force.
   Expiry needs no sweeper: readers take only the scores after now (`ZRANGEBYSCORE`), and
   expired members are dropped by the same reads (`ZREMRANGEBYSCORE`).
-- `hit(token, node, record)`: the HIT script: appends a `hit` event (the node's JSON record,
-  which `tcpwrap report --redis` reads), and, when the policy is on (`ban_after > 0`), counts
-  the source's hits and nodes within `window` and bans it (as BAN) once both thresholds are
-  met. One script per call, so two nodes can never both decide, or both miss, a ban.
-- `unban(token, node)`, `bans()` (all bans in force, paged), `tail(after, block)` (stream
+- `hit(token, node, record)`: the HIT script: appends the hit (the node's JSON record) to the
+  site's log stream, which `tcpwrap report --redis` reads and the nodes do not follow; when
+  the policy is on (`ban_after > 0`) it counts the source's hits and nodes within `window`
+  and bans it (as BAN) once both thresholds are met. One script per call, so two nodes can
+  never both decide, or both miss, a ban.
+- `unban(token, node)`, `bans()` (all bans in force), `tail(after, block)` (ban-stream
   entries after an id, waiting up to `block` ms: how nodes learn within a second), `last_id()`.
 `parse_ban()`/`parse_event()` turn what Redis holds back into values, refusing anything that
 is not exactly what this module writes.
@@ -37,7 +38,7 @@ from tcpwrap.proto.prefix import token_key
 
 RECORD_LIMIT = 4096  # bytes of a hit's JSON record
 REASON_LIMIT = 200
-PAGE = 5000
+PAGE = 5000  # log entries read at a time
 _NAME = re.compile(NAME_PATTERN)
 _PRINTABLE = re.compile(r"[\x20-\x7e]{0,200}")
 _STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
@@ -59,7 +60,7 @@ redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], '*', 'kind', 'ban', 'token',
 return expiry
 """
 
-# KEYS: events, hits, bans, offences; ARGV: token, node, record, maxlen, ban_after,
+# KEYS: log, hits, bans, offences, events; ARGV: token, node, record, maxlen, ban_after,
 # from_hosts, window, seconds, growth, max, memory
 _HIT = """
 local t = redis.call('TIME')
@@ -91,7 +92,7 @@ redis.call('ZADD', KEYS[3], 'GT', now + duration, ARGV[1])
 local expiry = redis.call('ZSCORE', KEYS[3], ARGV[1])
 local reason = 'fleet policy: ' .. #members .. ' hits from ' .. distinct .. ' hosts in ' ..
   ARGV[7] .. ' s'
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'kind', 'ban', 'token', ARGV[1],
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[4], '*', 'kind', 'ban', 'token', ARGV[1],
   'expires', expiry, 'node', ARGV[2], 'reason', reason, 'time', tostring(now))
 return expiry
 """
@@ -218,7 +219,7 @@ class FleetStore:
         config = self.config
         keys = self.keys
         expiry = await self._hit(
-            keys=[keys.events, keys.hits(token), keys.bans, keys.offences(token)],
+            keys=[keys.log, keys.hits(token), keys.bans, keys.offences(token), keys.events],
             args=[
                 token, node, record[:RECORD_LIMIT], config.stream_max, config.ban_after,
                 config.from_hosts, config.window, config.ban_seconds, config.growth,
@@ -240,19 +241,15 @@ class FleetStore:
             removed, _ = await pipe.execute()
         return bool(removed)
 
-    async def bans(self, now: float) -> list[tuple[Any, Any]]:
-        """Every (member, score) in force (expired ones are dropped from Redis on the way)."""
+    async def bans(self, now: float, limit: int) -> list[tuple[Any, Any]]:
+        """Every (member, score) in force, at most `limit` (expired ones are dropped from
+        Redis on the way). One read, not pages by offset: another node removing expired
+        members between two pages would shift the offsets and make this one skip bans."""
         await self.client.zremrangebyscore(self.keys.bans, "-inf", now)
-        out: list[tuple[Any, Any]] = []
-        start = 0
-        while True:
-            page = await self.client.zrangebyscore(
-                self.keys.bans, now, "+inf", start=start, num=PAGE, withscores=True
-            )
-            out.extend(page)
-            if len(page) < PAGE:
-                return out
-            start += PAGE
+        page = await self.client.zrangebyscore(
+            self.keys.bans, now, "+inf", start=0, num=limit, withscores=True
+        )
+        return list(page)
 
     async def last_id(self) -> str:
         entries = await self.client.xrevrange(self.keys.events, count=1)
@@ -269,4 +266,5 @@ class FleetStore:
         return list(entries)
 
     async def history(self, start: str = "-", count: int = PAGE) -> list[tuple[Any, Any]]:
-        return list(await self.client.xrange(self.keys.events, min=start, count=count))
+        """The merged log: trap hits of every node, oldest first, from `start` on."""
+        return list(await self.client.xrange(self.keys.log, min=start, count=count))

@@ -108,7 +108,7 @@ class LimitConfig:
 class BanConfig:
     prefix_v4: int = 32  # a ban covers this prefix of the offender's address
     prefix_v6: int = 64
-    max_entries: int = 100_000  # active bans; beyond it the oldest expiring goes first
+    max_entries: int = 1_000_000  # active bans; beyond it the soonest to expire goes first
     never_ban: tuple[str, ...] = ()  # addresses and networks never banned (admins, monitoring)
 
 

@@ -158,7 +158,7 @@ async def _once(
         else:
             now = time.time()
             rows: list[dict[str, Any]] = []
-            for member, score in await store.bans(now):
+            for member, score in await store.bans(now, 10_000_000):
                 parsed = parse_ban(member, score)
                 if isinstance(parsed, str):
                     sys.stderr.write(f"tcpwrap fleet: skipped {parsed}\n")

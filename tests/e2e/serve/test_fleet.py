@@ -358,7 +358,7 @@ def test_report_reads_the_fleet_stream(
     wait_until(
         lambda: (
             b"kind"
-            in redis.command(b"XREVRANGE", b"tcpwrap:lab:events", b"+", b"-", b"COUNT", b"1")
+            in redis.command(b"XREVRANGE", b"tcpwrap:lab:log", b"+", b"-", b"COUNT", b"1")
         )
     )
     time.sleep(0.5)
