@@ -45,6 +45,7 @@ from tcpwrap.errors import ConfigError
 from tcpwrap.fleet.agent import FleetAgent
 from tcpwrap.fleet.banlist import Bans
 from tcpwrap.policy.decision import Mode
+from tcpwrap.policy.options import LEVELS
 from tcpwrap.policy.rules import Language, Policy
 from tcpwrap.proto.prefix import parse_networks
 from tcpwrap.serve.children import Children, ChildSpec, SpawnError
@@ -338,7 +339,7 @@ class Server:
             self.children.start(spec)
         except SpawnError as exc:
             self.stats.spawn_failures += 1
-            self.logbook.emit(service.daemon.name, self.pid, 3, f"error: {exc}")
+            self.logbook.emit(service.daemon.name, self.pid, LEVELS["err"], f"error: {exc}")
             self.loop.call_later(1.0, self.resume, listener)  # try again later, as inetd
             return
         self.stats.spawned += 1
