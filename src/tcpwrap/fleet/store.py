@@ -43,28 +43,41 @@ _NAME = re.compile(NAME_PATTERN)
 _PRINTABLE = re.compile(r"[\x20-\x7e]{0,200}")
 _STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 
-# KEYS: bans, events, offences; ARGV: token, seconds, growth, max, memory, node, reason, maxlen
-_BAN = """
+# The one ban both scripts make: count the source's offence, make the ban last
+# seconds * growth^(earlier offences) (at least `seconds`, at most `max`), never shorten a
+# longer ban (ZADD GT), and tell the nodes (an event). Returns the expiry in force.
+_BAN_FUNCTION = """
+local function ban(bans, events, offences, token, seconds, growth, max, memory, node,
+                   reason, maxlen, now)
+  local n = redis.call('INCR', offences)
+  redis.call('EXPIRE', offences, math.floor(memory))
+  local duration = seconds * (growth ^ (n - 1))
+  if duration > max then duration = max end
+  if duration < seconds then duration = seconds end
+  redis.call('ZADD', bans, 'GT', now + duration, token)
+  local expiry = redis.call('ZSCORE', bans, token)
+  redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'kind', 'ban', 'token', token,
+    'expires', expiry, 'node', node, 'reason', reason, 'time', tostring(now))
+  return expiry
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local base = tonumber(ARGV[2])
-local n = redis.call('INCR', KEYS[3])
-redis.call('EXPIRE', KEYS[3], math.floor(tonumber(ARGV[5])))
-local duration = base * (tonumber(ARGV[3]) ^ (n - 1))
-if duration > tonumber(ARGV[4]) then duration = tonumber(ARGV[4]) end
-if duration < base then duration = base end
-redis.call('ZADD', KEYS[1], 'GT', now + duration, ARGV[1])
-local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], '*', 'kind', 'ban', 'token', ARGV[1],
-  'expires', expiry, 'node', ARGV[6], 'reason', ARGV[7], 'time', tostring(now))
-return expiry
 """
+
+# KEYS: bans, events, offences; ARGV: token, seconds, growth, max, memory, node, reason, maxlen
+_BAN = (
+    _BAN_FUNCTION
+    + """
+return ban(KEYS[1], KEYS[2], KEYS[3], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]),
+  tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8], now)
+"""
+)
 
 # KEYS: log, hits, bans, offences, events; ARGV: token, node, record, maxlen, ban_after,
 # from_hosts, window, seconds, growth, max, memory
-_HIT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+_HIT = (
+    _BAN_FUNCTION
+    + """
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'kind', 'hit',
   'token', ARGV[1], 'node', ARGV[2], 'record', ARGV[3], 'time', tostring(now))
 local after = tonumber(ARGV[5])
@@ -82,20 +95,12 @@ end
 if #members < after or distinct < tonumber(ARGV[6]) then return '' end
 local current = redis.call('ZSCORE', KEYS[3], ARGV[1])
 if current and tonumber(current) > now then return current end
-local base = tonumber(ARGV[8])
-local n = redis.call('INCR', KEYS[4])
-redis.call('EXPIRE', KEYS[4], math.floor(tonumber(ARGV[11])))
-local duration = base * (tonumber(ARGV[9]) ^ (n - 1))
-if duration > tonumber(ARGV[10]) then duration = tonumber(ARGV[10]) end
-if duration < base then duration = base end
-redis.call('ZADD', KEYS[3], 'GT', now + duration, ARGV[1])
-local expiry = redis.call('ZSCORE', KEYS[3], ARGV[1])
 local reason = 'fleet policy: ' .. #members .. ' hits from ' .. distinct .. ' hosts in ' ..
   ARGV[7] .. ' s'
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[4], '*', 'kind', 'ban', 'token', ARGV[1],
-  'expires', expiry, 'node', ARGV[2], 'reason', reason, 'time', tostring(now))
-return expiry
+return ban(KEYS[3], KEYS[5], KEYS[4], ARGV[1], tonumber(ARGV[8]), tonumber(ARGV[9]),
+  tonumber(ARGV[10]), tonumber(ARGV[11]), ARGV[2], reason, ARGV[4], now)
 """
+)
 
 
 @dataclass(frozen=True, slots=True)
