@@ -38,7 +38,7 @@ from typing import Any
 from tcpwrap.fleet.banlist import Bans
 from tcpwrap.fleet.settings import FleetConfig
 from tcpwrap.fleet.store import Event, FleetStore, parse_ban, parse_event
-from tcpwrap.proto.prefix import Network, overlaps
+from tcpwrap.proto.prefix import overlaps
 
 BLOCK_MS = 1000
 SYNC_CHUNK = 2000  # bans applied between two turns of the loop during a sync
@@ -76,7 +76,6 @@ class FleetAgent:
         config: FleetConfig,
         bans: Bans,
         ban_list: str,
-        never: tuple[Network, ...],
         *,
         notice: Say,
         error: Say,
@@ -85,7 +84,6 @@ class FleetAgent:
         self.config = config
         self.bans = bans
         self.ban_list = ban_list
-        self.never = never
         self.notice = notice
         self.error = error
         self.changed = changed
@@ -112,11 +110,11 @@ class FleetAgent:
         self._wake.set()
 
     def publish_hit(self, token: str, record: str) -> None:
-        if not overlaps(token, self.never):
+        if not overlaps(token, self.bans.never):
             self._enqueue(_Hit(token, record))
 
     def publish_ban(self, token: str, seconds: float, reason: str) -> None:
-        if not overlaps(token, self.never):
+        if not overlaps(token, self.bans.never):
             self._enqueue(_Ban(token, seconds, reason))
 
     async def _flush(self, store: FleetStore) -> None:
@@ -135,7 +133,7 @@ class FleetAgent:
 
     def apply(self, token: str, expiry: float, origin: str) -> None:
         """Apply a ban from the fleet here: memory and the local ban list."""
-        if overlaps(token, self.never):
+        if overlaps(token, self.bans.never):
             self.skipped += 1
             self.error(f"fleet: skipped a ban of {token} from {origin}: on the never-ban list")
             return
@@ -171,7 +169,7 @@ class FleetAgent:
             parsed = parse_ban(member, score)
             if isinstance(parsed, str):
                 self._skip(parsed)
-            elif overlaps(parsed[0], self.never):
+            elif overlaps(parsed[0], self.bans.never):
                 self._skip(f"a ban of {parsed[0]} from redis: on the never-ban list")
             else:
                 found.append(parsed)

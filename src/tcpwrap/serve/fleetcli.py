@@ -219,7 +219,7 @@ def _sync(
     async def main() -> int:
         bans = Bans(v4, v6, 10_000_000, say, never)
         bans.file(ban_list, time.time())
-        agent = FleetAgent(fleet, bans, ban_list, never, notice=say, error=say)
+        agent = FleetAgent(fleet, bans, ban_list, notice=say, error=say)
         if args.once:
             try:
                 await agent.run(once=True)

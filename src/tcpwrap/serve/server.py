@@ -132,8 +132,7 @@ class Server:
             config.bans.prefix_v6,
             config.bans.max_entries,
             self.logbook.error,
-            parse_networks(list(config.bans.never_ban)),
-        )
+        )  # (its never-ban list is set by _configure, on start and on every reload)
         self.connections = Connections(self)
         self.traps = Traps(self)
         self.fleet: FleetAgent | None = None
@@ -183,7 +182,6 @@ class Server:
             config.fleet,
             self.bans,
             config.fleet.ban_list,
-            self.bans.never,
             notice=self.logbook.notice,
             error=self.logbook.error,
             changed=self.traps.schedule_prune,
