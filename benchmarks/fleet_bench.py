@@ -62,7 +62,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "src"))
 
-from wrapper_bench import LogSink  # noqa: E402
+from wrapper_bench import LogSink, enter_namespace  # noqa: E402
 
 VENV_PY = ROOT / ".venv" / "bin" / "python"
 TCPWRAP = ROOT / ".venv" / "bin" / "tcpwrap"
@@ -75,18 +75,6 @@ NEVER = "127.0.7.0/24"  # the never-ban list of every node (as in the e2e tests)
 # The commands the fleet's scripts run inside Redis (counted by INFO commandstats too, but no
 # round trip of a client)
 SCRIPT_INNER = {"time", "incr", "expire", "zadd", "zscore", "xadd", "zremrangebyscore", "zrange"}
-
-
-def _enter_namespace() -> None:
-    """As wrapper_bench.py: re-run this script inside ns_enter.sh's private world."""
-    if os.environ.get("TCPWRAP_NS") == "1":
-        return
-    if os.geteuid() != 0:
-        sys.exit("fleet_bench: run as root (it enters a private namespace to use loopback)")
-    argv = ["unshare", "-m", "-n", "--propagation", "private", "bash",
-            str(ROOT / "tests" / "harness" / "ns_enter.sh"), sys.executable, __file__,
-            *sys.argv[1:]]  # fmt: skip
-    os.execvp("unshare", argv)
 
 
 class FleetSink(LogSink):
@@ -1014,7 +1002,7 @@ def main() -> None:
                         help="item 2: run the trap node and B under cProfile, print the top "
                         "functions (inflates their CPU figures)")
     args = parser.parse_args()
-    _enter_namespace()
+    enter_namespace(__file__)
     quick = args.quick
     items = {int(x) for x in (args.only or "1,2,3").split(",")}
     hits = args.hits or (30 if quick else 500)

@@ -59,7 +59,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from wrapper_bench import LogSink, _free_port, _wait_listening  # noqa: E402
+from wrapper_bench import LogSink, _free_port, _wait_listening, enter_namespace  # noqa: E402
 
 VENV_PY = ROOT / ".venv" / "bin" / "python"
 TCPWRAP = ROOT / ".venv" / "bin" / "tcpwrap"
@@ -94,18 +94,6 @@ def _pause(phase, info):
 if "serve" in sys.argv[1:2]:
     gc.callbacks.append(_pause)
 '''
-
-
-def _enter_namespace() -> None:
-    """As wrapper_bench.py: re-run this script inside ns_enter.sh's private world."""
-    if os.environ.get("TCPWRAP_NS") == "1":
-        return
-    if os.geteuid() != 0:
-        sys.exit("serve_bench: run as root (it enters a private namespace to use loopback)")
-    argv = ["unshare", "-m", "-n", "--propagation", "private", "bash",
-            str(ROOT / "tests" / "harness" / "ns_enter.sh"), sys.executable, __file__,
-            *sys.argv[1:]]  # fmt: skip
-    os.execvp("unshare", argv)
 
 
 class CountingSink(LogSink):
@@ -781,7 +769,7 @@ def main() -> None:
         "`git archive COMMIT src | tar -x -C DIR`) instead of the venv's src/",
     )
     args = parser.parse_args()
-    _enter_namespace()
+    enter_namespace(__file__)
     global SRC, GC_LOG
     if args.src:
         SRC = Path(args.src).resolve() / "src"

@@ -40,13 +40,16 @@ TCPD = "/usr/sbin/tcpd"
 INETD = "/usr/sbin/inetd"
 
 
-def _enter_namespace() -> None:
+def enter_namespace(script: str = __file__) -> None:
+    """Re-run `script` (with this process's arguments) inside ns_enter.sh's private world,
+    unless already there; the other root benchmarks use it too."""
     if os.environ.get("TCPWRAP_NS") == "1":
         return
+    name = Path(script).stem
     if os.geteuid() != 0:
-        sys.exit("wrapper_bench: run as root (it enters a private namespace to use loopback)")
+        sys.exit(f"{name}: run as root (it enters a private namespace to use loopback)")
     argv = ["unshare", "-m", "-n", "--propagation", "private", "bash",
-            str(ROOT / "tests" / "harness" / "ns_enter.sh"), sys.executable, __file__,
+            str(ROOT / "tests" / "harness" / "ns_enter.sh"), sys.executable, script,
             *sys.argv[1:]]  # fmt: skip
     os.execvp("unshare", argv)
 
@@ -150,7 +153,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=300, help="connections per series")
     parser.add_argument("--startup", type=int, default=40, help="runs per start-up measure")
     args = parser.parse_args()
-    _enter_namespace()
+    enter_namespace()
 
     work = Path(tempfile.mkdtemp(prefix="wrapper-bench."))
     sink = LogSink()
