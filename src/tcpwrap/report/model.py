@@ -44,6 +44,9 @@ class Event(NamedTuple):
     addr: str | None  # remote address when logged
     user: str | None  # remote user when logged (user@host)
     text: str  # the raw line (capped), for evidence
+    # the daemon name as logged (`in.telnetd`, xinetd's service id; path stripped), before
+    # `service` normalised it: what a table's daemon list is matched against
+    daemon: str = ""
 
 
 def verdict(event: Event) -> str | None:

@@ -332,6 +332,7 @@ class SourceParser:
             None if addr is None else _unmap(addr),
             user,
             line,
+            prog.rsplit("/", 1)[-1],
         )
 
     def _rfc5424(self, line: str, lineno: int) -> Event | None:
