@@ -11,8 +11,9 @@ Hazards: every string here comes from a log file and is hostile: renderers must 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 # Event.kind values
 CONNECT = "connect"
@@ -47,41 +48,91 @@ class Event(NamedTuple):
     # the daemon name as logged (`in.telnetd`, xinetd's service id; path stripped), before
     # `service` normalised it: what a table's daemon list is matched against
     daemon: str = ""
+    # seconds the connection lasted, when the log says (xinetd's EXIT record)
+    duration: float | None = None
 
 
 def verdict(event: Event) -> str | None:
     return VERDICT_OF_KIND.get(event.kind)
 
 
+# tcpd's words for "no usable name / no peer": never a host of their own
+NOT_A_HOST = frozenset(("unknown", "paranoid"))
+
+
 def remote_key(event: Event) -> str:
-    """The identity used to group a remote host: lower-cased name or address."""
-    return event.remote.lower()
+    """The identity used to group a remote host: its address when logged, else its name
+    (lower-cased)."""
+    return (event.addr or event.remote).lower()
+
+
+_DIGITS = re.compile(r"\d+")
+_MAX_SHAPES = 10_000
+_MAX_PROGRAMS = 1_000
+
+
+def shape(text: str) -> str:
+    """The shape of an unparsed line: digit runs folded, so lines differing only in time
+    stamps, pids and addresses count as one kind of line."""
+    return _DIGITS.sub("#", text[:160])
 
 
 @dataclass(slots=True)
 class Stats:
-    """What was read, per run. `examples` holds a few unparsed lines (capped)."""
+    """What was read, per run.
+
+    Unparsed lines are grouped by `shape()`; `examples` gives the most frequent shapes (one
+    line each, first seen), `shapes()` the same with their counts. `programs` counts the
+    programs of the "other" lines, so a file with no connection records can say whose lines
+    it holds instead. All of it is bounded.
+    """
 
     lines: int = 0
     events: int = 0
     other: int = 0  # well-formed log lines that are not connection records
     unparsed: int = 0
     duplicates: int = 0
-    examples: list[tuple[str, int, str]] = field(default_factory=list)  # (source, line, text)
     problems: list[str] = field(default_factory=list)  # unreadable or truncated inputs
     local_hosts: set[str] = field(default_factory=set)
     max_examples: int = 5
+    # shape -> [count, source, line, text]
+    by_shape: dict[str, list[object]] = field(default_factory=dict)
+    programs: dict[str, int] = field(default_factory=dict)  # program of "other" lines
+    zones: dict[str, str] = field(default_factory=dict)  # local host -> zone assumed
 
     def unparsed_line(self, source: str, lineno: int, text: str) -> None:
         self.unparsed += 1
-        if len(self.examples) < self.max_examples:
-            self.examples.append((source, lineno, text[:200]))
+        key = shape(text)
+        seen = self.by_shape.get(key)
+        if seen is not None:
+            seen[0] = cast(int, seen[0]) + 1
+        elif len(self.by_shape) < _MAX_SHAPES:
+            self.by_shape[key] = [1, source, lineno, text[:200]]
+
+    def other_line(self, program: str) -> None:
+        self.other += 1
+        n = self.programs.get(program)
+        if n is not None:
+            self.programs[program] = n + 1
+        elif len(self.programs) < _MAX_PROGRAMS:
+            self.programs[program] = 1
+
+    def shapes(self) -> list[tuple[str, int, str, int]]:
+        """(source, line, text, count) of the most frequent unparsed shapes, at most
+        max_examples, most frequent first (first seen first among equals)."""
+        top = sorted(self.by_shape.values(), key=lambda v: -cast(int, v[0]))
+        return [(cast(str, s), cast(int, n), cast(str, t), cast(int, c))
+                for c, s, n, t in top[: self.max_examples]]
+
+    @property
+    def examples(self) -> list[tuple[str, int, str]]:
+        return [(s, n, t) for s, n, t, _ in self.shapes()]
 
 
 @dataclass(slots=True)
 class Finding:
-    kind: str  # burst, spread, night, rare-service, retry, spoof
-    remote: str  # a remote host, a remote domain (spread) or an address (spoof)
+    kind: str  # burst, spread, night, rare-service, retry, spoof, persistent
+    remote: str  # a remote address (or name when none was logged), or a domain (spread)
     local_hosts: list[str]
     services: list[str]
     first: Event
@@ -91,3 +142,5 @@ class Finding:
     evidence: list[str]
     period_s: float | None = None  # retry only
     why: str = ""  # one line for people
+    names: list[str] = field(default_factory=list)  # names logged for the remote address
+    bursts: list[tuple[Event, Event, int]] = field(default_factory=list)  # burst: each one

@@ -1,31 +1,43 @@
-"""One log line → one `Event` (or nothing): the formats tcpd, xinetd, inetd and tcpwrap write.
+"""One log line → one `Event` (or nothing): the formats tcpd, xinetd, inetd, the classic daemons
+and tcpwrap write, in the envelopes syslogd, collectors and journald store them in.
 
 What it does: `SourceParser.events(lines)` turns the lines of one input source into Events.
-Recognised envelopes: classic syslog (RFC 3164 as syslogd writes files, both the paper's
-`May 21 14:06:53 tuegate: systatd: connect from monk.rutgers.edu` and today's
-`Nov 27 01:02:03 host in.fingerd[123]: connect from a.b (1.2.3.4)`), the same with an ISO-8601
-time stamp (rsyslog's high-precision format), RFC 5424, `journalctl -o json` and tcpwrap's own
-JSON lines (`tcpwrap.proto.logrecord`). Recognised messages: tcpd's `connect from`, `refused
-connect from`, `twist ... to ...` and the `host name/address mismatch` warning (SPEC 1.4 and
-Appendix A); xinetd's `START:`/`FAIL:`/`libwrap refused connection`; inetd's `svc from addr`.
-A well-formed line with some other message counts as "other"; a line in no known envelope counts
-as unparsed, with a few examples kept.
+Envelopes: classic syslog (RFC 3164 as syslogd writes files: the paper's
+`May 21 14:06:53 tuegate: systatd: connect from monk.rutgers.edu`, today's
+`Nov 27 01:02:03 host in.fingerd[123]: connect from a.b (1.2.3.4)`, the day also unpadded
+`Sep 4 ...`), Solaris's `[ID 317013 daemon.notice]` tag before the message, a cluster
+collector's prefix (`- 1131566503 2005.11.09 node Nov 9 12:01:43 src@node prog: ...`), stamps
+with year and zone (`2005 Jun 17 07:07:00 EDT host prog: ...`), ISO-8601 stamps, RFC 5424,
+`journalctl -o json` and tcpwrap's JSON lines (`tcpwrap.proto.logrecord`).
+Messages: tcpd's `connect from`, `refused connect from`, `twist ... to ...` and the
+`host name/address mismatch` warning (SPEC 1.4 and Appendix A); postfix's `name[addr]`;
+xinetd's `START:`/`FAIL:`/`libwrap refused connection`/`EXIT:` (joined into one record per
+connection, see `_Open`); inetd's `svc from addr` and its `-t` trace `svc[pid] from addr port`;
+the classic daemons' own lines (`ftpd: connection from ADDR (NAME) at <date>`, rshd/rlogind
+`Connection from ADDR on illegal port` (a refusal), `Connect(ion) from ...` of rexecd, klogind
+and the like). A well-formed line with some other message counts as "other" (by program), as do
+syslogd's own lines (restart, `-- MARK --`, `last message repeated N times`) and blank lines; a
+line in no known envelope counts as unparsed, grouped by shape.
 
 Hazards: the input is hostile. Nothing here raises on any input: every failure becomes "other" or
 "unparsed" in `Stats`. The hot path is the classic `connect from` line: a substring pre-check
 selects one anchored regular expression, time stamps are cached per minute, and service names
-per program name; keep it that way when changing it (see benchmarks/report_bench.py).
+per program name; keep it that way when changing it (see benchmarks/report_bench.py). xinetd
+records are held back until their connection is complete (at most `_HOLD` seconds of log time
+and `_MAX_HELD` events): events of one source still come out in line order.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from tcpwrap.proto.logrecord import ConnectionRecord, LogRecordError
-from tcpwrap.report.model import CONNECT, REFUSED, SPOOF, TWIST, Event, Stats
+from tcpwrap.report.model import CONNECT, NOT_A_HOST, REFUSED, SPOOF, TWIST, Event, Stats
 from tcpwrap.report.sources import MONTHS, YearInference, Zone
 
 _STAMP = r"[A-Z][a-z][a-z] [ 0-3]\d [0-2]\d:[0-5]\d:[0-6]\d"
@@ -35,22 +47,54 @@ _CLASSIC_CONN = re.compile(
     _STAMP + _TAIL + r"(refused )?connect from (\S+)(?: \(([^()\s]*)\))?"
 ).match
 _CLASSIC = re.compile(_STAMP + _TAIL + r"(.*)", re.S).match
+# a classic stamp and a host, then no program tag: syslogd's own lines ("-- MARK --",
+# "last message repeated 3 times", "syslogd 1.4.1: restart.")
+_CLASSIC_UNTAGGED = re.compile(_STAMP + r" ([^\s:\[\]]+):? (.*)", re.S).match
+_SYSLOGD_OWN = re.compile(
+    r"(?:last message repeated \d+ times?|message repeated \d+ times?|-- MARK --"
+    r"|exiting on signal \d+|(?:r?syslogd|syslog-ng)\b)").match
 _ISO = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*)" + _TAIL + r"(.*)", re.S).match
 _RFC5424 = re.compile(
     r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) "
     r'(-|(?:\[(?:[^\]"\\]|\\.|"(?:[^"\\]|\\.)*")*\])+)(?: (.*))?',
     re.S,
 ).match
+# `- 1131566503 2005.11.09 node Nov 9 12:01:43 src@node prog[pid]: ...` (cluster archives)
+_COLLECTOR = re.compile(r"\S{1,40} \d{9,11} (\d{4})\.(\d\d)\.(\d\d) (\S+) (.*)", re.S).match
+# `2005 Jun 17 07:07:00 EDT host prog[pid]: ...`
+_YEAR_STAMP = re.compile(
+    r"(\d{4}) ([A-Z][a-z][a-z]) +(\d{1,2}) ([0-2]\d):([0-5]\d):([0-6]\d) "
+    r"([A-Za-z]{1,5}|[+-]\d\d:?\d\d)" + _TAIL + r"(.*)", re.S).match
+_SOLARIS_ID = re.compile(r"\[ID \d{1,10} [a-z0-9]{1,10}\.[a-z]{1,10}\] ?").match
 
 _MSG_CONN = re.compile(r"(refused )?connect from (\S+)(?: \(([^()\s]*)\))?").match
 _MSG_TWIST = re.compile(r"twist (\S+) to ").match
 _MSG_MISMATCH = re.compile(r"host name/address mismatch: (\S+) != (\S+)").search
-_XINETD_START = re.compile(r"START: (\S+) .*?from=(\S+)").match
-_XINETD_FAIL = re.compile(r"FAIL: (\S+) \S+ from=(\S+)").match
+# The classic daemons' own lines: ftpd's "connection from ADDR (NAME) at <date>", rshd's and
+# rlogind's "Connection from ADDR on illegal port", "Connect from ..." of rexecd, klogind, ...
+_DAEMON_CONN = re.compile(
+    r"[Cc]onnect(?:ion)? from ([\w.:%@\-]{1,255}(?:\[[0-9A-Fa-f.:]{1,64}\])?)"
+    r"(?: \(([\w.:%\-]{0,255})\))?(?: port \d{1,5})?"
+    r"( on illegal port| on \S+ port \d{1,5})?"
+    r"(?: at \w{3} (\w{3}) +(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4}))?\s*$").match
+_POSTFIX = re.compile(r"(.*)\[([0-9A-Fa-f.:]{1,64})\]").fullmatch
+_XINETD_START = re.compile(r"START: (\S+) (?:pid=(\d{1,10}) )?.*?from=(\S+)").match
+_XINETD_FAIL = re.compile(r"FAIL: (\S+) .*?from=(\S+)").match
 _XINETD_LIBWRAP = re.compile(r"libwrap refused connection to (\S+) .*?from (\S+)").match
-_INETD = re.compile(r"(\S+) from (\S+)$").match
+_XINETD_EXIT = re.compile(
+    r"EXIT: (\S+) (?:.*?)pid=(\d{1,10})(?: duration=(\d{1,10})\(sec\))?").match
+_INETD = re.compile(r"([^\s\[\]]+)(?:\[(\d{1,10})\])? from (\S+)(?: \d{1,5})?$").match
 
 _BAD = (0.0, 0, -1)  # cached result for a time stamp that names no real minute
+
+# Zone abbreviations of `YEAR Mon DD HH:MM:SS ZONE` stamps that mean one offset; any other
+# abbreviation is read in the source's zone.
+_ABBREV = {"UTC": 0, "GMT": 0, "Z": 0, "UT": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5,
+           "MST": -7, "MDT": -6, "PST": -8, "PDT": -7, "CET": 1, "CEST": 2, "MET": 1,
+           "MEST": 2, "EET": 2, "EEST": 3, "WET": 0, "WEST": 1, "BST": 1, "JST": 9}
+
+_HOLD = 120.0  # seconds of log time an xinetd record waits for the rest of its connection
+_MAX_HELD = 4096  # events held back behind an incomplete xinetd record, at most
 
 # (kind, client, addr) from a message, or None for "not a connection record"
 Parsed = tuple[str, str, str | None]
@@ -67,9 +111,36 @@ def service_name(program: str) -> str:
 
 def _unmap(addr: str) -> str:
     """`::ffff:192.0.2.1` → `192.0.2.1` (the same IPv4 host, seen through an IPv6 socket)."""
-    if addr.startswith("::ffff:") and "." in addr:
+    if addr[:7].lower() == "::ffff:" and "." in addr:
         return addr[7:]
     return addr
+
+
+def is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _client(client: str, addr: str | None) -> tuple[str, str | None]:
+    """(name or address, address) from what a message names: postfix's `name[addr]` gives
+    the address; `unknown` with an address is that address."""
+    if client[-1:] == "]":
+        m = _POSTFIX(client)
+        if m is not None:
+            name, addr = m.group(1), m.group(2)
+            client = name if name and name.lower() not in NOT_A_HOST else addr
+    if addr is not None:
+        addr = _unmap(addr)
+        if not addr or addr.lower() in NOT_A_HOST:
+            addr = None
+    if addr is None and is_address(_unmap(client)):
+        addr = _unmap(client)
+    if client.lower() in NOT_A_HOST and addr is not None:
+        client = addr
+    return _unmap(client), addr
 
 
 def tcpd_message(msg: str) -> Parsed | None:
@@ -90,42 +161,87 @@ def tcpd_message(msg: str) -> Parsed | None:
     return None
 
 
+def daemon_message(msg: str) -> tuple[str, str, str | None, tuple[str, ...] | None] | None:
+    """(kind, client, addr, (mon, day, hh, mm, ss, year) or None) of a classic daemon's own
+    connection line; the date is ftpd's `at Fri Jun 17 07:07:00 2005`."""
+    m = _DAEMON_CONN(msg)
+    if m is None:
+        return None
+    first, second, tail, *date = m.groups()
+    kind = REFUSED if tail == " on illegal port" else CONNECT
+    client, addr = first, None
+    if second is not None:
+        # tcpd writes NAME (ADDR), ftpd ADDR (NAME); an empty name is "()"
+        if is_address(_unmap(first)):
+            addr, client = first, second or first
+        else:
+            addr = second or None
+    return kind, client, addr, (tuple(date) if date[0] is not None else None)
+
+
 def xinetd_message(msg: str) -> tuple[str, str, str] | None:
     """(kind, service, address) from xinetd's log_on_success/log_on_failure records."""
     m = _XINETD_START(msg)
     if m is not None:
-        return CONNECT, m.group(1), m.group(2)
+        return CONNECT, m.group(1), m.group(3)
     m = _XINETD_FAIL(msg) or _XINETD_LIBWRAP(msg)
     if m is not None:
         return REFUSED, m.group(1), m.group(2)
     return None
 
 
+class _Open:
+    """One xinetd connection being assembled: START (pid=N, from the parent), then maybe
+    `libwrap refused connection` and `FAIL: svc libwrap` (logged by the child, xinetd[N]),
+    then `EXIT: svc pid=N duration=D` (the parent). Released as one Event when EXIT comes,
+    or when the log has gone `_HOLD` seconds on."""
+
+    __slots__ = ("closed", "event", "key", "kind")
+
+    def __init__(self, key: tuple[str, int], event: Event) -> None:
+        self.key = key
+        self.event = event
+        self.kind = event.kind
+        self.closed = False
+
+
 class SourceParser:
-    """Parses the lines of one source; keeps that source's year, zone and caches."""
+    """Parses the lines of one source; keeps that source's year, zone and caches.
+
+    `host_zones` gives the zone of some local hosts' lines (`--tz HOST=ZONE`); the others are
+    read in `zone`.
+    """
 
     def __init__(
-        self, src: int, name: str, years: YearInference, zone: Zone, stats: Stats
+        self, src: int, name: str, years: YearInference, zone: Zone, stats: Stats,
+        host_zones: dict[str, Zone] | None = None,
     ) -> None:
         self.src = src
         self.name = name
         self.years = years
         self.zone = zone
         self.stats = stats
+        self.host_zones = host_zones or {}
         self._stamps: dict[str, tuple[float, int, int]] = {}
-        self._services: dict[str, str] = {}
+        self._zone_stamps: dict[int, dict[str, tuple[float, int, int]]] = {}
+        self._programs: dict[str, tuple[str, str]] = {}  # program -> (service, daemon)
         self._hosts: dict[str, str] = {}  # one string object per local host name
+        self._held: deque[Event | _Open] = deque()
+        self._open: dict[tuple[str, int], _Open] = {}
 
     # -- the hot loop -------------------------------------------------------------------------
     def events(self, lines: Iterable[str | None]) -> Iterator[Event]:
         stats = self.stats
         src = self.src
         stamps = self._stamps
-        services = self._services
+        programs = self._programs
         hosts = self._hosts
+        host_zones = self.host_zones
+        held = self._held
         classic_conn = _CLASSIC_CONN
         stamp_of = self._stamp
         slow = self._slow
+        release = self._release
         new = tuple.__new__
         lineno = 0
         n_events = 0
@@ -140,13 +256,18 @@ class SourceParser:
                     if m is not None:
                         host, prog, pid, refused, client, addr = m.groups()
                         host = hosts.get(host) or self._host(host)
-                        t = stamps.get(line[:12])
-                        if t is None:
+                        cached = None if host_zones and host in host_zones else stamps.get(
+                            line[:12])
+                        if cached is not None:
+                            t = cached
+                        elif host_zones and host in host_zones:
+                            t = _BAD  # a host with a zone of its own: the slow path
+                        else:
                             t = stamp_of(line)
-                        if t[2] >= 0:
-                            service = services.get(prog)
-                            if service is None:
-                                service = self._service(prog)
+                        if t[2] >= 0 and client[-1] != "]":
+                            names = programs.get(prog)
+                            if names is None:
+                                names = self._program(prog)
                             user = None
                             if "@" in client:
                                 user, _, client = client.rpartition("@")
@@ -154,49 +275,165 @@ class SourceParser:
                                     client = addr or user
                             if client[:1] == ":":
                                 client = _unmap(client)
-                            n_events += 1
-                            yield new(Event, (
+                            if addr is not None and (addr[:1] == ":" or addr == "unknown"):
+                                addr = _unmap(addr) if addr != "unknown" else None
+                            elif addr is None and client[-1:].isdigit() and is_address(client):
+                                addr = client
+                            if client == "unknown" and addr is not None:
+                                client = addr
+                            event = new(Event, (
                                 t[0] + int(line[13:15]),
                                 src,
                                 lineno,
                                 t[1],
                                 t[2],
                                 host,
-                                service,
+                                names[0],
                                 int(pid) if pid else -1,
                                 REFUSED if refused else CONNECT,
                                 client,
-                                addr if addr is None or addr[0] != ":" else _unmap(addr),
+                                addr,
                                 user,
                                 line,
+                                names[1],
+                                None,
                             ))
+                            if held:
+                                if not (pid and self._absorb(event)):
+                                    held.append(event)
+                                for out in release(event[0]):
+                                    n_events += 1
+                                    yield out
+                            else:
+                                n_events += 1
+                                yield event
                             continue
-                event = slow(line, lineno)
-                if event is not None:
-                    n_events += 1
-                    yield event
+                other = slow(line, lineno)
+                if other is not None:
+                    if not held:
+                        n_events += 1
+                        yield other
+                        continue
+                    if not (other.pid >= 0 and self._absorb(other)):
+                        held.append(other)
+                if held:
+                    for out in release(self._now if other is None else other[0]):
+                        n_events += 1
+                        yield out
+            for out in release(None):
+                n_events += 1
+                yield out
         finally:
             stats.lines += lineno
             stats.events += n_events
+
+    # -- xinetd: one record per connection ----------------------------------------------------
+    _now = 0.0  # time of the last xinetd record, for releasing held events
+
+    def _release(self, now: float | None) -> list[Event]:
+        """The held events that can go: everything before the first xinetd record still
+        waiting for the rest of its connection (all of them when `now` is None: the end)."""
+        held = self._held
+        out: list[Event] = []
+        while held:
+            item = held[0]
+            if type(item) is _Open:
+                if (now is not None and not item.closed and now - item.event[0] <= _HOLD
+                        and len(held) <= _MAX_HELD):
+                    break
+                if self._open.get(item.key) is item:
+                    del self._open[item.key]
+                e = item.event
+                out.append(e if e.kind == item.kind else e._replace(kind=item.kind))
+                held.popleft()
+            else:
+                out.append(held.popleft())  # type: ignore[arg-type]
+        return out
+
+    def _xinetd(self, ts: float, off: int, hour: int, host: str, pid: str | None, msg: str,
+                line: str, lineno: int) -> Event | None:
+        """Join xinetd's records of one connection (by local host, pid and time)."""
+        self._now = ts
+        m = _XINETD_START(msg)
+        if m is not None:
+            service, cpid, addr = m.groups()
+            event = self._event(ts, off, hour, host, service, cpid, CONNECT, addr, addr, line,
+                                lineno)
+            if cpid is None:
+                return event  # no pid logged: nothing to join it with
+            self._hold((host, int(cpid)), event)
+            return None
+        m = _XINETD_FAIL(msg) or _XINETD_LIBWRAP(msg)
+        if m is not None:
+            service, addr = m.groups()
+            key = (host, int(pid)) if pid and pid.isdigit() and len(pid) < 11 else None
+            o = self._open.get(key) if key is not None else None
+            if o is not None and o.event.addr == _unmap(addr) and ts - o.event[0] <= _HOLD:
+                o.kind = REFUSED  # the child's refusal of the connection START announced
+                return None
+            event = self._event(ts, off, hour, host, service, pid, REFUSED, addr, addr, line,
+                                lineno)
+            if key is None:
+                return event
+            self._hold(key, event)
+            return None
+        m = _XINETD_EXIT(msg)
+        if m is not None:
+            o = self._open.get((host, int(m.group(2))))
+            if o is not None and not o.closed:
+                o.closed = True
+                if m.group(3) is not None:
+                    o.event = o.event._replace(duration=float(m.group(3)))
+                return None
+        self.stats.other_line("xinetd")
+        return None
+
+    def _absorb(self, event: Event) -> bool:
+        """The wrapped daemon's own line of a connection xinetd announced (same local host,
+        the pid xinetd gave, same address): it names the client; one record, not two."""
+        o = self._open.get((event.local, event.pid))
+        if o is None or o.closed or o.event.addr != event.addr or event.kind == SPOOF:
+            return False
+        o.event = o.event._replace(remote=event.remote, user=event.user, daemon=event.daemon,
+                                   text=event.text)
+        if event.kind != CONNECT:
+            o.kind = event.kind
+        return True
+
+    def _hold(self, key: tuple[str, int], event: Event) -> None:
+        o = _Open(key, event)
+        old = self._open.get(key)
+        if old is not None:
+            old.closed = True  # pid reused: the old connection is over
+        self._open[key] = o
+        self._held.append(o)
 
     # -- helpers ------------------------------------------------------------------------------
     def _host(self, host: str) -> str:
         if len(self._hosts) > 10_000:
             self._hosts.clear()
         self._hosts[host] = host
+        zones = self.stats.zones
+        if host not in zones and len(zones) < 10_000:
+            zone = self.host_zones.get(host, self.zone)
+            zones[host] = zone.name
         return host
 
-    def _service(self, prog: str) -> str:
-        if len(self._services) > 10_000:
-            self._services.clear()
-        name = self._services[prog] = service_name(prog)
-        return name
+    def _program(self, prog: str) -> tuple[str, str]:
+        if len(self._programs) > 10_000:
+            self._programs.clear()
+        names = self._programs[prog] = (service_name(prog), prog.rsplit("/", 1)[-1])
+        return names
 
-    def _stamp(self, line: str) -> tuple[float, int, int]:
+    def _stamp(self, line: str, zone: Zone | None = None) -> tuple[float, int, int]:
         """Epoch of the minute `Mon dd hh:mm` at the start of `line`, its offset and hour.
 
         An impossible date (Feb 30) gives _BAD, whose hour is -1.
         """
+        if zone is None or zone is self.zone:
+            zone, cache = self.zone, self._stamps
+        else:
+            cache = self._zone_stamps.setdefault(id(zone), {})
         key = line[:12]
         month = MONTHS.get(line[:3])
         result = _BAD
@@ -204,13 +441,13 @@ class SourceParser:
             try:
                 day, hour, minute = int(line[4:6]), int(line[7:9]), int(line[10:12])
                 year = self.years.year_for(month)
-                base, off = self.zone.to_epoch(year, month, day, hour, minute)
+                base, off = zone.to_epoch(year, month, day, hour, minute)
                 result = (base, off, hour)
             except (ValueError, OverflowError):
                 result = _BAD
-        if len(self._stamps) > 50_000:
-            self._stamps.clear()
-        self._stamps[key] = result
+        if len(cache) > 50_000:
+            cache.clear()
+        cache[key] = result
         return result
 
     def _slow(self, line: str, lineno: int) -> Event | None:
@@ -220,39 +457,124 @@ class SourceParser:
             return self._json(line, lineno)
         if first == "<":
             return self._rfc5424(line, lineno)
-        m = _CLASSIC(line)
-        if m is not None:
-            t = self._stamps.get(line[:12])
-            if t is None:
-                t = self._stamp(line)
-            if t[2] < 0:
-                self.stats.unparsed_line(self.name, lineno, line)
+        if not line.strip():
+            self.stats.other_line("(blank)")
+            return None
+        if first.isdigit():
+            return self._digit_first(line, lineno)
+        if line[3:4] == " " and line[4:5].isdigit() and line[5:6] == " ":
+            # a single-digit day written with one space: `Sep 4 16:05:09 host ...`
+            return self._classic(line[:4] + " " + line[4:], line, lineno)
+        if line[3:4] != " " or line[:3] not in MONTHS:
+            m = _COLLECTOR(line)
+            if m is not None:
+                return self._collector(m, line, lineno)
+        return self._classic(line, line, lineno)
+
+    def _classic(self, padded: str, line: str, lineno: int,
+                 year: int | None = None, node: str | None = None) -> Event | None:
+        """A classic syslog line; `padded` has its day padded to two places, `line` is the
+        raw text kept as evidence. `year` when the line (or its prefix) prints one."""
+        m = _CLASSIC(padded)
+        if m is None:
+            u = _CLASSIC_UNTAGGED(padded)
+            if u is not None and self._when(padded, u.group(1), year)[2] >= 0 and (
+                    _SYSLOGD_OWN(u.group(2)) or not u.group(2).strip()):
+                self.stats.other_line("syslogd")
                 return None
-            host, prog, pid, msg = m.groups()
-            return self._message(
-                t[0] + int(line[13:15]), t[1], t[2], host, prog, pid, msg, line, lineno
-            )
-        m = _ISO(line)
-        if m is not None:
-            stamp, host, prog, pid, msg = m.groups()
-            when = self._iso(stamp)
-            if when is None:
+            self.stats.unparsed_line(self.name, lineno, line)
+            return None
+        host, prog, pid, msg = m.groups()
+        if node is not None:
+            host = node
+        t = self._when(padded, host, year)
+        if t[2] < 0:
+            self.stats.unparsed_line(self.name, lineno, line)
+            return None
+        return self._message(
+            t[0] + int(padded[13:15]), t[1], t[2], host, prog, pid, msg, line, lineno
+        )
+
+    def _when(self, padded: str, host: str, year: int | None) -> tuple[float, int, int]:
+        zone = self.host_zones.get(host) if self.host_zones else None
+        if year is not None:
+            month = MONTHS.get(padded[:3])
+            if month is None:
+                return _BAD
+            try:
+                self.years.observe(year, month)
+                base, off = (zone or self.zone).to_epoch(
+                    year, month, int(padded[4:6]), int(padded[7:9]), int(padded[10:12]))
+            except (ValueError, OverflowError):
+                return _BAD
+            return base, off, int(padded[7:9])
+        if zone is None:
+            t = self._stamps.get(padded[:12])
+            return t if t is not None else self._stamp(padded)
+        return self._stamp(padded, zone)
+
+    def _collector(self, m: re.Match[str], line: str, lineno: int) -> Event | None:
+        """`- 1131566503 2005.11.09 node Nov 9 12:01:43 src@node prog: ...`: the collector's
+        date gives the year, its node field the local host."""
+        year, _month, _day, node, rest = m.groups()
+        if rest[3:4] == " " and rest[4:5].isdigit() and rest[5:6] == " ":
+            rest = rest[:4] + " " + rest[4:]
+        return self._classic(rest, line, lineno, int(year), node)
+
+    def _digit_first(self, line: str, lineno: int) -> Event | None:
+        if line[4:5] == "-":
+            m = _ISO(line)
+            if m is not None:
+                stamp, host, prog, pid, msg = m.groups()
+                when = self._iso(stamp, host)
+                if when is None:
+                    self.stats.unparsed_line(self.name, lineno, line)
+                    return None
+                return self._message(*when, host, prog, pid, msg, line, lineno)
+        y = _YEAR_STAMP(line)
+        if y is not None:
+            year, mon, day, hh, mm, ss, zname, host, prog, pid, msg = y.groups()
+            month = MONTHS.get(mon)
+            hours = _ABBREV.get(zname.upper())
+            try:
+                if month is None:
+                    raise ValueError(mon)
+                if zname[0] in "+-":
+                    digits = zname[1:].replace(":", "")
+                    sign = -1 if zname[0] == "-" else 1
+                    tz = timezone(sign * timedelta(hours=int(digits[:2]),
+                                                   minutes=int(digits[2:])))
+                    dt = datetime(int(year), month, int(day), int(hh), int(mm), int(ss),
+                                  tzinfo=tz)
+                    when = (dt.timestamp(), int(sign * (int(digits[:2]) * 3600
+                                                        + int(digits[2:]) * 60)), int(hh))
+                elif hours is not None:
+                    tz = timezone(timedelta(hours=hours))
+                    dt = datetime(int(year), month, int(day), int(hh), int(mm), int(ss),
+                                  tzinfo=tz)
+                    when = (dt.timestamp(), hours * 3600, int(hh))
+                else:
+                    zone = self.host_zones.get(host, self.zone)
+                    base, off = zone.to_epoch(int(year), month, int(day), int(hh), int(mm))
+                    when = (base + int(ss), off, int(hh))
+            except (ValueError, OverflowError):
                 self.stats.unparsed_line(self.name, lineno, line)
                 return None
             return self._message(*when, host, prog, pid, msg, line, lineno)
         self.stats.unparsed_line(self.name, lineno, line)
         return None
 
-    def _iso(self, stamp: str) -> tuple[float, int, int] | None:
+    def _iso(self, stamp: str, host: str | None = None) -> tuple[float, int, int] | None:
         try:
             dt = datetime.fromisoformat(stamp)
         except ValueError:
             return None
         delta = dt.utcoffset()
         if delta is None:
-            # No offset written: the wall clock is in this source's zone.
+            # No offset written: the wall clock is in this source's (or host's) zone.
+            zone = self.host_zones.get(host, self.zone) if host is not None else self.zone
             try:
-                ts, off = self.zone.to_epoch(dt.year, dt.month, dt.day, dt.hour, dt.minute)
+                ts, off = zone.to_epoch(dt.year, dt.month, dt.day, dt.hour, dt.minute)
             except (ValueError, OverflowError):
                 return None
             return ts + dt.second + dt.microsecond / 1e6, off, dt.hour
@@ -274,27 +596,43 @@ class SourceParser:
         lineno: int,
     ) -> Event | None:
         base = prog.rsplit("/", 1)[-1]
+        if msg[:4] == "[ID ":
+            s = _SOLARIS_ID(msg)
+            if s is not None:
+                msg = msg[s.end():]
         if base == "xinetd":
-            x = xinetd_message(msg)
-            if x is None:
-                self.stats.other += 1
-                return None
-            kind, service, client = x
-            return self._event(ts, off, hour, host, service, None, kind, client, client,
-                               line, lineno)
+            return self._xinetd(ts, off, hour, host, pid, msg, line, lineno)
         if base == "inetd":
             i = _INETD(msg)
             if i is None:
-                self.stats.other += 1
+                self.stats.other_line(base)
                 return None
-            return self._event(ts, off, hour, host, i.group(1), None, CONNECT, i.group(2),
-                               i.group(2), line, lineno)
+            return self._event(ts, off, hour, host, i.group(1), i.group(2), CONNECT,
+                               i.group(3), i.group(3), line, lineno)
         parsed = tcpd_message(msg)
-        if parsed is None:
-            self.stats.other += 1
-            return None
-        kind, client, addr = parsed
-        return self._event(ts, off, hour, host, prog, pid, kind, client, addr, line, lineno)
+        if parsed is not None:
+            kind, client, addr = parsed
+            return self._event(ts, off, hour, host, prog, pid, kind, client, addr, line,
+                               lineno)
+        d = daemon_message(msg) if "onnect" in msg else None
+        if d is not None:
+            kind, client, addr, date = d
+            if date is not None:
+                # ftpd prints the year: trust it over the inferred one
+                month = MONTHS.get(date[0])
+                if month is not None:
+                    try:
+                        year = int(date[5])
+                        self.years.observe(year, month)
+                        base_ts, off = self.zone.to_epoch(year, month, int(date[1]),
+                                                          int(date[2]), int(date[3]))
+                        ts, hour = base_ts + int(date[4]), int(date[2])
+                    except (ValueError, OverflowError):
+                        pass
+            return self._event(ts, off, hour, host, prog, pid, kind, client, addr, line,
+                               lineno)
+        self.stats.other_line(base[:40])
+        return None
 
     def _event(
         self,
@@ -315,9 +653,11 @@ class SourceParser:
             user, _, client = client.rpartition("@")
             if not client:
                 client = addr or user
-        service = self._services.get(prog) or self._service(prog)
+        client, addr = _client(client, addr) if kind != SPOOF else (_unmap(client), addr)
+        service, daemon = self._programs.get(prog) or self._program(prog)
         if isinstance(pid, str):
             pid = int(pid) if pid.isdigit() and len(pid) < 11 else -1
+        host = self._hosts.get(host) or self._host(host)
         return Event(
             ts,
             self.src,
@@ -328,11 +668,11 @@ class SourceParser:
             service,
             -1 if pid is None else pid,
             kind,
-            _unmap(client),
+            client,
             None if addr is None else _unmap(addr),
             user,
             line,
-            prog.rsplit("/", 1)[-1],
+            daemon,
         )
 
     def _rfc5424(self, line: str, lineno: int) -> Event | None:
@@ -341,7 +681,7 @@ class SourceParser:
             self.stats.unparsed_line(self.name, lineno, line)
             return None
         _pri, stamp, host, app, procid, _msgid, _sd, msg = m.groups()
-        when = self._iso(stamp) if stamp != "-" else None
+        when = self._iso(stamp, host) if stamp != "-" else None
         if when is None:
             self.stats.unparsed_line(self.name, lineno, line)
             return None
@@ -385,7 +725,7 @@ class SourceParser:
             self.stats.unparsed_line(self.name, lineno, line)
             return None
         ts = int(raw_ts) / 1e6
-        off, hour = self.zone.offset_at(ts)
+        off, hour = self.host_zones.get(host, self.zone).offset_at(ts)
         return self._message(
             ts, off, hour, host, ident, pid if isinstance(pid, str) else None, msg, line, lineno
         )
@@ -401,17 +741,17 @@ class SourceParser:
         delta = rec.time.utcoffset()
         off = int(delta.total_seconds()) if delta is not None else 0
         name = rec.client.name
-        if name is not None and name.lower() in ("unknown", "paranoid"):
+        if name is not None and name.lower() in NOT_A_HOST:
             name = None  # tcpd's words for "no usable name", not a host
         client = name or rec.client.addr
         if rec.event == "warning":
             w = _MSG_MISMATCH(rec.message or "")
             if w is None:
-                self.stats.other += 1
+                self.stats.other_line(rec.daemon[:40])
                 return None
             kind, client, addr = SPOOF, w.group(1), w.group(1)
         elif rec.event == "error" or client is None:
-            self.stats.other += 1
+            self.stats.other_line(rec.daemon[:40])
             return None
         else:
             # a serve trap-port hit is a refused probe of that port

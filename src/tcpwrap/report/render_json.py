@@ -1,7 +1,8 @@
 """The report as JSON, for other tools.
 
 What it does: `render(stats, findings)` returns exactly this document (one JSON object):
-`{"lines": N, "unparsed": N, "hosts": [local host names], "findings": [{"kind", "remote",
+`{"lines": N, "unparsed": N, "hosts": [local host names], "zones": {local host: zone
+assumed}, "note": why there are almost no records (or null), "findings": [{"kind", "remote",
 "local_hosts", "services", "first", "last", "count", "score", "period_s" (retry only),
 "evidence"}]}`. Times are ISO-8601 with the offset of the line's own zone.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tcpwrap.report.advice import few_records
 from tcpwrap.report.model import Finding, Stats
 from tcpwrap.report.timefmt import iso
 
@@ -40,6 +42,8 @@ def document(stats: Stats, findings: list[Finding]) -> dict[str, Any]:
         "lines": stats.lines,
         "unparsed": stats.unparsed,
         "hosts": sorted(stats.local_hosts),
+        "zones": dict(sorted(stats.zones.items())),
+        "note": few_records(stats),
         "findings": [finding_dict(f) for f in findings],
     }
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from tcpwrap.report.advice import few_records
 from tcpwrap.report.detect import Suspect
 from tcpwrap.report.model import CONNECT, REFUSED, SPOOF, TWIST, Event, Stats
 from tcpwrap.report.timefmt import stamp
@@ -50,6 +51,18 @@ def timeline(events: Iterable[Event], dropped: int = 0) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
+def _zones(stats: Stats) -> str:
+    """Local hosts grouped by the zone their lines without an offset were read in."""
+    by_zone: dict[str, list[str]] = {}
+    for host, zone in sorted(stats.zones.items()):
+        by_zone.setdefault(zone, []).append(host)
+    if len(by_zone) == 1:
+        return clean(next(iter(by_zone)), 60) + " (all hosts; --tz HOST=ZONE to change)"
+    return "; ".join(f"{clean(z, 40)}: " + ", ".join(clean(h, 40) for h in hs[:10])
+                     + (f" +{len(hs) - 10}" if len(hs) > 10 else "")
+                     for z, hs in sorted(by_zone.items()))
+
+
 def summary(
     stats: Stats, suspects: list[Suspect], sources: int, top: int, rare: dict[str, str]
 ) -> str:
@@ -60,6 +73,9 @@ def summary(
         f"{stats.other} other, {stats.unparsed} unparsed, {stats.duplicates} duplicates removed."
     )
     out.append(f"Local hosts: {hosts}")
+    zones = _zones(stats)
+    if zones:
+        out.append(f"Zones assumed: {zones}")
     if rare:
         out.append("Rare services: " + ", ".join(
             f"{clean(k, 40)} ({clean(v, 80)})" for k, v in sorted(rare.items())))
@@ -81,9 +97,13 @@ def summary(
             out.append(f"     ... and {len(suspects) - top} more (--top N)")
     for problem in stats.problems:
         out.append(f"warning: {clean(problem)}")
+    note = few_records(stats)
+    if note is not None:
+        out.append("")
+        out.append(clean(note, 1000))
     if stats.unparsed:
         out.append("")
-        out.append(f"Unparsed lines: {stats.unparsed}; for example:")
-        for source, lineno, text in stats.examples:
-            out.append(f"  {clean(source, 80)}:{lineno}: {clean(text, 160)}")
+        out.append(f"Unparsed lines: {stats.unparsed}; the most frequent kinds:")
+        for source, lineno, text, count in stats.shapes():
+            out.append(f"  {count:>7}x  {clean(source, 80)}:{lineno}: {clean(text, 160)}")
     return "\n".join(out) + "\n"

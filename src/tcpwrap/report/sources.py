@@ -166,6 +166,11 @@ class YearInference:
         self._year: int | None = None
         self._month = 0
 
+    def observe(self, year: int, month: int) -> None:
+        """A line printed its year: later lines without one follow from there."""
+        self._year = year
+        self._month = month
+
     def year_for(self, month: int) -> int:
         if self._year is None:
             if self._first is not None:

@@ -23,8 +23,8 @@ def build(events: list[Event]) -> str:
     for e in events:
         d.feed(e)
         marks.add(e)
-    stats = Stats(lines=len(events), events=len(events), local_hosts=set(d.local_hosts),
-                  unparsed=1, examples=[("f.log", 1, EVIL)])
+    stats = Stats(lines=len(events), events=len(events), local_hosts=set(d.local_hosts))
+    stats.unparsed_line("f.log", 1, EVIL)
     return page(stats, rank(d.findings()), marks, 1, d.rare_services())
 
 

@@ -20,7 +20,7 @@ def finding(kind: str, period: float | None = None) -> Finding:
 def test_document_schema() -> None:
     stats = Stats(lines=10, unparsed=2, local_hosts={"b", "a"})
     doc = json.loads(render(stats, [finding("retry", 77.0), finding("burst")]))
-    assert list(doc) == ["lines", "unparsed", "hosts", "findings"]
+    assert list(doc) == ["lines", "unparsed", "hosts", "zones", "note", "findings"]
     assert (doc["lines"], doc["unparsed"], doc["hosts"]) == (10, 2, ["a", "b"])
     retry, burst = doc["findings"]
     assert list(retry) == ["kind", "remote", "local_hosts", "services", "first", "last",

@@ -31,8 +31,9 @@ def test_control_characters_never_reach_the_terminal() -> None:
 def test_summary_ranks_and_explains() -> None:
     f = Finding("burst", "bad\x1b.test", ["svin01"], ["finger"], ev(), ev(), 7, 4.0,
                 ["raw"], None, "7 connections within 5 min")
-    stats = Stats(lines=9, events=8, unparsed=1, examples=[("f.log", 3, "junk\x1b")],
+    stats = Stats(lines=9, events=8,
                   local_hosts={"svin01"}, problems=["g.gz: input ends early: x"])
+    stats.unparsed_line("f.log", 3, "junk\x1b")
     text = summary(stats, [Suspect("bad\x1b.test", 4.0, [f])], 2, 20, {"systat": "watch"})
     assert "\x1b" not in text
     assert "  1. bad?.test  score 4  [burst]" in text
