@@ -26,9 +26,11 @@ from array import array
 from dataclasses import dataclass
 from statistics import median
 
-from tcpwrap.report.model import REFUSED, SPOOF, TWIST, Event, Finding
+from tcpwrap.report.model import NOT_A_HOST, REFUSED, SPOOF, TWIST, Event, Finding
 
 _MAX_INTERVALS = 512
+_MAX_NAMES = 8  # names kept per remote address
+_MAX_ALIASES = 1_000_000  # name -> address pairs kept (a line is ~100 bytes: 1M is a lot)
 _MAX_SERVICES = 64
 _NIGHT_EVIDENCE = 8
 
@@ -85,7 +87,7 @@ class _Part:
             evidence.append((e[0], e[12]))
 
     def finding(self, kind: str, remote: str, score: float, why: str,
-                period: float | None = None) -> Finding:
+                period: float | None = None, names: list[str] | None = None) -> Finding:
         assert self.first is not None and self.last is not None
         return Finding(
             kind=kind,
@@ -95,10 +97,11 @@ class _Part:
             first=self.first,
             last=self.last,
             count=self.count,
-            score=round(min(score, 10.0), 2),
+            score=round(score, 2),
             evidence=[text for _, text in self.evidence],
             period_s=period,
             why=why,
+            names=names or [],
         )
 
 
@@ -128,11 +131,12 @@ class _Remote:
     """
 
     __slots__ = ("burst", "burst_max", "burst_run", "day_seen", "domain", "e0", "e1", "e2",
-                 "e3", "events", "name", "night", "nlocals", "pos", "ring_n", "spread",
-                 "spread_max", "times")
+                 "e3", "events", "name", "names", "night", "nlocals", "pos", "ring_n",
+                 "spread", "spread_max", "times")
 
     def __init__(self, name: str, ring: int, domain: _Domain | None, nlocal: int) -> None:
-        self.name = name
+        self.name = name  # the address when one was logged, else the name
+        self.names: dict[str, None] = {}  # names logged for it (capped), address included
         self.domain = domain
         self.ring_n = ring
         self.times = array("d", [_NEVER]) * (ring + nlocal)  # ring times, then per local
@@ -175,6 +179,10 @@ class _Remote:
     def seen(self) -> array[float]:
         """Last time per local host index."""
         return self.times[self.ring_n :]
+
+    def aliases(self) -> list[str]:
+        """The names logged for this host, its address left out."""
+        return [n for n in self.names if n != self.name]
 
 
 class _Service:
@@ -232,6 +240,8 @@ class Detector:
         self.retries: dict[tuple[str, str, str], _Retry] = {}
         self.spoofs: dict[str, _Part] = {}
         self.connections = 0
+        self.anonymous = 0  # connections of an unknown peer
+        self.aliases: dict[str, str] = {}  # name -> the address it was logged with
         self.local_hosts: dict[str, None] = {}
         self.local_index: dict[str, int] = {}  # local host -> small integer
         self.local_names: list[str] = []
@@ -245,7 +255,13 @@ class Detector:
         li = self.local_index.get(local)
         if li is None:
             li = self._new_local(local)
-        key = e[9].lower()
+        # a host is its address; its name only when no address was logged
+        addr = e[10]
+        if addr is not None:
+            key = addr.lower()
+        else:  # a name only: the address it was logged with before, if any
+            key = e[9].lower()
+            key = self.aliases.get(key, key)
         kind = e[8]
         if kind == SPOOF:
             self._spoof(key, e)
@@ -253,7 +269,15 @@ class Detector:
         self.connections += 1
         r = self.remotes.get(key)
         if r is None:
-            r = self._new_remote(key, e[9])
+            if addr is None and key in NOT_A_HOST:
+                self.anonymous += 1  # tcpd could not get the peer: no host to follow
+                return
+            r = self._new_remote(key, e)
+        names = r.names
+        if e[9] not in names and len(names) < _MAX_NAMES:
+            names[e[9]] = None
+            if addr is not None and len(self.aliases) < _MAX_ALIASES:
+                self.aliases[e[9].lower()] = key
         t = self.t
         ts = e[0]
 
@@ -333,8 +357,10 @@ class Detector:
         self.local_hosts[local] = None
         return li
 
-    def _new_remote(self, key: str, name: str) -> _Remote:
-        dname = remote_domain(name)
+    def _new_remote(self, key: str, e: Event) -> _Remote:
+        name = e.addr or e.remote
+        # the domain of the name when one was logged, else of the address
+        dname = remote_domain(e.remote) or remote_domain(name)
         domain = None
         n = len(self.local_names)
         if dname is not None:
@@ -463,16 +489,17 @@ class Detector:
                 out.append(r.burst.finding(
                     "burst", r.name, 2.0 * r.burst_max / t.burst_count,
                     f"{r.burst_max} connections within {_dur(t.burst_window)} "
-                    f"({r.burst.count} in bursts)"))
+                    f"({r.burst.count} in bursts)", names=r.aliases()))
             if r.spread is not None:
                 out.append(r.spread.finding(
                     "spread", r.name, 1.5 * r.spread_max / t.spread_hosts,
-                    f"reached {r.spread_max} local hosts within {_dur(t.spread_window)}"))
+                    f"reached {r.spread_max} local hosts within {_dur(t.spread_window)}",
+                    names=r.aliases()))
             if r.night is not None and r.night.count >= t.night_min:
                 out.append(r.night.finding(
                     "night", r.name, 1.0 + math.log2(r.night.count),
                     f"{r.night.count} connections between {t.night_start:02d}:00 and "
-                    f"{t.night_end:02d}:00, none by day"))
+                    f"{t.night_end:02d}:00, none by day", names=r.aliases()))
         for name, d in self.domains.items():
             if d.part is not None:
                 out.append(d.part.finding(
@@ -530,10 +557,11 @@ class Detector:
             merged.evidence.sort(key=lambda item: item[0])
             del merged.evidence[self.t.evidence :]
             names = sorted(n for n, _ in parts)
-            remote = self.remotes[key].name if key in self.remotes else key
+            r = self.remotes.get(key)
             out.append(merged.finding(
-                "rare-service", remote, 1.5 * len(names),
-                "; ".join(f"{n}: {rare[n]}" for n in names)))
+                "rare-service", r.name if r else key, 1.5 * len(names),
+                "; ".join(f"{n}: {rare[n]}" for n in names),
+                names=r.aliases() if r else None))
         return out
 
     def _retry(self) -> list[Finding]:
@@ -553,15 +581,15 @@ class Detector:
             if len(good) < t.retry_min - 1 or len(good) < 0.6 * len(gaps):
                 continue
             period = round(sum(good) / len(good), 1)
-            remote = self.remotes[key].name if key in self.remotes else key
+            r = self.remotes.get(key)
             part = _Part()
             for old in rt.evidence:
                 part.add(old, t.evidence)
             part.count, part.last = rt.count, rt.last
             out.append(part.finding(
-                "retry", remote, 1.0 + 0.5 * len(good),
+                "retry", r.name if r else key, 1.0 + 0.5 * len(good),
                 f"{rt.count} refused {service} connections, one every {period:g} s",
-                period=period))
+                period=period, names=r.aliases() if r else None))
         return out
 
 

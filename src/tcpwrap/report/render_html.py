@@ -21,7 +21,16 @@ from array import array
 from collections.abc import Sequence
 
 from tcpwrap.report.detect import Suspect
-from tcpwrap.report.model import CONNECT, REFUSED, SPOOF, TWIST, Event, Finding, Stats
+from tcpwrap.report.model import (
+    CONNECT,
+    REFUSED,
+    SPOOF,
+    TWIST,
+    Event,
+    Finding,
+    Stats,
+    remote_key,
+)
 from tcpwrap.report.render_text import CONTROL
 from tcpwrap.report.timefmt import iso, stamp
 
@@ -79,10 +88,12 @@ class Marks:
         self.off: int | None = None  # UTC offset of the first event: the picture's clock
 
     def add(self, e: Event) -> None:
-        key = e.remote.lower()
+        key = remote_key(e)
         row = self.rows.get(key)
         if row is None:
-            row = self.rows[key] = _Row(e.remote)
+            row = self.rows[key] = _Row(e.addr or e.remote)
+        if e.addr is not None and e.remote != e.addr and row.name == e.addr:
+            row.name = f"{e.addr} ({e.remote})"
         row.total += 1
         if self.off is None:
             self.off = e.off

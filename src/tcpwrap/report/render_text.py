@@ -86,7 +86,9 @@ def summary(
         out.append(f"Suspicious remote hosts ({len(suspects)}), highest score first:")
         for i, s in enumerate(suspects[:top], 1):
             kinds = ", ".join(sorted({f.kind for f in s.findings}))
-            out.append(f"{i:3d}. {clean(s.remote, 80)}  score {s.score:g}  [{kinds}]")
+            names = sorted({n for f in s.findings for n in f.names})
+            known = f" ({', '.join(clean(n, 60) for n in names[:4])})" if names else ""
+            out.append(f"{i:3d}. {clean(s.remote, 80)}{known}  score {s.score:g}  [{kinds}]")
             for f in s.findings:
                 where = ", ".join(clean(h, 40) for h in f.local_hosts[:8])
                 what = ", ".join(clean(x, 30) for x in f.services[:8])

@@ -24,7 +24,9 @@ def report(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
 
 
 def findings(doc: dict[str, Any], remote: str, kind: str | None = None) -> list[dict[str, Any]]:
-    return [f for f in doc["findings"] if f["remote"].lower() == remote.lower()
+    # a host is its address; the name it was logged with is among the finding's names
+    return [f for f in doc["findings"]
+            if remote.lower() in {f["remote"].lower(), *(n.lower() for n in f["names"])}
             and (kind is None or f["kind"] == kind)]
 
 
@@ -118,7 +120,7 @@ def test_ordinary_clients_are_not_flagged(
     capsys: pytest.CaptureFixture[str], planted_logs: list[Path], loggen: ModuleType
 ) -> None:
     doc = report(capsys, "--tz", "UTC", "--year", "2026", *map(str, planted_logs))
-    flagged = {f["remote"] for f in doc["findings"]}
+    flagged = {f["names"][0] if f["names"] else f["remote"] for f in doc["findings"]}
     innocent = {r for r in flagged if "example.org" in r or r.startswith("10.")}
     assert innocent == set()
     # and the planted actors only: each remote found is one of them (or one of its hosts)
@@ -235,3 +237,40 @@ def test_burst_of_any_size_keeps_its_first_events_as_evidence(n: int) -> None:
     assert burst.count == 2 * n and burst.evidence[0] == f"line {10 * n * 1000.0 + n} slow.test"
     [ring] = [r.ring() for r in d.remotes.values()]
     assert ring[-1].ts == 10 * n * 1000.0 + 3 * n - 1
+
+
+# -- host identity is the address --------------------------------------------------------------
+
+def mka(ts: float, name: str, addr: str | None, local: str = "h", kind: str = CONNECT) -> Event:
+    return Event(ts, 0, int(ts), 0, 12, local, "finger", -1, kind, name, addr, None, f"l{ts}")
+
+
+def test_a_host_is_its_address_with_every_name_seen() -> None:
+    d = Detector()
+    d.feed(mka(0, "a.example.test", "192.0.2.7"))
+    d.feed(mka(10, "b.example.test", "192.0.2.7"))  # a new PTR name, the same host
+    d.feed(mka(20, "192.0.2.7", "192.0.2.7"))
+    d.feed(mka(30, "a.example.test", None))  # a name-only log: the address it had before
+    [burst] = d.findings()
+    assert burst.remote == "192.0.2.7" and burst.count == 4
+    assert burst.names == ["a.example.test", "b.example.test"]
+
+
+def test_unknown_peer_is_not_a_host() -> None:
+    d = Detector()
+    for t in range(5):
+        d.feed(mka(t, "unknown", None, kind=REFUSED))
+    assert d.findings() == [] and d.remotes == {} and d.anonymous == 5
+
+
+def test_mapped_and_postfix_addresses_are_one_host(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "mixed.log"
+    log.write_text(
+        "Mar  3 10:00:00 gw in.fingerd[1]: connect from x.example.test (::ffff:192.0.2.9)\n"
+        "Mar  3 10:00:05 gw postfix/smtpd[2]: connect from y.example.test[192.0.2.9]\n"
+        "Mar  3 10:00:09 gw in.telnetd[3]: connect from 192.0.2.9 (192.0.2.9)\n")
+    doc = report(capsys, "--tz", "UTC", "--year", "2026", str(log))
+    [burst] = doc["findings"]
+    assert burst["remote"] == "192.0.2.9" and burst["count"] == 3
+    assert burst["names"] == ["x.example.test", "y.example.test"]

@@ -23,7 +23,7 @@ def test_document_schema() -> None:
     assert list(doc) == ["lines", "unparsed", "hosts", "zones", "note", "findings"]
     assert (doc["lines"], doc["unparsed"], doc["hosts"]) == (10, 2, ["a", "b"])
     retry, burst = doc["findings"]
-    assert list(retry) == ["kind", "remote", "local_hosts", "services", "first", "last",
+    assert list(retry) == ["kind", "remote", "names", "local_hosts", "services", "first", "last",
                            "count", "score", "period_s", "evidence"]
     assert "period_s" not in burst
     assert retry["period_s"] == 77.0
