@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -289,9 +290,28 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise ReportError(f"cannot write {args.html}: {exc.strerror or exc}") from None
     if args.json:
-        sys.stdout.write(render_json(stats, findings))
+        _emit(render_json(stats, findings))
         return status
-    sys.stdout.write(summary(stats, suspects, len(paths) + len(args.redis), max(args.top, 0), rare))
+    text = summary(stats, suspects, len(paths) + len(args.redis), max(args.top, 0), rare)
     if show_timeline:
-        sys.stdout.write("\nTimeline:\n" + timeline(kept, dropped))
+        text += "\nTimeline:\n" + timeline(kept, dropped)
+    _emit(text)
     return status
+
+
+def _emit(text: str) -> None:
+    """Write the report to stdout; a reader that went away (`| head`) ends it quietly.
+
+    After a broken pipe, stdout is pointed at /dev/null so the interpreter's final flush
+    cannot raise again at exit.
+    """
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass  # stdout is no real file (a test's capture): nothing left to flush
