@@ -30,6 +30,7 @@ from tcpwrap.report.query import VERDICTS, Query, parse_time
 from tcpwrap.report.render_html import Marks, page
 from tcpwrap.report.render_json import render as render_json
 from tcpwrap.report.render_text import clean, summary, timeline
+from tcpwrap.report.rotation import first_years, rotation_order
 from tcpwrap.report.sources import ReportError, YearInference, Zone, open_source, read_lines
 
 
@@ -42,16 +43,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="log files, plain or gzip; '-' or none reads stdin")
     g = parser.add_argument_group("input")
     g.add_argument("--year", action="append", default=[], metavar="[FILE=]YEAR",
-                   help="year of the first classic syslog line (default: from the file's "
-                        "modification time); later lines follow the months across year ends")
+                   help="year of the first classic syslog line (default: the last line is "
+                        "no later than the file's modification time, or than the next newer "
+                        "file of its rotated set); later lines follow the months")
     g.add_argument("--redis", action="append", default=[], metavar="URL",
                    help="also read a fleet's event stream (tcpwrap serve [fleet]); "
                         "password from $TCPWRAP_REDIS_PASSWORD")
     g.add_argument("--site", default="default", metavar="NAME",
                    help="the fleet's site for --redis (default: default)")
-    g.add_argument("--tz", action="append", default=[], metavar="[FILE=]ZONE",
+    g.add_argument("--tz", action="append", default=[], metavar="[FILE=|HOST=]ZONE",
                    help="time zone of lines without one: UTC, +01:00, Europe/Amsterdam or "
-                        "local (the default)")
+                        "local (the default); per input file, or per logging host, so night "
+                        "is that host's night")
     f = parser.add_argument_group("filters")
     f.add_argument("--since", metavar="TIME", help="ignore events before TIME (ISO-8601)")
     f.add_argument("--until", metavar="TIME", help="ignore events after TIME (ISO-8601)")
@@ -165,6 +168,21 @@ def _year(text: str | None) -> int | None:
     return int(text)
 
 
+def _planned_years(paths: list[str], year_per_file: dict[str, str], default_year: str | None,
+                   zones: dict[str, Zone], default_zone: Zone) -> dict[str, int]:
+    """Years of the first classic line of the files whose year is not given (rotation.py)."""
+    if default_year is not None:
+        return {}
+    mtimes: dict[str, float] = {}
+    for p in paths:
+        if p != "-" and p not in year_per_file:
+            try:
+                mtimes[p] = os.stat(p).st_mtime
+            except OSError:
+                continue  # reported when it is opened
+    return first_years(list(mtimes), mtimes, {p: zones.get(p, default_zone) for p in mtimes})
+
+
 class _Progress:
     """Counts lines and redraws one stderr status line at most twice a second."""
 
@@ -198,9 +216,12 @@ class _Progress:
 
 def run(args: argparse.Namespace) -> int:
     limits = thresholds(args)
-    default_tz, tz_per_file = _per_file(args.tz, "--tz")
+    paths: list[str] = rotation_order(args.files or ([] if args.redis else ["-"]))
+    default_tz, tz_per_key = _per_file(args.tz, "--tz")
     default_year, year_per_file = _per_file(args.year, "--year")
-    zones = {p: Zone(z) for p, z in tz_per_file.items()}
+    # --tz X=ZONE: X is an input file, or else the local host whose lines are in ZONE
+    zones = {p: Zone(z) for p, z in tz_per_key.items() if p in paths}
+    host_zones = {h: Zone(z) for h, z in tz_per_key.items() if h not in paths}
     default_zone = Zone(default_tz or "local")
     query = Query.build(
         since=parse_time(args.since, default_zone.tz) if args.since else None,
@@ -211,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
         verdicts=args.verdict,
     )
     stats = Stats(max_examples=max(0, min(args.examples, 1000)))
-    paths: list[str] = args.files or ([] if args.redis else ["-"])
+    planned = _planned_years(paths, year_per_file, default_year, zones, default_zone)
     show_progress = args.progress == "always" or (
         args.progress == "auto" and sys.stderr.isatty())
     progress = _Progress() if show_progress else None
@@ -228,11 +249,12 @@ def run(args: argparse.Namespace) -> int:
                 stack.callback(stream.close)
             zone = zones.get(path, default_zone)
             ref_dt = datetime.fromtimestamp(ref, zone.tz)
-            years = YearInference(ref_dt, _year(year_per_file.get(path, default_year)))
+            first_year = _year(year_per_file.get(path, default_year)) or planned.get(path)
+            years = YearInference(ref_dt, first_year)
             lines = read_lines(stream, stats.problems, path)
             if progress is not None:
                 lines = progress.wrap(lines)
-            streams.append(SourceParser(i, path, years, zone, stats).events(lines))
+            streams.append(SourceParser(i, path, years, zone, stats, host_zones).events(lines))
         for j, url in enumerate(args.redis, len(paths)):
             from tcpwrap.fleet.settings import shown_url
             from tcpwrap.report.fleetsource import fleet_lines
@@ -240,7 +262,8 @@ def run(args: argparse.Namespace) -> int:
             name = f"{shown_url(url)} site {args.site}"
             years = YearInference(datetime.now(default_zone.tz), None)
             lines = iter(fleet_lines(url, args.site, stats.problems))
-            streams.append(SourceParser(j, name, years, default_zone, stats).events(lines))
+            streams.append(SourceParser(j, name, years, default_zone, stats,
+                                        host_zones).events(lines))
         detector = Detector(limits)
         marks = Marks() if args.html else None
         show_timeline = args.timeline or bool(args.remote)

@@ -658,6 +658,10 @@ class SourceParser:
         if isinstance(pid, str):
             pid = int(pid) if pid.isdigit() and len(pid) < 11 else -1
         host = self._hosts.get(host) or self._host(host)
+        if self.host_zones:
+            zone = self.host_zones.get(host)
+            if zone is not None:  # night is that host's night, whatever zone its stamp had
+                off, hour = zone.offset_at(ts)
         return Event(
             ts,
             self.src,
