@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "finger": ("tcpwrap.tools.finger", "finger with hostile output made safe (safe_finger)"),
     "try-from": ("tcpwrap.tools.tryfrom", "show what the wrapper learns about stdin (try-from)"),
     "report": ("tcpwrap.report.cli", "merge connection logs and find probes"),
+    "replay": ("tcpwrap.tools.replay", "which logged connections would proposed tables flip"),
+    "diff": ("tcpwrap.tools.diff", "what changes between two pairs of tables, by client"),
     "serve": ("tcpwrap.serve.cli", "the resident super-server: inetd.conf services, traps, bans"),
     "fleet": ("tcpwrap.serve.fleetcli", "the site's shared bans in Redis: ban, unban, list, sync"),
 }

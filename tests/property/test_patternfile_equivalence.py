@@ -291,6 +291,9 @@ class KnownFacts:
     def addr(self, side: int) -> str:
         return self.address
 
+    def addr_known(self, side: int) -> bool:
+        return True
+
     def name(self, side: int) -> str:
         return self.name_text
 

@@ -53,6 +53,7 @@ IDENT_PORT = 113
 # One default for every program that does not configure its own: the system resolver's own
 # give-up time is ~10 s (two tries of 5 s); a client should not wait that long for a name.
 DNS_TIMEOUT = 5.0
+ABSENT_NEEDS = frozenset((Need.CLIENT_ADDR, Need.SERVER_ADDR, Need.SERVER_PORT))
 RFC931_TIMEOUT = 10  # tcpd's ident default, until a rule's `rfc931 N` changes it
 Address = tuple[str, int]  # printable address, port
 
@@ -140,6 +141,9 @@ class Check:
                 self.evaluation.supply(NameLookup(UnknownName()))
                 return None
             return LookupName(endpoint[0], self.settings.dns_timeout)
+        if need.need in ABSENT_NEEDS:  # only asked with Endpoint.ask_absent: no answer here
+            self.evaluation.supply(None)
+            return None
         if need.need is Need.CLIENT_USER:
             if self.client is None or self.server is None:
                 self.evaluation.supply(None)

@@ -36,6 +36,9 @@ class Endpoint:
     port: int | None = None
     name: str | None = None  # a name already known (hosts_ctl, tcpdmatch); None = not yet
     resolvable: bool = False  # a socket address exists, so a lookup may be asked for
+    # An absent addr/port is a fact to ask for (Need.CLIENT_ADDR, SERVER_ADDR, SERVER_PORT)
+    # instead of "unknown": `tcpwrap replay` finds which rules need what a log did not record.
+    ask_absent: bool = False
 
 
 @dataclass(frozen=True, slots=True)

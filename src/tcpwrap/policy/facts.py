@@ -26,6 +26,11 @@ class Need(enum.Enum):
     SERVER_NAME = "server name"
     CLIENT_USER = "client user"  # RFC 931 / ident
     ACLEXEC = "aclexec"  # run an aclexec command and report how it exited (live mode only)
+    # Asked only for an endpoint made with `ask_absent` (replaying a log that did not record
+    # them); every other program knows these from its socket. No answer (None) = "unknown".
+    CLIENT_ADDR = "client address"
+    SERVER_ADDR = "server address"
+    SERVER_PORT = "server port"
 
 
 @dataclass(frozen=True, slots=True)

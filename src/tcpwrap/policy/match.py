@@ -59,7 +59,7 @@ from tcpwrap.policy.options import (
     parse_severity,
     split_setenv,
 )
-from tcpwrap.policy.patterns import CLIENT, SERVER
+from tcpwrap.policy.patterns import CLIENT, SERVER, hostname_known
 from tcpwrap.policy.rules import Language, Policy, Rule, Table
 
 TYPE_CHECKING = False
@@ -95,13 +95,16 @@ class _Final(Exception):
 
 
 class _Host:
-    __slots__ = ("addr", "name", "port", "resolvable")
+    __slots__ = ("addr", "ask", "name", "port", "resolvable")
 
-    def __init__(self, addr: str, name: str, port: int | None, resolvable: bool) -> None:
+    def __init__(
+        self, addr: str, name: str, port: int | None, resolvable: bool, ask: bool = False
+    ) -> None:
         self.addr = addr  # "" = not yet evaluated (becomes "unknown")
         self.name = name  # "" = not looked up yet
         self.port = port
         self.resolvable = resolvable
+        self.ask = ask  # an absent addr/port is asked for (Endpoint.ask_absent)
 
 
 class _Run:
@@ -151,13 +154,35 @@ class _Run:
         return self.daemon_text
 
     def server_port(self) -> int | None:
-        return self.hosts[SERVER].port
+        host = self.hosts[SERVER]
+        if host.port is None and host.ask:
+            port = self._fact(Need.SERVER_PORT, NeedRequest(Need.SERVER_PORT, key=Need.SERVER_PORT))
+            if port is not None and not isinstance(port, int):
+                raise TcpwrapError(f"server port: expected int or None, got {port!r}")
+            host.port = port
+        return host.port
 
     def addr(self, side: int) -> str:
         host = self.hosts[side]
         if not host.addr:
-            host.addr = UNKNOWN
+            if host.ask:
+                need = Need.CLIENT_ADDR if side == CLIENT else Need.SERVER_ADDR
+                value = self._fact(need, NeedRequest(need, key=need))
+                if value is not None and not isinstance(value, str):
+                    raise TcpwrapError(f"{need.value}: expected str or None, got {value!r}")
+                host.addr = (value or UNKNOWN)[:STRING_LENGTH] or UNKNOWN
+            else:
+                host.addr = UNKNOWN
         return host.addr
+
+    def addr_known(self, side: int) -> bool:
+        host = self.hosts[side]
+        return bool(host.addr) or not host.ask
+
+    def _addr_seen(self, side: int) -> str:
+        """The address for the decision's record: never asks (the verdict is already made)."""
+        host = self.hosts[side]
+        return (host.addr or UNKNOWN) if host.ask else self.addr(side)
 
     def name(self, side: int) -> str:
         host = self.hosts[side]
@@ -247,7 +272,11 @@ class _Run:
         return value
 
     def client_info(self) -> str:
-        value, _ = self._hostinfo(CLIENT)
+        host = self.hosts[CLIENT]
+        if host.ask and not host.addr:  # the verdict is made: nothing more is asked for
+            value = host.name if host.name and hostname_known(host.name) else UNKNOWN
+        else:
+            value, _ = self._hostinfo(CLIENT)
         if self.user_text and self.user_text != UNKNOWN:
             return f"{self.user_text}@{value}"
         return value
@@ -318,11 +347,11 @@ class _Run:
             verdict, reason, origin = Verdict.ABORT, "percent_x: expansion too long", self.origin
         self.origin = None
         host, server = self.hosts
-        client_addr = self.addr(CLIENT)
+        client_addr = self._addr_seen(CLIENT)
         facts = {
             "daemon": self.daemon_text,
             "client_addr": client_addr,
-            "server_addr": self.addr(SERVER),
+            "server_addr": self._addr_seen(SERVER),
         }
         if host.name:
             facts["client_name"] = host.name
@@ -380,7 +409,10 @@ class _Run:
         shown = 0
         matched: Rule | None = None
         positions: Iterable[int]
-        if self.evaluation.use_index and rules:  # (an empty table has nothing to index)
+        # (An empty table has nothing to index; the index starts from the client address, so
+        # a client whose address was not logged is scanned rule by rule: only a rule that
+        # reads the address asks for it.)
+        if self.evaluation.use_index and rules and self.addr_known(CLIENT):
             plan = daemon_plan(table, fold(strip_mapped(self.daemon_text)))
             # Without indexed rules for this daemon, the candidates are its residual rules.
             positions = (
@@ -555,6 +587,7 @@ def _host(endpoint: Endpoint) -> _Host:
         (endpoint.name or "")[:STRING_LENGTH],
         endpoint.port,
         endpoint.resolvable and endpoint.name is None,
+        endpoint.ask_absent and (not endpoint.addr or endpoint.port is None),
     )
 
 

@@ -55,6 +55,10 @@ class MatchContext(Protocol):
 
     def addr(self, side: int) -> str: ...
 
+    # False only while replaying a log that did not record this address (it existed: the
+    # connection had one); a pattern that cannot match any numeric address need not read it.
+    def addr_known(self, side: int) -> bool: ...
+
     def name(self, side: int) -> str: ...  # may trigger a lookup (lazily)
 
     def name_if_ready(self, side: int) -> str | None: ...  # the name if read before, no lookup
@@ -241,7 +245,9 @@ class FileList(HostPattern):
 class KnownHost(HostPattern):
     def match(self, ctx: MatchContext, side: int) -> bool:
         name = ctx.name(side)  # the original evaluates the name first
-        return fold(ctx.addr(side)) != UNKNOWN and hostname_known(name)
+        # An address that was not logged existed all the same: it was not "unknown".
+        known_addr = not ctx.addr_known(side) or fold(ctx.addr(side)) != UNKNOWN
+        return known_addr and hostname_known(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,10 +321,14 @@ class AddressOrName(HostPattern):
     token: str
     matcher: StringMatcher
     names_too: bool  # NOT_INADDR(token)
+    address_too: bool = True  # the token could match some numeric address (address_like)
 
     def match(self, ctx: MatchContext, side: int) -> bool:
-        if self.matcher.match(ctx.addr(side)):
-            return True
+        if self.address_too or ctx.addr_known(side):
+            if self.matcher.match(ctx.addr(side)):
+                return True
+        elif isinstance(self.matcher, AllWord):
+            return True  # every address, logged or not
         return self.names_too and self.matcher.match(ctx.name(side))
 
 
@@ -340,12 +350,28 @@ def host_pattern(token: str) -> HostPattern:
     cut = split_at(token, "/")
     if cut is not None:
         return compile_netmask(*cut)
-    return AddressOrName(token, compile_string(token), names_too(token))
+    matcher = compile_string(token)
+    return AddressOrName(token, matcher, names_too(token), address_like(token, matcher))
 
 
 compile_host = lru_cache(maxsize=65536)(host_pattern)
 
 _ADDRESS_WILDCARD = "0123456789.*?"
+
+
+_ADDRESS_CHARACTERS = "0123456789abcdefABCDEF.:*?[]"
+
+
+def address_like(token: str, matcher: StringMatcher) -> bool:
+    """Whether `token` could match some printable numeric address (IPv4 or IPv6).
+
+    False for a token with a character no address has (`.example.com`, `unknown`): such a
+    token never matches an address, so whether it matches needs no address at all; and for
+    ALL, which matches every address (AddressOrName.match says so without reading one).
+    """
+    if isinstance(matcher, KnownWord):
+        return True
+    return not isinstance(matcher, AllWord) and not token.strip(_ADDRESS_CHARACTERS)
 
 
 def names_too(token: str) -> bool:

@@ -89,6 +89,9 @@ class CtlFacts:
     def addr(self, side: int) -> str:
         return self.address if side == CLIENT else UNKNOWN
 
+    def addr_known(self, side: int) -> bool:
+        return True
+
     def name(self, side: int) -> str:
         return self.name_text if side == CLIENT else UNKNOWN
 

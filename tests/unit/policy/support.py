@@ -153,6 +153,9 @@ class FakeContext:
     def name_if_ready(self, side: int) -> str | None:
         return self.names[side] if f"name{side}" in self.looked_up else None
 
+    def addr_known(self, side: int) -> bool:
+        return True
+
     def enter_file(self, path: str) -> FileMatcher | None:
         tokens = self.files.get(path)
         return None if tokens is None else compile_pattern_file(tokens)

@@ -1,0 +1,103 @@
+"""The connection records of logs, as `tcpwrap replay` and `tcpwrap diff --logs` read them.
+
+What it does: opens every log `tcpwrap report` reads (plain, .gz, `-` for stdin) with the
+report's own readers and parsers (report.sources, report.parse, report.merge), and turns each
+connection record into the fields a decision is made on, as the log recorded them:
+`Logged(daemon, addr, name, user, old)`. A client logged as a numeric address gives the address
+and no name (tcpd logs the address when it had no name); a client logged as a name without
+`(address)` (the paper's format) gives the name and no address. `old` is the verdict the log
+shows: `connect` = granted, `refused` = denied, `twist` = twist. Name/address mismatch warnings
+are not connection records and are skipped.
+
+Hazards: log text is hostile; fields are passed on only to the matcher and the (escaping)
+renderers. Line length is bounded by the report's reader.
+Errors: unreadable or truncated inputs are appended to `Stats.problems` (the caller exits 2);
+nothing is raised for log content. A bad --year or --tz raises ReportError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from datetime import datetime
+
+from tcpwrap._record import record as dataclass
+from tcpwrap.report.merge import merge
+from tcpwrap.report.model import CONNECT, NOT_A_HOST, REFUSED, TWIST, Event, Stats
+from tcpwrap.report.parse import SourceParser
+from tcpwrap.report.sources import ReportError, YearInference, Zone, open_source, read_lines
+from tcpwrap.tools.replaying import Outcome, is_address
+
+OUTCOME_OF_KIND = {CONNECT: Outcome.GRANTED, REFUSED: Outcome.DENIED, TWIST: Outcome.TWIST}
+
+
+@dataclass(frozen=True, slots=True)
+class Logged:
+    """One connection record: the decision's fields as logged, and what the log says."""
+
+    daemon: str
+    addr: str | None  # None: not logged
+    name: str | None  # None: not logged
+    user: str | None  # None: not logged
+    old: Outcome
+    event: Event  # where and when (source, line, time, raw text)
+
+
+class Fields:
+    """Event -> decision fields, memoising the address test per logged client."""
+
+    def __init__(self) -> None:
+        self._numeric: dict[str, bool] = {}
+
+    def of(self, event: Event) -> tuple[str | None, str | None]:
+        """(addr, name) as the log recorded them."""
+        remote = event.remote
+        addr = event.addr
+        if addr == remote:
+            return addr, None
+        numeric = self._numeric.get(remote)
+        if numeric is None:
+            if len(self._numeric) > 100_000:
+                self._numeric.clear()
+            numeric = self._numeric[remote] = is_address(remote)
+        if numeric:
+            return addr or remote, None
+        if remote.lower() in NOT_A_HOST:
+            return addr, None
+        return addr, remote
+
+
+def year_of(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= 9999:
+        raise ReportError(f"bad year {text!r}")
+    return int(text)
+
+
+def logged_records(
+    paths: list[str], stats: Stats, stack: ExitStack, *, year: str | None, tz: str | None
+) -> Iterator[Logged]:
+    """Every connection record of `paths` in time order (duplicates across sources dropped)."""
+    zone = Zone(tz or "local")
+    first_year = year_of(year)
+    streams: list[Iterator[Event]] = []
+    for i, path in enumerate(paths):
+        try:
+            stream, ref = open_source(path)
+        except OSError as exc:
+            stats.problems.append(f"{path}: cannot open: {exc.strerror or exc}")
+            continue
+        if path != "-":
+            stack.callback(stream.close)
+        years = YearInference(datetime.fromtimestamp(ref, zone.tz), first_year)
+        lines = read_lines(stream, stats.problems, path)
+        streams.append(SourceParser(i, path, years, zone, stats).events(lines))
+    fields = Fields()
+    kinds = OUTCOME_OF_KIND
+    for event in merge(streams, stats):
+        old = kinds.get(event.kind)
+        if old is None:
+            continue
+        addr, name = fields.of(event)
+        yield Logged(event.daemon, addr, name, event.user, old, event)
