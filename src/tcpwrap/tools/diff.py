@@ -28,7 +28,7 @@ from tcpwrap.drivers.environment import SystemEnvironment
 from tcpwrap.errors import Origin
 from tcpwrap.policy.rules import Language, Rule, Table
 from tcpwrap.policy.sample import sample
-from tcpwrap.report.model import NOT_A_HOST, Stats
+from tcpwrap.report.model import NOT_A_HOST, Stats  # tcpd's words for "no usable name"
 from tcpwrap.report.render_text import clean
 from tcpwrap.tools.replay import ReplayError, add_common, lookups_of, read_policy
 from tcpwrap.tools.replay_logs import logged_records
