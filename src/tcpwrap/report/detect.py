@@ -1,9 +1,12 @@
 """Findings: the remote hosts that behave like the paper's cracker, with score and evidence.
 
 What it does: `Detector.feed(event)` is called once per event in time order; `findings()` then
-returns the findings, highest score first. Kinds (thresholds in `Thresholds`):
+returns the findings, highest score first.
+A remote host is its address (its name when no address was logged); the names seen for it
+are kept. Kinds (thresholds in `Thresholds`):
 
 * burst   — one remote host makes >= burst_count connections within burst_window seconds;
+            each burst is a finding of its own (the largest _MAX_BURSTS per host);
 * spread  — one remote host, or several hosts of one remote domain, reach >= spread_hosts local
             hosts within spread_window seconds ("spreading his probes");
 * night   — >= night_min connections in the night hours from a remote host never seen by day;
@@ -12,7 +15,12 @@ returns the findings, highest score first. Kinds (thresholds in `Thresholds`):
             rare_max_clients remote hosts and by at most rare_share of all connections;
 * retry   — >= retry_min refused connections from one remote host to one service of one local
             host at a regular period; the period is estimated (the paper's tftp: 77 s);
-* spoof   — "host name/address mismatch" warnings, per remote address.
+* spoof   — "host name/address mismatch" warnings, per remote address;
+* persistent — a host that keeps coming back: >= persist_days days, >= persist_visits visits,
+            scored by visits, days, hours of the day and the share refused (see _persistent).
+
+Scores are logarithmic and uncapped; a burst or night finding among many hosts must stand out
+from what ordinary hosts there do (`_bar`), so a busy public server stays quiet.
 
 Hazards: memory is bounded by the number of remote hosts (and services and local hosts), never
 by the number of events: per-host windows are fixed-size deques, evidence lists stop at
@@ -26,10 +34,14 @@ from array import array
 from dataclasses import dataclass
 from statistics import median
 
-from tcpwrap.report.model import NOT_A_HOST, REFUSED, SPOOF, TWIST, Event, Finding
+from tcpwrap.report.model import CONNECT, NOT_A_HOST, REFUSED, SPOOF, TWIST, Event, Finding
 
 _MAX_INTERVALS = 512
 _MAX_NAMES = 8  # names kept per remote address
+_MAX_BURSTS = 20  # burst findings per remote host (the last one takes the rest)
+_VISIT_GAP = 1800.0  # seconds of quiet that end a visit
+_POPULATION = 50  # remote hosts needed before "stands out from the others" applies
+_COMMON = 0.02  # what more than this share of hosts do is ordinary here
 _MAX_ALIASES = 1_000_000  # name -> address pairs kept (a line is ~100 bytes: 1M is a lot)
 _MAX_SERVICES = 64
 _NIGHT_EVIDENCE = 8
@@ -52,6 +64,9 @@ class Thresholds:
     retry_tolerance: float = 0.1
     retry_max_gap: float = 3600.0
     spoof_min: int = 1
+    persist_days: int = 3
+    persist_visits: int = 6
+    persist_score: float = 3.0
     evidence: int = 20
 
     def is_night(self, hour: int) -> bool:
@@ -130,9 +145,11 @@ class _Remote:
     longer). Per event only a few cache lines are read: memory, not arithmetic, is the cost.
     """
 
-    __slots__ = ("burst", "burst_max", "burst_run", "day_seen", "domain", "e0", "e1", "e2",
-                 "e3", "events", "name", "names", "night", "nlocals", "pos", "ring_n",
-                 "spread", "spread_max", "times")
+    __slots__ = ("burst", "burst_max", "burst_run", "bursts", "count", "day_seen", "days",
+                 "domain", "e0", "e1", "e2", "e3", "events", "first_event", "gaps", "hod",
+                 "hours", "last_day", "last_hour", "last_ts", "name", "names", "nbursts",
+                 "night", "nlocals", "pos", "refused", "ring_n", "sessions", "spread",
+                 "spread_max", "times")
 
     def __init__(self, name: str, ring: int, domain: _Domain | None, nlocal: int) -> None:
         self.name = name  # the address when one was logged, else the name
@@ -148,7 +165,21 @@ class _Remote:
         self.pos = 0  # the oldest slot of the ring
         self.burst_run = 0
         self.burst_max = 0
-        self.burst: _Part | None = None
+        self.burst: _Part | None = None  # the current (or last) burst
+        self.bursts: list[_Part] | None = None  # the largest _MAX_BURSTS bursts
+        self.nbursts = 0
+        # persistence: volume, distinct days and hours, visits and the gaps between them
+        self.first_event: Event | None = None
+        self.count = 0
+        self.refused = 0
+        self.hod = 0  # bit mask of the wall-clock hours of day seen
+        self.hours = 0  # distinct clock hours (absolute) with a connection
+        self.last_hour = -1
+        self.days = 0
+        self.last_day = -1
+        self.sessions = 0  # visits: connections more than _VISIT_GAP apart start a new one
+        self.last_ts = _NEVER
+        self.gaps: array[float] | None = None  # gaps between visits, capped
         self.nlocals = 0
         self.spread: _Part | None = None
         self.spread_max = 0
@@ -281,6 +312,15 @@ class Detector:
         t = self.t
         ts = e[0]
 
+        # persistence: how often, on how many days and hours, a host comes back
+        r.count += 1
+        if kind != CONNECT:
+            r.refused += 1
+        r.hod |= 1 << e[4]
+        if ts - r.last_ts > _VISIT_GAP:
+            self._visit(r, ts, e[3])
+        r.last_ts = ts
+
         # burst: this event and the ring's burst_count - 1 before it fit in burst_window
         times = r.times
         pos = r.pos
@@ -368,7 +408,26 @@ class Detector:
             if domain is None:
                 domain = self.domains[dname] = _Domain(n)
         r = self.remotes[key] = _Remote(name, self._ring, domain, n)
+        r.first_event = e
         return r
+
+    def _visit(self, r: _Remote, ts: float, off: int) -> None:
+        """A new visit of `r` (after a quiet _VISIT_GAP): count it, its hour and day."""
+        if r.last_ts != _NEVER:
+            gaps = r.gaps
+            if gaps is None:
+                gaps = r.gaps = array("d")
+            if len(gaps) < _MAX_INTERVALS:
+                gaps.append(ts - r.last_ts)
+        r.sessions += 1
+        hour = int(ts // 3600)
+        if hour != r.last_hour:
+            r.last_hour = hour
+            r.hours += 1
+        day = int((ts + off) // 86400)
+        if day != r.last_day:
+            r.last_day = day
+            r.days += 1
 
     def _spoof(self, key: str, e: Event) -> None:
         part = self.spoofs.get(key)
@@ -377,16 +436,20 @@ class Detector:
         part.add(e, self.t.evidence)
 
     def _burst(self, r: _Remote, e: Event) -> None:
+        """`e` is in a burst: it starts one (with the ring's events) or goes on with one.
+        Each burst is a part of its own; the _MAX_BURSTS largest are kept (`_settle`)."""
         cap = self.t.evidence
-        if r.burst is None:
-            r.burst = _Part()
         if r.burst_run == 0:
+            _settle(r)
+            r.burst = _Part()
+            r.nbursts += 1
             before = r.ring()
             r.burst_run = len(before) + 1
             for old in before:
                 r.burst.add(old, cap)
         else:
             r.burst_run += 1
+        assert r.burst is not None
         r.burst.add(e, cap)
         if r.burst_run > r.burst_max:
             r.burst_max = r.burst_run
@@ -482,28 +545,53 @@ class Detector:
 
     # -- results ------------------------------------------------------------------------------
     def findings(self) -> list[Finding]:
+        """Every finding, highest score first.
+
+        Scores grow with the logarithm of what was seen (no cap: a flood of 10,000 outranks
+        one of 20, and neither drowns everything else). Where there are enough remote hosts
+        to compare (_POPULATION), a burst or night finding must also stand out from them: on
+        a busy public server many ordinary clients make three connections in five minutes,
+        or come only at night (from other zones), so the bar is raised above what most hosts
+        do, and the reason says so.
+        """
         t = self.t
         out: list[Finding] = []
         for r in self.remotes.values():
-            if r.burst is not None:
-                out.append(r.burst.finding(
-                    "burst", r.name, 2.0 * r.burst_max / t.burst_count,
-                    f"{r.burst_max} connections within {_dur(t.burst_window)} "
-                    f"({r.burst.count} in bursts)", names=r.aliases()))
+            _settle(r)
+        burst_bar, burst_note = self._bar(
+            [max((b.count for b in r.bursts), default=0) if r.bursts else 0
+             for r in self.remotes.values()], t.burst_count)
+        nights = [r.night.count for r in self.remotes.values()
+                  if r.night is not None and r.night.count >= t.night_min]
+        night_bar, night_note = t.night_min, ""
+        if len(nights) > _COMMON * len(self.remotes):
+            night_bar, night_note = self._bar(
+                nights + [0] * (len(self.remotes) - len(nights)), t.night_min)
+        for r in self.remotes.values():
+            for b in r.bursts or ():
+                if b.count >= burst_bar and b.first is not None and b.last is not None:
+                    span = b.last.ts - b.first.ts
+                    out.append(b.finding(
+                        "burst", r.name, 2.0 * (1.0 + math.log2(b.count / t.burst_count)),
+                        f"{b.count} connections in {_dur(round(span))} (>= {t.burst_count} "
+                        f"within {_dur(t.burst_window)}; {r.nbursts} burst"
+                        f"{'s' if r.nbursts > 1 else ''} in all){burst_note}",
+                        names=r.aliases()))
             if r.spread is not None:
                 out.append(r.spread.finding(
-                    "spread", r.name, 1.5 * r.spread_max / t.spread_hosts,
+                    "spread", r.name, _spread_score(r.spread_max, t.spread_hosts),
                     f"reached {r.spread_max} local hosts within {_dur(t.spread_window)}",
                     names=r.aliases()))
-            if r.night is not None and r.night.count >= t.night_min:
+            if r.night is not None and r.night.count >= night_bar:
                 out.append(r.night.finding(
                     "night", r.name, 1.0 + math.log2(r.night.count),
                     f"{r.night.count} connections between {t.night_start:02d}:00 and "
-                    f"{t.night_end:02d}:00, none by day", names=r.aliases()))
+                    f"{t.night_end:02d}:00, none by day{night_note}", names=r.aliases()))
+        out.extend(self._persistent())
         for name, d in self.domains.items():
             if d.part is not None:
                 out.append(d.part.finding(
-                    "spread", name, 1.5 * len(d.part.locals) / t.spread_hosts,
+                    "spread", name, _spread_score(len(d.part.locals), t.spread_hosts),
                     f"{d.remotes_max} hosts of {name} reached {len(d.part.locals)} local hosts "
                     f"within {_dur(t.spread_window)}"))
         out.extend(self._rare())
@@ -514,6 +602,62 @@ class Detector:
                     "spoof", addr, 2.0 + math.log2(part.count),
                     f"{part.count} host name/address mismatch warnings"))
         out.sort(key=lambda f: (-f.score, f.first.ts, f.kind, f.remote))
+        return out
+
+    def _bar(self, values: list[int], floor: int) -> tuple[int, str]:
+        """The count a host needs to stand out: `floor`, or, among >= _POPULATION hosts
+        where ordinary hosts reach it, twice what all but the top _COMMON of them reach;
+        with the words saying so."""
+        if len(values) < _POPULATION:
+            return floor, ""
+        values.sort()
+        typical = values[min(len(values) - 1, int(len(values) * (1 - _COMMON)))]
+        if typical < floor:
+            return floor, ""
+        return max(floor, 2 * typical), "; twice what the busiest 2% of hosts here do"
+
+    def _persistent(self) -> list[Finding]:
+        """Hosts that keep coming back: on >= persist_days days, in >= persist_visits visits.
+
+        Score: log2(visits) weighted by how many days (days / (days + 3)), how round the
+        clock (0.5 + hours of day / 24) and how refused (0.5 + 1.5 * refused share) it is: a
+        refused host that returns every few hours for weeks scores high; a daily user, a
+        mirror's cron job, low. Among >= 10 candidates a host must also score three times
+        their median (and always >= persist_score) to be reported: ordinary regulars are
+        not findings.
+        """
+        t = self.t
+        cands: list[tuple[float, _Remote]] = []
+        for r in self.remotes.values():
+            if r.days < t.persist_days or r.sessions < t.persist_visits:
+                continue
+            hod = bin(r.hod).count("1")
+            score = (math.log2(1 + r.sessions) * r.days / (r.days + 3) * (0.5 + hod / 24)
+                     * (0.5 + 1.5 * r.refused / r.count))
+            cands.append((score, r))
+        if not cands:
+            return []
+        bar = t.persist_score
+        if len(cands) >= 10:
+            bar = max(bar, 3 * median(score for score, _ in cands))
+        out = []
+        for score, r in cands:
+            if score < bar:
+                continue
+            part = _Part()
+            if r.first_event is not None:
+                part.add(r.first_event, t.evidence)
+            for e in r.ring():
+                if e is not r.first_event:
+                    part.add(e, t.evidence)
+            part.count = r.count
+            cadence = median(r.gaps) if r.gaps else 0.0
+            hod = bin(r.hod).count("1")
+            out.append(part.finding(
+                "persistent", r.name, score,
+                f"back on {r.days} days, {r.sessions} visits at {hod} hours of the day, "
+                f"about every {_dur(round(cadence))}; {r.refused}/{r.count} refused",
+                names=r.aliases()))
         return out
 
     def rare_services(self) -> dict[str, str]:
@@ -587,7 +731,7 @@ class Detector:
                 part.add(old, t.evidence)
             part.count, part.last = rt.count, rt.last
             out.append(part.finding(
-                "retry", r.name if r else key, 1.0 + 0.5 * len(good),
+                "retry", r.name if r else key, 1.0 + 2.0 * math.log2(1 + len(good) / 3),
                 f"{rt.count} refused {service} connections, one every {period:g} s",
                 period=period, names=r.aliases() if r else None))
         return out
@@ -598,6 +742,10 @@ def _dur(seconds: float) -> str:
         return f"{seconds / 3600:g} h"
     if seconds >= 60 and seconds % 60 == 0:
         return f"{seconds / 60:g} min"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{int(seconds // 60)} min {seconds % 60:g} s"
     return f"{seconds:g} s"
 
 
@@ -611,12 +759,44 @@ class Suspect:
 
 
 def rank(findings: list[Finding]) -> list[Suspect]:
-    """Group findings by remote (case-insensitive), highest total score first."""
+    """Group findings by remote (case-insensitive), highest total score first.
+
+    A suspect's score sums, per kind of finding, the best one's score plus half a point per
+    doubling of their number: ten bursts say more than one, but not ten times more.
+    """
     groups: dict[str, Suspect] = {}
     for f in findings:
         s = groups.get(f.remote.lower())
         if s is None:
             s = groups[f.remote.lower()] = Suspect(f.remote, 0.0, [])
         s.findings.append(f)
-        s.score = round(s.score + f.score, 2)
+    for s in groups.values():
+        best: dict[str, float] = {}
+        count: dict[str, int] = {}
+        for f in s.findings:
+            best[f.kind] = max(best.get(f.kind, 0.0), f.score)
+            count[f.kind] = count.get(f.kind, 0) + 1
+        s.score = round(sum(best[k] + 0.5 * math.log2(count[k]) for k in best), 2)
     return sorted(groups.values(), key=lambda s: (-s.score, s.findings[0].first.ts, s.remote))
+
+
+def _settle(r: _Remote) -> None:
+    """File the remote's finished burst among its largest _MAX_BURSTS."""
+    b = r.burst
+    if b is None:
+        return
+    bursts = r.bursts
+    if bursts is not None and any(x is b for x in bursts):
+        return  # filed already (findings() settles too, and the burst may go on)
+    if bursts is None:
+        r.bursts = [b]
+    elif len(bursts) < _MAX_BURSTS:
+        bursts.append(b)
+    else:
+        i = min(range(len(bursts)), key=lambda k: bursts[k].count)
+        if b.count > bursts[i].count:
+            bursts[i] = b
+
+
+def _spread_score(reached: int, needed: int) -> float:
+    return 1.5 * (1.0 + math.log2(reached / needed))

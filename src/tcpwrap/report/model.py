@@ -143,4 +143,3 @@ class Finding:
     period_s: float | None = None  # retry only
     why: str = ""  # one line for people
     names: list[str] = field(default_factory=list)  # names logged for the remote address
-    bursts: list[tuple[Event, Event, int]] = field(default_factory=list)  # burst: each one

@@ -4,8 +4,8 @@ What it does: `render(stats, findings)` returns exactly this document (one JSON 
 `{"lines": N, "unparsed": N, "hosts": [local host names], "zones": {local host: zone assumed},
 "note": why there are almost no records (or null), "findings": [{"kind", "remote" (the address
 when one was logged), "names" (the names logged for it), "local_hosts", "services", "first",
-"last", "count", "score", "period_s" (retry only), "bursts" (burst only: [{"first", "last",
-"count"}]), "evidence"}]}`. Times are ISO-8601 with the offset of the line's own zone.
+"last", "count", "score", "period_s" (retry only), "evidence"}]}`. Times are ISO-8601 with
+the offset of the line's own zone.
 
 Hazards: strings are hostile; `json.dumps` escapes them (ensure_ascii, so control and non-ASCII
 characters become \\u escapes). No errors raised.
@@ -35,9 +35,6 @@ def finding_dict(f: Finding) -> dict[str, Any]:
     }
     if f.kind == "retry":
         d["period_s"] = f.period_s
-    if f.bursts:
-        d["bursts"] = [{"first": iso(a.ts, a.off), "last": iso(b.ts, b.off), "count": n}
-                       for a, b, n in f.bursts]
     d["evidence"] = f.evidence
     return d
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 from types import ModuleType
@@ -63,11 +64,18 @@ def test_paper_military_hosts_spread_at_night(paper: dict[str, Any], remote: str
     assert night["first"].startswith("1990-05-22T0")
 
 
-def test_paper_guzzle_burst_against_svin01(paper: dict[str, Any]) -> None:
-    [burst] = findings(paper, "guzzle.Stanford.EDU", "burst")
-    assert burst["local_hosts"] == ["svin01"]
-    assert {"finger", "telnet", "ftp"} <= set(burst["services"])
-    assert burst["count"] >= 10
+def test_paper_guzzle_bursts_against_svin01(paper: dict[str, Any]) -> None:
+    # two bursts, each its own finding (not one range over both): fingers at 05:17-05:21,
+    # then telnet, ftp and finger at 05:33-05:35
+    first, second = sorted(findings(paper, "guzzle.Stanford.EDU", "burst"),
+                           key=lambda f: f["first"])
+    assert (first["first"], first["last"], first["count"]) == (
+        "1991-01-30T05:17:57+00:00", "1991-01-30T05:21:03+00:00", 6)
+    assert (second["first"], second["last"], second["count"]) == (
+        "1991-01-30T05:33:33+00:00", "1991-01-30T05:35:36+00:00", 6)
+    assert first["local_hosts"] == second["local_hosts"] == ["svin01"]
+    assert first["services"] == ["finger"]
+    assert {"finger", "telnet", "ftp"} <= set(second["services"])
 
 
 def test_paper_systat_is_rare(paper: dict[str, Any]) -> None:
@@ -274,3 +282,67 @@ def test_mapped_and_postfix_addresses_are_one_host(tmp_path: Path,
     [burst] = doc["findings"]
     assert burst["remote"] == "192.0.2.9" and burst["count"] == 3
     assert burst["names"] == ["x.example.test", "y.example.test"]
+
+
+# -- a busy public server: the persistent attacker first, ordinary clients quiet ---------------
+
+@pytest.fixture(scope="module")
+def public_ftp(tmp_path_factory: pytest.TempPathFactory, loggen: ModuleType) -> list[Path]:
+    d = tmp_path_factory.mktemp("ftp")
+    paths: list[Path] = loggen.write_logs(d, loggen.public_ftp(random.Random(10)), {})
+    return paths
+
+
+def test_persistent_low_rate_attacker_ranks_first_among_busy_clients(
+        capsys: pytest.CaptureFixture[str], public_ftp: list[Path], loggen: ModuleType) -> None:
+    doc = report(capsys, "--tz", "UTC", "--year", "2026", *map(str, public_ftp))
+    assert doc["lines"] > 15_000
+    top = max(doc["findings"], key=lambda f: f["score"])
+    assert (top["kind"], top["remote"]) == ("persistent", loggen.PERSISTENT)
+    assert top["names"] == ["dialup-99.attacker.test"]
+    assert top["first"].startswith("2026-03-02") and top["last"].startswith("2026-03-15")
+    # and the ordinary clients (busy users, reconnecting ftp clients, nightly mirrors) are
+    # not findings: on this server they are what ordinary looks like
+    assert {f["remote"] for f in doc["findings"]} == {loggen.PERSISTENT}
+
+
+def test_persistent_is_said_in_the_summary(capsys: pytest.CaptureFixture[str],
+                                           public_ftp: list[Path]) -> None:
+    assert main(["report", "--tz", "UTC", "--year", "2026", *map(str, public_ftp)]) == 0
+    out = capsys.readouterr().out
+    assert "  1. 198.51.100.99 (dialup-99.attacker.test)" in out
+    assert "back on 14 days" in out and "refused" in out
+
+
+def test_a_daily_regular_is_not_persistent() -> None:
+    d = Detector()
+    for day in range(20):  # a mirror's cron job: every day at 12:17, granted
+        d.feed(mka(day * 86400 + 12 * 3600 + 17 * 60, "mirror.test", "192.0.2.30"))
+    assert d.findings() == []
+    for day in range(20, 40):  # the same host, refused from now on, round the clock
+        for h in range(0, 24, 3):
+            d.feed(mka(day * 86400 + h * 3600, "mirror.test", "192.0.2.30", kind=REFUSED))
+    [f] = d.findings()
+    assert f.kind == "persistent" and f.count == 20 + 20 * 8
+
+
+def test_scores_are_uncapped_and_comparable() -> None:
+    d = Detector()
+    for i in range(100):
+        d.feed(mk(i, "small.test"))
+    for i in range(10_000):
+        d.feed(mk(1e6 + i * 0.01, "flood.test"))
+    small, flood = sorted(d.findings(), key=lambda f: f.count)
+    assert flood.score > small.score > 10  # no cap at 10, no tie
+    assert flood.score < 30  # logarithmic: a flood does not drown every other finding
+
+
+def test_each_burst_is_its_own_finding() -> None:
+    d = Detector()
+    for day in range(3):  # three bursts of 4, days apart
+        for i in range(4):
+            d.feed(mk(day * 86400 + i * 10, "b.test"))
+    bursts = d.findings()
+    assert [(f.kind, f.count, f.last.ts - f.first.ts) for f in bursts] == [("burst", 4, 30)] * 3
+    [suspect] = rank(bursts)
+    assert suspect.score == round(bursts[0].score + 0.5 * math.log2(3), 2)
