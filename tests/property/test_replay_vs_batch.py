@@ -29,7 +29,9 @@ CLIENTS = [
     ".example.org EXCEPT b.example.org", "192.0.2.* EXCEPT 192.0.2.200",
 ]
 DAEMONS = ["ALL", "in.fingerd", "in.telnetd", "in.*", "ALL EXCEPT in.fingerd", "sshd"]
-OPTIONS = ["", ": allow", ": deny", ": spawn /bin/true", ": severity auth.info", ": twist /bin/false"]
+OPTIONS = [
+    "", ": allow", ": deny", ": spawn /bin/true", ": severity auth.info", ": twist /bin/false",
+]
 RECORD_DAEMONS = ["in.fingerd", "in.telnetd", "sshd"]
 ADDRS = ["192.0.2.1", "192.0.2.5", "192.0.2.200", "10.1.2.3", "2001:db8::1", "198.51.100.1"]
 NAMES = [None, "a.example.org", "b.example.org", "c.example.net", "local"]
@@ -54,7 +56,9 @@ def batch_verdicts(allow: str, deny: str, lines: list[str]) -> list[str]:
     return out.getvalue().split()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(table, table, st.lists(record, min_size=1, max_size=12))
 def test_replayed_verdicts_equal_match_batch(
     tmp_path: Path, allow: str, deny: str, records: list[tuple[str, str, str | None, str | None]]
@@ -97,7 +101,7 @@ def test_the_real_command_agrees(tmp_path: Path) -> None:
         assert result.outcome is not None
         lines.append(f"{daemon} {name} {addr} {user}\n")
         expected.append(result.outcome.value)
-    answer = subprocess.run(  # noqa: S603 - our own command, fixed arguments
+    answer = subprocess.run(
         [sys.executable, "-m", "tcpwrap.cli", "match", "--batch", "--allow", str(allow),
          "--deny", str(deny)],
         input="".join(lines), capture_output=True, text=True, check=True, timeout=60,

@@ -26,9 +26,16 @@ from tcpwrap.errors import TcpwrapError
 from tcpwrap.policy.rules import Language, Policy
 from tcpwrap.report.model import Stats
 from tcpwrap.report.render_text import clean
-from tcpwrap.tools.replay_logs import logged_records
+from tcpwrap.tools.replay_logs import Describe, Fields, events
 from tcpwrap.tools.replay_tally import Tally, json_text, text
-from tcpwrap.tools.replaying import Lookups, Replayer, dns_lookups
+from tcpwrap.tools.replaying import (
+    MEMO_LIMIT,
+    Lookups,
+    Outcome,
+    Replayed,
+    Replayer,
+    dns_lookups,
+)
 
 DEFAULT_TIMEOUT = 2.0
 
@@ -93,10 +100,24 @@ def run(args: argparse.Namespace) -> int:
     stats = Stats()
     tally = Tally(paths)
     decide = replayer.decide
+    describe = Describe()
     add = tally.add
+    # Logs repeat clients: the work per record is one look-up of what the log said.
+    memo: dict[tuple[str, str, str | None, str | None, str], tuple[Fields, Outcome, Replayed]]
+    memo = {}
     with ExitStack() as stack:
-        for logged in logged_records(paths, stats, stack, year=args.year, tz=args.tz):
-            add(logged, decide(logged.daemon, logged.addr, logged.name, logged.user))
+        for event in events(paths, stats, stack, year=args.year, tz=args.tz):
+            key = (event.daemon, event.remote, event.addr, event.user, event.kind)
+            known = memo.get(key)
+            if known is None:
+                described = describe(event)
+                if described is None:
+                    continue  # not a connection record (a name/address mismatch warning)
+                fields, old = described
+                if len(memo) >= MEMO_LIMIT:
+                    memo.clear()
+                known = memo[key] = (fields, old, decide(*fields))
+            add(known[0], known[1], known[2], event)
     for problem in stats.problems:
         sys.stderr.write(f"tcpwrap replay: {clean(problem)}\n")
     if args.json:

@@ -43,13 +43,24 @@ class Logged:
     event: Event  # where and when (source, line, time, raw text)
 
 
-class Fields:
-    """Event -> decision fields, memoising the address test per logged client."""
+Fields = tuple[str, str | None, str | None, str | None]  # daemon, addr, name, user
+
+
+class Describe:
+    """Event -> the decision's fields and the logged outcome (None: not a connection record),
+    memoising the address test per logged client."""
 
     def __init__(self) -> None:
         self._numeric: dict[str, bool] = {}
 
-    def of(self, event: Event) -> tuple[str | None, str | None]:
+    def __call__(self, event: Event) -> tuple[Fields, Outcome] | None:
+        old = OUTCOME_OF_KIND.get(event.kind)
+        if old is None:
+            return None
+        addr, name = self.client(event)
+        return (event.daemon, addr, name, event.user), old
+
+    def client(self, event: Event) -> tuple[str | None, str | None]:
         """(addr, name) as the log recorded them."""
         remote = event.remote
         addr = event.addr
@@ -79,6 +90,18 @@ def logged_records(
     paths: list[str], stats: Stats, stack: ExitStack, *, year: str | None, tz: str | None
 ) -> Iterator[Logged]:
     """Every connection record of `paths` in time order (duplicates across sources dropped)."""
+    describe = Describe()
+    for event in events(paths, stats, stack, year=year, tz=tz):
+        described = describe(event)
+        if described is not None:
+            (daemon, addr, name, user), old = described
+            yield Logged(daemon, addr, name, user, old, event)
+
+
+def events(
+    paths: list[str], stats: Stats, stack: ExitStack, *, year: str | None, tz: str | None
+) -> Iterator[Event]:
+    """Every event of `paths` (the report's parsers and merge), in time order."""
     zone = Zone(tz or "local")
     first_year = year_of(year)
     streams: list[Iterator[Event]] = []
@@ -93,11 +116,4 @@ def logged_records(
         years = YearInference(datetime.fromtimestamp(ref, zone.tz), first_year)
         lines = read_lines(stream, stats.problems, path)
         streams.append(SourceParser(i, path, years, zone, stats).events(lines))
-    fields = Fields()
-    kinds = OUTCOME_OF_KIND
-    for event in merge(streams, stats):
-        old = kinds.get(event.kind)
-        if old is None:
-            continue
-        addr, name = fields.of(event)
-        yield Logged(event.daemon, addr, name, event.user, old, event)
+    return merge(streams, stats)

@@ -27,7 +27,7 @@ from tcpwrap.errors import Origin
 from tcpwrap.report.model import Event
 from tcpwrap.report.render_text import clean
 from tcpwrap.report.timefmt import iso
-from tcpwrap.tools.replay_logs import Logged
+from tcpwrap.tools.replay_logs import Fields
 from tcpwrap.tools.replaying import Missing, Outcome, Replayed
 
 MAX_FLIPS = 50_000
@@ -78,7 +78,7 @@ class Tally:
     flips: dict[FlipKey, Flip] = field(default_factory=dict)
     flips_dropped: int = 0  # records of distinct flips beyond MAX_FLIPS (counted above)
 
-    def add(self, logged: Logged, replayed: Replayed) -> None:
+    def add(self, fields: Fields, old: Outcome, replayed: Replayed, event: Event) -> None:
         self.records += 1
         new = replayed.outcome
         if new is None:
@@ -87,9 +87,8 @@ class Tally:
             self.reasons[reason] += 1
             shown = self.reason_examples.setdefault(reason, [])
             if len(shown) < MAX_REASON_EXAMPLES:
-                shown.append(self.where(logged.event))
+                shown.append(self.where(event))
             return
-        old = logged.old
         if new is old:
             self.unchanged += 1
             return
@@ -97,17 +96,17 @@ class Tally:
             self.to_granted += 1
         else:
             self.to_denied += 1
-        key = (logged.daemon, logged.addr, logged.name, logged.user, old, new, replayed.origin)
+        key = (*fields, old, new, replayed.origin)
         flip = self.flips.get(key)
         if flip is None:
             if len(self.flips) >= MAX_FLIPS:
                 self.flips_dropped += 1
                 return
-            flip = self.flips[key] = Flip(key, 0, logged.event, logged.event)
+            flip = self.flips[key] = Flip(key, 0, event, event)
         flip.count += 1
-        flip.last = logged.event
+        flip.last = event
         if len(flip.examples) < MAX_EXAMPLES:
-            flip.examples.append(self.where(logged.event))
+            flip.examples.append(self.where(event))
 
     def where(self, event: Event) -> str:
         source = self.sources[event.src] if event.src < len(self.sources) else "?"

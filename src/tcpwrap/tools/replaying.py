@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from tcpwrap._record import record as dataclass
 from tcpwrap.errors import Origin
-from tcpwrap.policy.decision import Connection, Decision, Endpoint, Mode, NeedRequest, Verdict
+from tcpwrap.policy.decision import Connection, Endpoint, Mode, NeedRequest, Verdict
 from tcpwrap.policy.environment import NO_ENVIRONMENT, Environment
 from tcpwrap.policy.facts import NameLookup, Need
 from tcpwrap.policy.match import Evaluation
@@ -82,7 +82,6 @@ class Replayed:
     outcome: Outcome | None  # None: undecidable
     origin: Origin | None = None  # the deciding rule (None: no rule matched)
     missing: Missing | None = None
-    decision: Decision | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +179,7 @@ class Replayer:
                 return Replayed(None, missing=answer)
             evaluation.supply(answer)
         decision = evaluation.decision
-        return Replayed(OUTCOME_OF_VERDICT[decision.verdict], decision.origin, decision=decision)
+        return Replayed(OUTCOME_OF_VERDICT[decision.verdict], decision.origin)
 
     def _answer(
         self, request: NeedRequest, addr: str | None, name: str | None

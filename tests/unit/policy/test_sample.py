@@ -4,6 +4,7 @@ boundary pair really is decided differently by the pattern it comes from."""
 
 from __future__ import annotations
 
+from tcpwrap.library.ctl import ctl_connection
 from tcpwrap.policy.decision import Verdict
 from tcpwrap.policy.match import evaluate
 from tcpwrap.policy.sample import (
@@ -14,7 +15,6 @@ from tcpwrap.policy.sample import (
     Probe,
     sample,
 )
-from tcpwrap.library.ctl import ctl_connection
 
 from .support import policy
 
@@ -66,7 +66,8 @@ def test_each_boundary_pair_is_split_by_its_pattern() -> None:
     deny = "ALL: 10.0.0.0/8 .example.org UNKNOWN\n"
     pol = policy("", deny)
     verdicts = {
-        (p.addr, p.name): evaluate(pol, ctl_connection(p.daemon, p.name, p.addr, p.user)).verdict for p in sample([pol])[0]
+        (p.addr, p.name): evaluate(pol, ctl_connection(p.daemon, p.name, p.addr, p.user)).verdict
+        for p in sample([pol])[0]
         if p.daemon == OTHER_DAEMON and p.user == "unknown"
     }
     assert verdicts[("10.0.0.0", "paranoid")] is Verdict.DENY
