@@ -118,6 +118,8 @@ def is_address(text: str) -> bool:
     """Whether a logged client is a numeric address (IPv4 dotted quad or IPv6)."""
     from ipaddress import ip_address
 
+    if text.strip("0123456789abcdefABCDEF.:"):
+        return False  # a character no address has: a name (the common case, and cheap)
     try:
         ip_address(text)
     except ValueError:
