@@ -18,12 +18,14 @@ import gc
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import datetime
+from itertools import chain
 
 from tcpwrap.report.detect import Detector, Thresholds, rank
-from tcpwrap.report.merge import merge
+from tcpwrap.report.merge import merge_batches
 from tcpwrap.report.model import Event, Stats
 from tcpwrap.report.parse import SourceParser
 from tcpwrap.report.query import VERDICTS, Query, parse_time
@@ -271,17 +273,17 @@ def run(args: argparse.Namespace) -> int:
         dropped = 0
         match = None if query.empty else query.match
         feed = detector.feed
-        merged = merge(streams, stats)
+        merged = merge_batches(streams, stats)
         # The generational GC would rescan the growing per-host state again and again while
         # millions of short-lived event tuples pass; nothing here makes reference cycles.
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
             if match is None and marks is None and not show_timeline:
-                for event in merged:
-                    feed(event)
+                for batch in merged:
+                    deque(map(feed, batch), maxlen=0)  # the loop in C
             else:
-                for event in merged:
+                for event in chain.from_iterable(merged):
                     if match is not None and not match(event):
                         continue
                     feed(event)

@@ -34,7 +34,7 @@ from array import array
 from dataclasses import dataclass
 from statistics import median
 
-from tcpwrap.report.model import CONNECT, NOT_A_HOST, REFUSED, SPOOF, TWIST, Event, Finding
+from tcpwrap.report.model import CONNECT, NOT_A_HOST, SPOOF, Event, Finding
 
 _MAX_INTERVALS = 512
 _MAX_NAMES = 8  # names kept per remote address
@@ -126,12 +126,12 @@ _NEVER = -1e300  # "no time yet" in the time arrays
 class _Domain:
     """One remote domain: when, and by which of its hosts, each local host was last reached."""
 
-    __slots__ = ("part", "remotes", "remotes_max", "seen", "who")
+    __slots__ = ("members", "part", "remotes_max", "seen", "who")
 
     def __init__(self, nlocal: int) -> None:
         self.seen = array("d", [_NEVER]) * nlocal  # local host index -> last time reached
         self.who: list[_Remote | None] = [None] * nlocal  # ... and by which remote host
-        self.remotes: dict[str, float] = {}  # remote key -> last time (capped)
+        self.members: list[_Remote] = []  # its remote hosts (capped at _MAX_MEMBERS)
         self.part: _Part | None = None
         self.remotes_max = 0
 
@@ -146,14 +146,15 @@ class _Remote:
     """
 
     __slots__ = ("burst", "burst_max", "burst_run", "bursts", "count", "day_seen", "days",
-                 "domain", "e0", "e1", "e2", "e3", "events", "first_event", "gaps", "hod",
-                 "hours", "last_day", "last_hour", "last_ts", "name", "names", "nbursts",
+                 "domain", "e0", "e1", "e2", "e3", "events", "first_event", "hod",
+                 "last_day", "last_name", "last_ts", "name", "names", "nbursts",
                  "night", "nlocals", "pos", "refused", "ring_n", "sessions", "spread",
                  "spread_max", "times")
 
     def __init__(self, name: str, ring: int, domain: _Domain | None, nlocal: int) -> None:
         self.name = name  # the address when one was logged, else the name
         self.names: dict[str, None] = {}  # names logged for it (capped), address included
+        self.last_name = ""  # the name of its last event (most repeat it)
         self.domain = domain
         self.ring_n = ring
         self.times = array("d", [_NEVER]) * (ring + nlocal)  # ring times, then per local
@@ -173,13 +174,10 @@ class _Remote:
         self.count = 0
         self.refused = 0
         self.hod = 0  # bit mask of the wall-clock hours of day seen
-        self.hours = 0  # distinct clock hours (absolute) with a connection
-        self.last_hour = -1
         self.days = 0
-        self.last_day = -1
+        self.last_day = -1.0  # (ts + off) // 86400 of the last visit
         self.sessions = 0  # visits: connections more than _VISIT_GAP apart start a new one
         self.last_ts = _NEVER
-        self.gaps: array[float] | None = None  # gaps between visits, capped
         self.nlocals = 0
         self.spread: _Part | None = None
         self.spread_max = 0
@@ -259,6 +257,7 @@ def remote_domain(name: str) -> str | None:
     return ".".join(parts[-2:])
 
 
+_MAX_MEMBERS = 1024  # remote hosts of a domain followed for its "active hosts" count
 _MAX_LOCALS = 4096  # local hosts tracked (a site, not the internet)
 
 
@@ -270,7 +269,6 @@ class Detector:
         self.services: dict[str, _Service] = {}
         self.retries: dict[tuple[str, str, str], _Retry] = {}
         self.spoofs: dict[str, _Part] = {}
-        self.connections = 0
         self.anonymous = 0  # connections of an unknown peer
         self.aliases: dict[str, str] = {}  # name -> the address it was logged with
         self.local_hosts: dict[str, None] = {}
@@ -279,46 +277,46 @@ class Detector:
         self._night = tuple(self.t.is_night(h) for h in range(24))
         self._ring = max(self.t.burst_count - 1, 1)
 
+    @property
+    def connections(self) -> int:
+        """Connection records fed (mismatch warnings are no connections)."""
+        return self.anonymous + sum(r.count for r in self.remotes.values())
+
     # -- streaming ----------------------------------------------------------------------------
     def feed(self, e: Event) -> None:
         """Take one event (in time order). The hot path: keep it lean (see the benchmark)."""
-        local = e[5]
+        ts, _src, _line, off, hour, local, service, _pid, kind, name, addr, _u, _t, _d, _du = e
         li = self.local_index.get(local)
         if li is None:
             li = self._new_local(local)
         # a host is its address; its name only when no address was logged
-        addr = e[10]
         if addr is not None:
-            key = addr.lower()
+            key = addr  # the parsers give addresses in lower case
         else:  # a name only: the address it was logged with before, if any
-            key = e[9].lower()
+            key = name.lower()
             key = self.aliases.get(key, key)
-        kind = e[8]
         if kind == SPOOF:
             self._spoof(key, e)
             return
-        self.connections += 1
         r = self.remotes.get(key)
         if r is None:
             if addr is None and key in NOT_A_HOST:
                 self.anonymous += 1  # tcpd could not get the peer: no host to follow
                 return
             r = self._new_remote(key, e)
-        names = r.names
-        if e[9] not in names and len(names) < _MAX_NAMES:
-            names[e[9]] = None
-            if addr is not None and len(self.aliases) < _MAX_ALIASES:
-                self.aliases[e[9].lower()] = key
+        if name != r.last_name:
+            self._name(r, name, addr, key)
         t = self.t
-        ts = e[0]
 
-        # persistence: how often, on how many days and hours, a host comes back
+        # persistence: how often, on how many days and hours of the day, a host comes back
         r.count += 1
-        if kind != CONNECT:
-            r.refused += 1
-        r.hod |= 1 << e[4]
-        if ts - r.last_ts > _VISIT_GAP:
-            self._visit(r, ts, e[3])
+        r.hod |= 1 << hour
+        if ts - r.last_ts > _VISIT_GAP:  # a new visit
+            r.sessions += 1
+            day = (ts + off) // 86400
+            if day != r.last_day:
+                r.last_day = day
+                r.days += 1
         r.last_ts = ts
 
         # burst: this event and the ring's burst_count - 1 before it fit in burst_window
@@ -342,9 +340,11 @@ class Detector:
 
         # spread: checked only when a local host (re)enters this host's window
         slot = n + li
-        if slot >= len(times):
+        try:
+            last = times[slot]
+        except IndexError:  # a local host newer than this remote host's array
             times.extend(array("d", [_NEVER]) * (n + len(self.local_names) - len(times)))
-        last = times[slot]
+            last = times[slot]
         times[slot] = ts
         if ts - last > t.spread_window:
             if last == _NEVER:
@@ -353,40 +353,46 @@ class Detector:
                 self._spread(r, e)
         d = r.domain
         if d is not None:
-            remotes = d.remotes
-            if key in remotes or len(remotes) < 1024:
-                remotes[key] = ts
-            dseen = d.seen
-            if li < len(dseen):
-                last = dseen[li]
-                dseen[li] = ts
+            try:
+                last = d.seen[li]
+            except IndexError:  # a local host newer than the domain's arrays
+                self._domain_event(d, r, li, e)
+            else:
+                d.seen[li] = ts
                 d.who[li] = r
                 if ts - last > t.spread_window:  # a local host enters the domain's window
                     self._domain_spread(d, e)
-            else:
-                self._domain_event(d, r, li, e)
 
         # night: activity in the night hours from hosts never seen in the day
         if not r.day_seen:
-            if self._night[e[4]]:
-                if r.night is None:
-                    r.night = _Part()
+            if self._night[hour]:
+                night = r.night
+                if night is None:
+                    night = r.night = _Part()
                 # every host met at night holds this until seen by day: keep it small
-                r.night.add(e, min(t.evidence, _NIGHT_EVIDENCE))
+                if night.count < _NIGHT_EVIDENCE:
+                    night.add(e, min(t.evidence, _NIGHT_EVIDENCE))
+                else:  # evidence full: count, last, where
+                    night.count += 1
+                    night.last = e
+                    night.locals[local] = None
+                    if len(night.services) < _MAX_SERVICES:
+                        night.services[service] = None
             else:
                 r.day_seen = True
                 r.night = None
 
         # rare services
-        s = self.services.get(e[6])
+        s = self.services.get(service)
         if s is None:
-            s = self.services[e[6]] = _Service()
+            s = self.services[service] = _Service()
         s.count += 1
         if s.per_remote is not None:
             self._rare_event(s, key, e)
 
         # retry: refusals per (remote, local, service)
-        if kind in (REFUSED, TWIST):
+        if kind != CONNECT:  # REFUSED or TWIST (SPOOF returned above)
+            r.refused += 1
             self._refused(key, e)
 
     def _new_local(self, local: str) -> int:
@@ -409,25 +415,18 @@ class Detector:
                 domain = self.domains[dname] = _Domain(n)
         r = self.remotes[key] = _Remote(name, self._ring, domain, n)
         r.first_event = e
+        if domain is not None and len(domain.members) < _MAX_MEMBERS:
+            domain.members.append(r)
         return r
 
-    def _visit(self, r: _Remote, ts: float, off: int) -> None:
-        """A new visit of `r` (after a quiet _VISIT_GAP): count it, its hour and day."""
-        if r.last_ts != _NEVER:
-            gaps = r.gaps
-            if gaps is None:
-                gaps = r.gaps = array("d")
-            if len(gaps) < _MAX_INTERVALS:
-                gaps.append(ts - r.last_ts)
-        r.sessions += 1
-        hour = int(ts // 3600)
-        if hour != r.last_hour:
-            r.last_hour = hour
-            r.hours += 1
-        day = int((ts + off) // 86400)
-        if day != r.last_day:
-            r.last_day = day
-            r.days += 1
+    def _name(self, r: _Remote, name: str, addr: str | None, key: str) -> None:
+        """`r` logged under a name other than the last one: keep it (and where it points)."""
+        r.last_name = name
+        names = r.names
+        if name not in names and len(names) < _MAX_NAMES:
+            names[name] = None
+            if addr is not None and len(self.aliases) < _MAX_ALIASES:
+                self.aliases[name.lower()] = key
 
     def _spoof(self, key: str, e: Event) -> None:
         part = self.spoofs.get(key)
@@ -507,7 +506,7 @@ class Detector:
         spreaders = {id(d.who[i]): d.who[i] for i in hits}
         if not 2 <= len(spreaders) < len(hits):
             return  # one host is a host-level spread; one host per local host is ordinary
-        active = sum(1 for when in d.remotes.values() if when >= horizon)
+        active = sum(1 for m in d.members if m.last_ts >= horizon)
         if active > len(hits):
             return
         part = d.part
@@ -651,7 +650,8 @@ class Detector:
                 if e is not r.first_event:
                     part.add(e, t.evidence)
             part.count = r.count
-            cadence = median(r.gaps) if r.gaps else 0.0
+            first_ts = r.first_event.ts if r.first_event is not None else r.last_ts
+            cadence = (r.last_ts - first_ts) / max(1, r.sessions - 1)
             hod = bin(r.hod).count("1")
             out.append(part.finding(
                 "persistent", r.name, score,

@@ -26,12 +26,6 @@ _BATCH = 512  # events buffered per source
 _Key = tuple[str, str, int, str, str]
 
 
-def _ordered(streams: Sequence[Iterator[Event]]) -> Iterator[Event]:
-    """All events of all streams in (time, source, line) order."""
-    for batch in _batches(streams):
-        yield from batch
-
-
 def _batches(streams: Sequence[Iterator[Event]]) -> Iterator[list[Event]]:
     """All events of all streams in (time, source, line) order, as sorted lists.
 
@@ -79,23 +73,41 @@ def _batches(streams: Sequence[Iterator[Event]]) -> Iterator[list[Event]]:
 
 
 def merge(streams: Sequence[Iterator[Event]], stats: Stats) -> Iterator[Event]:
+    """All events in time order, cross-source duplicates dropped (counted in `stats`)."""
+    for batch in merge_batches(streams, stats):
+        yield from batch
+
+
+def merge_batches(streams: Sequence[Iterator[Event]], stats: Stats) -> Iterator[list[Event]]:
+    """`merge` in sorted lists (a few thousand events each): the caller's loop runs over
+    lists, with no generator step per event."""
     if not streams:
         return
     if len(streams) == 1:
-        yield from _ordered(streams)
+        yield from _batches(streams)
         return
     # Events of one second are contiguous in the merged order: keys of that second suffice.
     # A key maps to the source that gave it first, or, once repeated, to counts per source.
-    # Only local hosts logged by more than one source can have duplicates: the others skip.
+    # Only local hosts logged by more than one source can have duplicates: the others skip,
+    # and a batch whose local hosts each have one source so far passes whole.
     seen: dict[_Key, int | dict[int, int]] = {}
     source_of: dict[str, int] = {}  # local host -> its only source, or -1 if several
     current = -1
     for batch in _batches(streams):
+        pairs = {(e[5], e[1]) for e in batch}
+        hosts = {host for host, _ in pairs}
+        if len(hosts) == len(pairs) and all(source_of.get(h, s) == s for h, s in pairs):
+            for h, s in pairs:
+                source_of[h] = s
+            yield batch
+            continue
+        out: list[Event] = []
+        keep = out.append
         for i, event in enumerate(batch):
             src = event[1]
             only = source_of.get(event[5])
             if only == src:
-                yield event
+                keep(event)
                 continue
             second = int(event[0])
             if second != current:
@@ -115,9 +127,10 @@ def merge(streams: Sequence[Iterator[Event]], stats: Stats) -> Iterator[Event]:
                         _count(seen, (old[5], old[6], old[7], old[8], old[9]), old[1])
             key = (event[5], event[6], event[7], event[8], event[9])
             if _count(seen, key, src):
-                yield event
+                keep(event)
             else:
                 stats.duplicates += 1
+        yield out
 
 
 def _count(seen: dict[_Key, int | dict[int, int]], key: _Key, src: int) -> bool:

@@ -133,11 +133,11 @@ def _client(client: str, addr: str | None) -> tuple[str, str | None]:
             name, addr = m.group(1), m.group(2)
             client = name if name and name.lower() not in NOT_A_HOST else addr
     if addr is not None:
-        addr = _unmap(addr)
-        if not addr or addr.lower() in NOT_A_HOST:
+        addr = _unmap(addr).lower()
+        if not addr or addr in NOT_A_HOST:
             addr = None
     if addr is None and is_address(_unmap(client)):
-        addr = _unmap(client)
+        addr = _unmap(client).lower()
     if client.lower() in NOT_A_HOST and addr is not None:
         client = addr
     return _unmap(client), addr
@@ -275,8 +275,8 @@ class SourceParser:
                                     client = addr or user
                             if client[:1] == ":":
                                 client = _unmap(client)
-                            if addr is not None and (addr[:1] == ":" or addr == "unknown"):
-                                addr = _unmap(addr) if addr != "unknown" else None
+                            if addr is not None and (":" in addr or addr == "unknown"):
+                                addr = _unmap(addr).lower() if addr != "unknown" else None
                             elif addr is None and client[-1:].isdigit() and is_address(client):
                                 addr = client
                             if client == "unknown" and addr is not None:
@@ -653,7 +653,10 @@ class SourceParser:
             user, _, client = client.rpartition("@")
             if not client:
                 client = addr or user
-        client, addr = _client(client, addr) if kind != SPOOF else (_unmap(client), addr)
+        if kind == SPOOF:  # the warning names the address
+            client = addr = _unmap(client).lower()
+        else:
+            client, addr = _client(client, addr)
         service, daemon = self._programs.get(prog) or self._program(prog)
         if isinstance(pid, str):
             pid = int(pid) if pid.isdigit() and len(pid) < 11 else -1
@@ -673,7 +676,7 @@ class SourceParser:
             -1 if pid is None else pid,
             kind,
             client,
-            None if addr is None else _unmap(addr),
+            addr,
             user,
             line,
             daemon,
