@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tcpwrap.cli import main
-from tcpwrap.report.render_html import LABEL_W, host_colors
+from tcpwrap.report.render_html import COUNT_COLOR, LABEL_W, host_colors
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "report"
 WIDTH, HEIGHT = 1200, 620
@@ -196,3 +196,53 @@ def test_legend_and_picture_use_the_same_colours(
         inside = pixels(rows, color, bands[0][0], bands[-1][1] + 22)
         assert len(above) >= 50, host
         assert len(inside) >= 15, host
+
+
+LONG = "a-very-long-dynamic-pool-name-198-51-100-7.customers.region.isp.example.net"
+
+
+@pytest.fixture(scope="module")
+def crowded() -> Iterator[tuple[int, int, list[list[tuple[int, int, int]]]]]:
+    """11 connections in one second from one host, a very long host name, many suspects."""
+    lines = [f"Mar  3 10:00:0{i // 6} gw in.fingerd[{i}]: connect from stack.example.test "
+             f"(198.51.100.5)" for i in range(11)]
+    lines += [f"Mar  3 10:2{k}:00 gw in.telnetd[{100 + k}]: connect from {LONG} (198.51.100.7)"
+              for k in range(3)]
+    lines += [f"Mar  3 1{1 + i // 10}:{(i % 10) * 5 + k:02d}:00 gw in.ftpd[{200 + 3 * i + k}]: "
+              f"refused connect from 203.0.113.{i} (203.0.113.{i})"
+              for i in range(30) for k in range(3)]
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        log, html, png = d / "crowded.log", d / "crowded.html", d / "crowded.png"
+        log.write_text("\n".join(sorted(lines, key=lambda x: x[:15])) + "\n")
+        assert main(["report", "--tz", "UTC", "--year", "2026", "--html", str(html),
+                     str(log)]) == 0
+        text = html.read_text()
+        assert '<details class="more">' in text  # more than 20 suspects: folded
+        screenshot(html, png)
+        yield decode_png(png.read_bytes())
+
+
+def test_a_stack_of_marks_shows_its_count(
+        crowded: tuple[int, int, list[list[tuple[int, int, int]]]]) -> None:
+    _, _, rows = crowded
+    bands = stripe_bands(rows)
+    assert bands
+    top, bottom = bands[0][0] - 22, bands[-1][1] + 22
+    count = pixels(rows, COUNT_COLOR, top, bottom, x0=LABEL_W)
+    assert len(count) >= 10  # the digits "11" next to the one finger mark
+    ys = {y for _, y in count}
+    assert max(ys) - min(ys) < 20  # in one row only
+
+
+def test_long_host_names_stay_in_the_label_column(
+        crowded: tuple[int, int, list[list[tuple[int, int, int]]]]) -> None:
+    # Labels end at the plot (right-aligned, LABEL_W - 8): a long name must not run off the
+    # left edge, where it would lose its start.
+    _, _, rows = crowded
+    bands = stripe_bands(rows)
+    top, bottom = bands[0][0], bands[-1][1] + 22
+    label_ink = [(x, y) for x, y in pixels(rows, "#222222", top, bottom, x0=0)
+                 if x < LABEL_W - 6]
+    assert label_ink, "row labels are drawn"
+    assert min(x for x, _ in label_ink) >= 3

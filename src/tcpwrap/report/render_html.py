@@ -2,9 +2,12 @@
 
 What it does: `Marks` collects, while the events stream past, a bounded sample of each remote
 host's connections (time, local host, service, verdict). `page(...)` draws the picture — one
-row per remote host (suspects first, by score), time across; each mark's fill colour is its local
-host, its shape the service, a dark outline means refused — followed by the ranked findings with
-their evidence and the unparsed-line examples. Like the paper's figures 5 and 7, but drawn.
+row per remote host (suspects first, by score), time across with idle stretches cut out and
+ticks in every segment whose labels never overprint; each mark's fill colour is its local host
+(20 distinct colours), its shape the service (fixed per service in every report), a dark outline
+means refused, and marks at one spot are one mark with their number — followed by the ranked
+findings with their evidence (past 20 suspects in a collapsed list) and the most frequent
+unparsed lines. Like the paper's figures 5 and 7, but drawn.
 
 Hazards: every string in the page comes from hostile logs: all of it goes through `_e()`
 (html.escape, quotes included, after control and invisible bidi/zero-width characters are
@@ -17,6 +20,7 @@ Memory: at most `per_remote` marks per remote host (compact arrays). No errors r
 from __future__ import annotations
 
 import html
+import zlib
 from array import array
 from collections.abc import Sequence
 
@@ -37,9 +41,17 @@ from tcpwrap.report.timefmt import iso, stamp
 PALETTE = (
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
     "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#17becf",
-    "#bcbd22", "#7f7f7f",
+    "#bcbd22", "#7f7f7f", "#1f3d7a", "#8c510a", "#c51b7d", "#01665e",
+    "#762a83", "#b35806", "#4d9221", "#3f3f3f",
 )
-SHAPES = ("circle", "square", "triangle", "diamond", "down", "bar")
+SHAPES = ("circle", "square", "triangle", "diamond", "down", "bar", "plus", "left", "right")
+# Shapes of the classic services, the same in every report; others by a hash of the name.
+SERVICE_SHAPE = {"finger": "circle", "telnet": "square", "ftp": "triangle", "ssh": "diamond",
+                 "tftp": "down", "systat": "bar", "netstat": "bar", "rsh": "plus",
+                 "rlogin": "left", "rexec": "right", "smtp": "plus", "login": "left",
+                 "shell": "plus", "exec": "right", "klogin": "left", "kshell": "plus"}
+COUNT_COLOR = "#d7301f"  # the number on a stack of marks at one spot
+STACK_PX = 2.5  # marks closer than this (same host, service, verdict) are one stack
 _KIND_CODE = {CONNECT: 0, REFUSED: 1, TWIST: 2, SPOOF: 3}
 _KIND_NAME = ("connect", "refused", "twist", "mismatch")
 
@@ -49,6 +61,7 @@ PLOT_W = 820
 ROW_H = 20
 TOP = 34
 MARK_R = 5
+OPEN_SUSPECTS = 20  # suspects listed open; the rest in a collapsed list
 
 
 def _e(text: object) -> str:
@@ -61,8 +74,25 @@ def host_colors(hosts: Sequence[str]) -> dict[str, str]:
     return {h: PALETTE[i % len(PALETTE)] for i, h in enumerate(sorted(hosts))}
 
 
+def service_shape(service: str) -> str:
+    """A service's mark shape: fixed for the classic services, else from a hash of its name,
+    so a service looks the same in every report."""
+    shape = SERVICE_SHAPE.get(service)
+    if shape is None:
+        shape = SHAPES[zlib.crc32(service.encode("utf-8", "replace")) % len(SHAPES)]
+    return shape
+
+
 def service_shapes(services: Sequence[str]) -> dict[str, str]:
-    return {s: SHAPES[i % len(SHAPES)] for i, s in enumerate(sorted(services))}
+    return {s: service_shape(s) for s in sorted(services)}
+
+
+def short_name(name: str, limit: int = 36) -> str:
+    """A long host name cut in the middle: its start and its domain stay readable."""
+    if len(name) <= limit:
+        return name
+    tail = limit * 2 // 3
+    return name[: limit - tail - 1] + "…" + name[-tail:]
 
 
 class _Row:
@@ -131,6 +161,18 @@ def _shape(kind: str, x: float, y: float, fill: str, stroke: str, title: str) ->
     if kind == "bar":
         return (f'<rect x="{x - 2.5:.1f}" y="{y - r - 1:.1f}" width="5" height="{2 * r + 2}" '
                 f"{common}>{t}</rect>")
+    if kind == "plus":
+        a, b = r + 1, 2
+        pts = " ".join(f"{x + dx:.1f},{y + dy:.1f}" for dx, dy in (
+            (-b, -a), (b, -a), (b, -b), (a, -b), (a, b), (b, b), (b, a), (-b, a), (-b, b),
+            (-a, b), (-a, -b), (-b, -b)))
+        return f'<polygon points="{pts}" {common}>{t}</polygon>'
+    if kind == "left":
+        pts = f"{x - r - 1:.1f},{y:.1f} {x + r:.1f},{y - r - 1:.1f} {x + r:.1f},{y + r + 1:.1f}"
+        return f'<polygon points="{pts}" {common}>{t}</polygon>'
+    if kind == "right":
+        pts = f"{x + r + 1:.1f},{y:.1f} {x - r:.1f},{y - r - 1:.1f} {x - r:.1f},{y + r + 1:.1f}"
+        return f'<polygon points="{pts}" {common}>{t}</polygon>'
     return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" {common}>{t}</circle>'
 
 
@@ -188,24 +230,40 @@ class Axis:
                 for i in range(len(self.segments) - 1)]
 
     def ticks(self, off: int) -> list[tuple[float, str]]:
-        """Labelled grid lines: each segment's start (with its date), then round times."""
+        """Grid lines with their labels ("" for an unlabelled one): in every segment its
+        start and round times inside it; a label is dropped (its line kept) where it would
+        overprint the one before, so labels never overlap."""
         out: list[tuple[float, str]] = []
         last_day = ""
+        label_end = -1e9  # right edge of the last label drawn
         for (a, b, x0, x1), first in zip(self.segments, self.firsts, strict=True):
-            room = max(1, int((x1 - x0) // 110))
+            room = max(1, int((x1 - x0) // 60))
             step = next((s for s in _STEPS if (b - a) / s <= room), _STEPS[-1])
-            t = ((int(first + off) // step) + 1) * step - off
             stamps = [first]
-            while t < b and len(stamps) < room:
-                if self.x(t) - self.x(stamps[-1]) >= 110:
-                    stamps.append(float(t))
+            t = ((int(first + off) // step) + 1) * step - off
+            while t < b and len(stamps) < 4 * room:
+                stamps.append(float(t))
                 t += step
             for ts in stamps:
+                x = self.x(ts)
                 text = stamp(ts, off)
                 day, clock = text[:10], text[11:16]
-                out.append((self.x(ts), clock if day == last_day else f"{day} {clock}"))
-                last_day = day
+                label = clock if day == last_day else f"{day} {clock}"
+                if x >= label_end + LABEL_GAP and x + label_width(label) <= x1 + 40:
+                    out.append((x, label))
+                    label_end = x + label_width(label)
+                    last_day = day
+                else:
+                    out.append((x, ""))
         return out
+
+
+def label_width(text: str) -> float:
+    """A safe estimate of the width of a tick label (font-size 10, sans-serif)."""
+    return 6.2 * len(text)
+
+
+LABEL_GAP = 8.0  # pixels between two tick labels, at least
 
 
 def picture(marks: Marks, suspects: list[Suspect], rows: int = 40) -> str:
@@ -246,10 +304,11 @@ def picture(marks: Marks, suspects: list[Suspect], rows: int = 40) -> str:
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
     ]
     for x, label in axis.ticks(off):
-        parts.append(f'<line x1="{x:.1f}" y1="{TOP - 6}" x2="{x:.1f}" y2="{height - 8}" '
-                     f'stroke="#dddddd"/>')
-        parts.append(f'<text x="{x:.1f}" y="{TOP - 12}" font-size="10" '
-                     f'text-anchor="start" fill="#555555">{_e(label)}</text>')
+        parts.append(f'<line x1="{x:.1f}" y1="{TOP - (6 if label else 3)}" x2="{x:.1f}" '
+                     f'y2="{height - 8}" stroke="{"#dddddd" if label else "#eeeeee"}"/>')
+        if label:
+            parts.append(f'<text x="{x:.1f}" y="{TOP - 12}" font-size="10" '
+                         f'text-anchor="start" fill="#555555">{_e(label)}</text>')
     breaks = axis.breaks()
     for i, key in enumerate(order):
         row = marks.rows[key]
@@ -258,21 +317,26 @@ def picture(marks: Marks, suspects: list[Suspect], rows: int = 40) -> str:
             parts.append(f'<rect x="0" y="{y - ROW_H / 2:.1f}" width="{width}" '
                          f'height="{ROW_H}" fill="#f4f4f4"/>')
         weight = "bold" if key in suspects_keys else "normal"
-        name = row.name if len(row.name) <= 38 else row.name[:37] + "…"
-        parts.append(f'<text x="{LABEL_W - 8}" y="{y + 4:.1f}" font-size="12" '
+        name = short_name(row.name)
+        size = 12 if len(name) <= 30 else 11
+        shown = "" if row.total <= len(row.ts) else f", {len(row.ts)} drawn"
+        parts.append(f'<text x="{LABEL_W - 8}" y="{y + 4:.1f}" font-size="{size}" '
                      f'text-anchor="end" font-weight="{weight}" fill="#222222">{_e(name)}'
-                     f"<title>{_e(row.name)} ({row.total} events)</title></text>")
-        for j in range(len(row.ts)):
+                     f"<title>{_e(row.name)} ({row.total} events{shown})</title></text>")
+        for x, j, n in _stacks(row, axis):
             ts = row.ts[j]
             local = local_names.get(row.local[j], "?")
             service = service_names.get(row.service[j], "?")
             code = row.code[j]
-            x = axis.x(ts)
             stroke = "#000000" if code in (1, 2) else "#ffffff"
-            title = _e(f"{stamp(ts, off)} {local}: {service}: {_KIND_NAME[code]} "
+            what = f"{n} x " if n > 1 else ""
+            title = _e(f"{stamp(ts, off)} {local}: {service}: {what}{_KIND_NAME[code]} "
                        f"{row.name}")
             parts.append(_shape(shapes.get(service, "circle"), x, y,
                                 colors.get(local, "#000000"), stroke, title))
+            if n > 1:  # a stack: say how many
+                parts.append(f'<text class="n" x="{x + MARK_R + 1:.1f}" y="{y - 2:.1f}" '
+                             f'font-size="9" font-weight="bold" fill="{COUNT_COLOR}">{n}</text>')
     for x in breaks:  # the cuts, over the row stripes
         parts.append(f'<rect x="{x - 4:.1f}" y="{TOP - 6}" width="8" height="{height - TOP}" '
                      f'fill="#ffffff"/>')
@@ -280,6 +344,24 @@ def picture(marks: Marks, suspects: list[Suspect], rows: int = 40) -> str:
                      f'fill="#999999">//</text>')
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def _stacks(row: _Row, axis: Axis) -> list[tuple[float, int, int]]:
+    """(x, index of the first mark, count) per stack: marks of one local host, service and
+    verdict closer than STACK_PX are drawn once, with their number."""
+    out: list[tuple[float, int, int]] = []
+    open_: dict[tuple[int, int, int], int] = {}  # (local, service, code) -> index in out
+    for j in sorted(range(len(row.ts)), key=row.ts.__getitem__):
+        x = axis.x(row.ts[j])
+        key = (row.local[j], row.service[j], row.code[j])
+        k = open_.get(key)
+        if k is not None and x - out[k][0] < STACK_PX:
+            sx, first, n = out[k]
+            out[k] = (sx, first, n + 1)
+        else:
+            open_[key] = len(out)
+            out.append((x, j, 1))
+    return out
 
 
 def legend(marks: Marks) -> str:
@@ -291,7 +373,13 @@ def legend(marks: Marks) -> str:
     items.append("<br><b>Services:</b> ")
     for s, shp in shapes.items():
         items.append(f"{_e(s)} ({shp}) ")
-    items.append("<br>A dark outline marks a refused (or twisted) connection.</div>")
+    items.append("<br>A dark outline marks a refused (or twisted) connection; a number next "
+                 "to a mark counts the connections stacked there. Shapes are fixed per "
+                 "service")
+    if len(colors) > len(PALETTE):
+        items.append(f"; colours repeat beyond {len(PALETTE)} local hosts (a mark's tooltip "
+                     "names its host)")
+    items.append(".</div>")
     return "".join(items)
 
 
@@ -323,7 +411,7 @@ body { font-family: sans-serif; margin: 16px; color: #222; background: #fff; }
 h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 24px; }
 table { border-collapse: collapse; font-size: 12px; }
 td, th { border: 1px solid #ccc; padding: 3px 6px; vertical-align: top; text-align: left; }
-td.remote { font-weight: bold; }
+td.remote { font-weight: bold; max-width: 22em; overflow-wrap: anywhere; }
 pre { font-size: 11px; margin: 2px; white-space: pre-wrap; }
 .legend { font-size: 12px; margin: 6px 0; }
 .sw { display: inline-block; width: 10px; height: 10px; margin: 0 3px 0 8px; }
@@ -334,8 +422,9 @@ pre { font-size: 11px; margin: 2px; white-space: pre-wrap; }
 def page(stats: Stats, suspects: list[Suspect], marks: Marks, sources: int,
          rare: dict[str, str], title: str = "tcpwrap report") -> str:
     rows: list[str] = []
+    more: list[str] = []
     for i, s in enumerate(suspects, 1):
-        rows.extend(_finding_rows(i, s))
+        (rows if i <= OPEN_SUSPECTS else more).extend(_finding_rows(i, s))
     examples = "\n".join(f"{_e(src)}:{n}: {_e(text)}" for src, n, text in stats.examples)
     rare_text = ", ".join(f"{_e(k)} ({_e(v)})" for k, v in sorted(rare.items())) or "none"
     body = [
@@ -354,12 +443,18 @@ def page(stats: Stats, suspects: list[Suspect], marks: Marks, sources: int,
         picture(marks, suspects),
         f"<h2>Suspicious remote hosts ({len(suspects)})</h2>",
     ]
+    head = ("<table><tr><th>#</th><th>remote</th><th>total</th><th>finding</th>"
+            "<th>score</th><th>why</th><th>first / last</th><th>local hosts</th>"
+            "<th>services</th><th>evidence</th></tr>")
     if rows:
-        body.append("<table><tr><th>#</th><th>remote</th><th>total</th><th>finding</th>"
-                    "<th>score</th><th>why</th><th>first / last</th><th>local hosts</th>"
-                    "<th>services</th><th>evidence</th></tr>")
+        body.append(head)
         body.extend(rows)
         body.append("</table>")
+    if more:  # many suspects: the rest folded away
+        body.append(f'<details class="more"><summary>{len(suspects) - OPEN_SUSPECTS} more '
+                    f"suspects</summary>{head}")
+        body.extend(more)
+        body.append("</table></details>")
     else:
         body.append("<p>No suspicious remote hosts.</p>")
     for p in stats.problems:

@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 from tcpwrap.report.detect import Detector, rank
 from tcpwrap.report.model import CONNECT, REFUSED, Event, Stats
-from tcpwrap.report.render_html import PALETTE, Marks, host_colors, page
+from tcpwrap.report.render_html import (
+    COUNT_COLOR,
+    LABEL_W,
+    PALETTE,
+    PLOT_W,
+    SHAPES,
+    Axis,
+    Marks,
+    host_colors,
+    label_width,
+    page,
+    service_shape,
+    service_shapes,
+    short_name,
+)
 
 EVIL = '<script>alert(1)</script>"\'&<img src=x onerror=alert(2)>'
 
@@ -87,3 +102,49 @@ def test_a_domain_suspect_is_drawn_as_its_hosts() -> None:
 def test_invisible_characters_are_replaced_in_the_page() -> None:
     html = build([ev(i * 10.0, "a\u202eb.test\x1b", "h") for i in range(3)])
     assert "\u202e" not in html and "\x1b" not in html and "a?b.test?" in html
+
+
+def test_marks_at_one_spot_are_one_mark_with_a_count() -> None:
+    events = [ev(1000.0 + i * 0.05, "a.test", "h1") for i in range(11)]  # 11 in one second
+    events += [ev(5000.0, "a.test", "h1")]
+    svg = (html := build(events))[html.index("<svg"):html.index("</svg>")]
+    assert svg.count("<circle") == 2
+    assert f'fill="{COUNT_COLOR}">11</text>' in svg
+    assert "11 x connect a.test" in svg
+
+
+def test_service_shapes_are_the_same_in_every_report() -> None:
+    assert service_shapes(["finger"]) == {"finger": "circle"}
+    assert service_shapes(["aaa", "finger", "zzz"])["finger"] == "circle"
+    assert service_shape("telnet") == "square" and service_shape("ftp") == "triangle"
+    assert service_shape("weird-svc") == service_shape("weird-svc") in SHAPES
+
+
+def test_tick_labels_never_overlap_and_every_segment_has_ticks() -> None:
+    # 12 bursts a day apart, each an hour long: many segments, little room each
+    times = [day * 86400.0 + m * 60.0 for day in range(12) for m in range(0, 60, 5)]
+    axis = Axis(times, LABEL_W, PLOT_W)
+    ticks = axis.ticks(0)
+    labelled = [(x, text) for x, text in ticks if text]
+    for (x0, t0), (x1, _) in pairwise(labelled):
+        assert x0 + label_width(t0) + 7.9 <= x1, (t0, x0, x1)
+    for _, _, sx0, sx1 in axis.segments:
+        assert any(sx0 - 0.5 <= x <= sx1 + 0.5 for x, _ in ticks)
+    assert len(labelled) >= 4
+
+
+def test_long_host_names_keep_their_domain() -> None:
+    name = "a-very-long-dynamic-pool-name-192-0-2-7.customers.region.isp.example.net"
+    short = short_name(name)
+    assert len(short) == 36 and short.endswith("region.isp.example.net") and "…" in short
+    svg = (html := build([ev(i * 10.0, name, "h1") for i in range(3)]))[
+        html.index("<svg"):html.index("</svg>")]
+    assert f">{short}<title>{name} (3 events)</title>" in svg
+
+
+def test_many_suspects_are_folded_after_the_first_twenty() -> None:
+    events = [ev(i * 1000.0 + k, f"s{i}.test", "h1") for i in range(30) for k in range(3)]
+    html = build(events)
+    assert '<details class="more"><summary>10 more suspects</summary>' in html
+    head, folded = html.split('<details class="more">', 1)
+    assert head.count('class="remote"') == 20 and folded.count('class="remote"') == 10
