@@ -111,6 +111,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                    help="... at a period regular to within this fraction (default 0.1)")
     t.add_argument("--spoof-min", type=int, default=d.spoof_min, metavar="N",
                    help="spoof: name/address mismatch warnings needed (default 1)")
+    t.add_argument("--persist-days", type=int, default=d.persist_days, metavar="N",
+                   help="persistent: a host seen on this many days (default 3) ...")
+    t.add_argument("--persist-visits", type=int, default=d.persist_visits, metavar="N",
+                   help="... in this many visits, 30 min of quiet apart (default 6)")
     t.add_argument("--evidence", type=int, default=d.evidence, metavar="N",
                    help="evidence lines kept per finding (default 20)")
 
@@ -123,7 +127,8 @@ def thresholds(args: argparse.Namespace) -> Thresholds:
         raise ReportError(f"bad --night {args.night!r}: use START-END hours, e.g. 22-6") from None
     if not (0 <= start <= 24 and 0 <= end <= 24):
         raise ReportError(f"bad --night {args.night!r}: hours are 0-24")
-    for name in ("burst_count", "spread_hosts", "night_min", "retry_min", "spoof_min"):
+    for name in ("burst_count", "spread_hosts", "night_min", "retry_min", "spoof_min",
+                 "persist_days", "persist_visits"):
         if getattr(args, name) < 1:
             raise ReportError(f"--{name.replace('_', '-')} must be at least 1")
     if args.burst_count < 2 or args.spread_hosts < 2 or args.retry_min < 3:
@@ -143,6 +148,8 @@ def thresholds(args: argparse.Namespace) -> Thresholds:
         retry_min=args.retry_min,
         retry_tolerance=args.retry_tolerance,
         spoof_min=args.spoof_min,
+        persist_days=args.persist_days,
+        persist_visits=args.persist_visits,
         evidence=max(0, min(args.evidence, 10_000)),
     )
 

@@ -121,3 +121,34 @@ def test_filters_change_the_findings(capsys: pytest.CaptureFixture[str],
                     "--local", "svin01", str(fixtures / "paper_fig7.log"))
     doc = json.loads(out)
     assert all(f["first"] >= "1991-01-30T05:30:00" for f in doc["findings"])
+
+
+def test_a_file_without_wrapper_lines_says_why(capsys: pytest.CaptureFixture[str],
+                                               tmp_path: Path) -> None:
+    log = tmp_path / "messages"
+    log.write_text("".join(
+        f"Jun 17 07:{i % 60:02d}:00 honey sshd[{100 + i}]: Accepted password for root from "
+        f"192.0.2.{i % 250} port 22\n" if i % 3 else
+        f"Jun 17 07:{i % 60:02d}:01 honey CROND[{200 + i}]: (root) CMD (run-parts)\n"
+        for i in range(60)) + "garbage line 1\ngarbage line 22\n")
+    status, out, _ = run(capsys, "--tz", "UTC", "--year", "2005", str(log))
+    assert status == 0 and "0 connection records" in out
+    assert "Almost no connection records: 0 in 62 lines." in out
+    assert "sshd (40), CROND (20)" in out and "/var/log/secure" in out
+    # the unparsed lines are shown by shape, with their count
+    assert "        2x  " in out and ":61: garbage line 1" in out
+    _, out, _ = run(capsys, "--tz", "UTC", "--year", "2005", "--json", str(log))
+    assert "/var/log/secure" in json.loads(out)["note"]
+
+
+def test_persist_options(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    log = tmp_path / "slow.log"
+    log.write_text("".join(
+        f"Mar  {d} {h:02d}:00:00 gw in.telnetd[{d * 100 + h}]: refused connect from "
+        f"198.51.100.9 (198.51.100.9)\n" for d in (2, 3) for h in range(0, 24, 2)))
+    _, out, _ = run(capsys, "--tz", "UTC", "--year", "2026", "--json", str(log))
+    assert "persistent" not in {f["kind"] for f in json.loads(out)["findings"]}  # 2 days
+    _, out, _ = run(capsys, "--tz", "UTC", "--year", "2026", "--json", "--persist-days", "2",
+                    str(log))
+    [p] = [f for f in json.loads(out)["findings"] if f["kind"] == "persistent"]
+    assert p["remote"] == "198.51.100.9" and p["count"] == 24
