@@ -9,37 +9,43 @@ identical lines in one file are two connections.
 
 Hazards: each source is assumed to be in time order, as logs are; a source that is not still
 merges without error: disorder within a buffer of events is mended, beyond that its
-out-of-order lines come out late. Memory: one buffer per source; the duplicate filter keeps the
-keys of the current second only.
+out-of-order lines come out late. Memory: one buffer per source; the source of each local host
+(capped at _MAX_HOSTS: hosts beyond are never taken for duplicates); the duplicate filter keeps
+the keys of the current second only. `merge_batches` gives the same as sorted lists.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
 
 from tcpwrap.report.model import Event, Stats
 
 _BATCH = 512  # events buffered per source
+_MAX_HOSTS = 100_000  # local hosts whose source is remembered (past that: no duplicate check)
 
 _Key = tuple[str, str, int, str, str]
 
 
-def _batches(streams: Sequence[Iterator[Event]]) -> Iterator[list[Event]]:
+def _batches(streams: Sequence[Iterator[Event]],
+             note: Callable[[list[Event], int], None] | None = None) -> Iterator[list[Event]]:
     """All events of all streams in (time, source, line) order, as sorted lists.
 
     Each source is read in buffers of _BATCH events (each buffer sorted, which also mends small
     disorder inside a source). Every round emits, sorted, all buffered events up to the
     smallest last event of the buffers whose source is not yet exhausted: nothing still unread
     can sort before that. Sorting and bisecting run in C, which is why this beats heapq.merge.
+    `note(buffer, source)` sees every buffer as it is read.
     """
     iters = list(streams)
     bufs: list[list[Event]] = []
     done: list[bool] = []
-    for it in iters:
+    for i, it in enumerate(iters):
         buf = list(islice(it, _BATCH))
         buf.sort()
+        if note is not None:
+            note(buf, i)
         bufs.append(buf)
         done.append(len(buf) < _BATCH)
     while True:
@@ -68,6 +74,8 @@ def _batches(streams: Sequence[Iterator[Event]]) -> Iterator[list[Event]]:
             if not buf and not done[i]:
                 fresh = list(islice(iters[i], _BATCH))
                 fresh.sort()
+                if note is not None:
+                    note(fresh, i)
                 bufs[i] = fresh
                 done[i] = len(fresh) < _BATCH
 
@@ -86,47 +94,41 @@ def merge_batches(streams: Sequence[Iterator[Event]], stats: Stats) -> Iterator[
     if len(streams) == 1:
         yield from _batches(streams)
         return
-    # Events of one second are contiguous in the merged order: keys of that second suffice.
-    # A key maps to the source that gave it first, or, once repeated, to counts per source.
-    # Only local hosts logged by more than one source can have duplicates: the others skip,
-    # and a batch whose local hosts each have one source so far passes whole.
+    # Only local hosts logged by more than one source can have duplicates: a host is marked
+    # as soon as a buffer of a second source holds it (buffers are read ahead of the merge),
+    # and as long as no host is, batches pass whole. Events of one second are contiguous in
+    # the merged order: the keys of that second suffice. A key maps to the source that gave
+    # it first, or, once repeated, to counts per source.
+    source_of: dict[str, int] = {}  # local host -> the first source that logged it
+    multi: set[str] = set()  # local hosts logged by more than one source
+
+    def note(buf: list[Event], src: int) -> None:
+        for host in {e[5] for e in buf}:
+            first = source_of.get(host)
+            if first is None:
+                if len(source_of) < _MAX_HOSTS:
+                    source_of[host] = src
+            elif first != src:
+                multi.add(host)
+
     seen: dict[_Key, int | dict[int, int]] = {}
-    source_of: dict[str, int] = {}  # local host -> its only source, or -1 if several
     current = -1
-    for batch in _batches(streams):
-        pairs = {(e[5], e[1]) for e in batch}
-        hosts = {host for host, _ in pairs}
-        if len(hosts) == len(pairs) and all(source_of.get(h, s) == s for h, s in pairs):
-            for h, s in pairs:
-                source_of[h] = s
+    for batch in _batches(streams, note):
+        if not multi:
             yield batch
             continue
         out: list[Event] = []
         keep = out.append
-        for i, event in enumerate(batch):
-            src = event[1]
-            only = source_of.get(event[5])
-            if only == src:
+        for event in batch:
+            if event[5] not in multi:
                 keep(event)
                 continue
             second = int(event[0])
             if second != current:
                 current = second
                 seen.clear()
-            if only is None:
-                source_of[event[5]] = src
-            elif only >= 0:
-                # A second source for this host: from now on its records are compared. The
-                # first source's records of this second (in this batch) went by unrecorded.
-                source_of[event[5]] = -1
-                j = i
-                while j > 0 and int(batch[j - 1][0]) == second:
-                    j -= 1
-                for old in batch[j:i]:
-                    if old[5] == event[5]:
-                        _count(seen, (old[5], old[6], old[7], old[8], old[9]), old[1])
             key = (event[5], event[6], event[7], event[8], event[9])
-            if _count(seen, key, src):
+            if _count(seen, key, event[1]):
                 keep(event)
             else:
                 stats.duplicates += 1
