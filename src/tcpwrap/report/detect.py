@@ -126,12 +126,13 @@ _NEVER = -1e300  # "no time yet" in the time arrays
 class _Domain:
     """One remote domain: when, and by which of its hosts, each local host was last reached."""
 
-    __slots__ = ("members", "part", "remotes_max", "seen", "who")
+    __slots__ = ("crowded", "members", "part", "remotes_max", "seen", "who")
 
     def __init__(self, nlocal: int) -> None:
         self.seen = array("d", [_NEVER]) * nlocal  # local host index -> last time reached
         self.who: list[_Remote | None] = [None] * nlocal  # ... and by which remote host
         self.members: list[_Remote] = []  # its remote hosts (capped at _MAX_MEMBERS)
+        self.crowded = False  # more than _MAX_MEMBERS: not followed any more
         self.part: _Part | None = None
         self.remotes_max = 0
 
@@ -257,7 +258,7 @@ def remote_domain(name: str) -> str | None:
     return ".".join(parts[-2:])
 
 
-_MAX_MEMBERS = 1024  # remote hosts of a domain followed for its "active hosts" count
+_MAX_MEMBERS = 1024  # a domain with more remote hosts is not followed for domain spread
 _MAX_LOCALS = 4096  # local hosts tracked (a site, not the internet)
 
 
@@ -415,8 +416,17 @@ class Detector:
                 domain = self.domains[dname] = _Domain(n)
         r = self.remotes[key] = _Remote(name, self._ring, domain, n)
         r.first_event = e
-        if domain is not None and len(domain.members) < _MAX_MEMBERS:
-            domain.members.append(r)
+        if domain is not None:
+            if domain.crowded:
+                r.domain = None
+            elif len(domain.members) < _MAX_MEMBERS:
+                domain.members.append(r)
+            else:  # too big to be "a few hosts fanning out": no longer followed
+                domain.crowded = True
+                for m in domain.members:
+                    m.domain = None
+                domain.members = []
+                r.domain = None
         return r
 
     def _name(self, r: _Remote, name: str, addr: str | None, key: str) -> None:
@@ -491,7 +501,8 @@ class Detector:
     def _domain_spread(self, d: _Domain, e: Event) -> None:
         """Domain-level spread: a few hosts of one domain fanning out over many local hosts.
 
-        Called when a local host enters the domain's window. It needs >= spread_hosts local
+        Called when a local host enters the domain's window. A domain of more than
+        _MAX_MEMBERS remote hosts (an ISP's customers) is not followed at all. It needs >= spread_hosts local
         hosts reached, by at least two hosts of the domain but by fewer hosts than local hosts
         (someone visited more than one), and no more active hosts of the domain in the window
         than local hosts reached: a busy domain whose ordinary clients each use their own
