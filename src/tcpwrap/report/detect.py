@@ -501,12 +501,12 @@ class Detector:
     def _domain_spread(self, d: _Domain, e: Event) -> None:
         """Domain-level spread: a few hosts of one domain fanning out over many local hosts.
 
-        Called when a local host enters the domain's window. A domain of more than
-        _MAX_MEMBERS remote hosts (an ISP's customers) is not followed at all. It needs >= spread_hosts local
+        Called when a local host enters the domain's window. It needs >= spread_hosts local
         hosts reached, by at least two hosts of the domain but by fewer hosts than local hosts
         (someone visited more than one), and no more active hosts of the domain in the window
         than local hosts reached: a busy domain whose ordinary clients each use their own
-        local host is not "a few hosts fanning out".
+        local host is not "a few hosts fanning out". A domain of more than _MAX_MEMBERS
+        remote hosts (an ISP's customers) is not followed at all.
         """
         t = self.t
         cap = t.evidence

@@ -38,7 +38,7 @@ from datetime import datetime, timedelta, timezone
 
 from tcpwrap.proto.logrecord import ConnectionRecord, LogRecordError
 from tcpwrap.report.model import CONNECT, NOT_A_HOST, REFUSED, SPOOF, TWIST, Event, Stats
-from tcpwrap.report.sources import MONTHS, YearInference, Zone
+from tcpwrap.report.sources import MONTHS, ReportError, YearInference, Zone, parse_zone
 
 _STAMP = r"[A-Z][a-z][a-z] [ 0-3]\d [0-2]\d:[0-5]\d:[0-6]\d"
 _TAIL = r" ([^\s:\[\]]+):? ([^\s\[\]:]+)(?:\[(\d{1,10})\])?: "
@@ -539,25 +539,18 @@ class SourceParser:
             try:
                 if month is None:
                     raise ValueError(mon)
-                if zname[0] in "+-":
-                    digits = zname[1:].replace(":", "")
-                    sign = -1 if zname[0] == "-" else 1
-                    tz = timezone(sign * timedelta(hours=int(digits[:2]),
-                                                   minutes=int(digits[2:])))
+                tz = (parse_zone(zname) if zname[0] in "+-" else
+                      timezone(timedelta(hours=hours)) if hours is not None else None)
+                if tz is not None:
                     dt = datetime(int(year), month, int(day), int(hh), int(mm), int(ss),
                                   tzinfo=tz)
-                    when = (dt.timestamp(), int(sign * (int(digits[:2]) * 3600
-                                                        + int(digits[2:]) * 60)), int(hh))
-                elif hours is not None:
-                    tz = timezone(timedelta(hours=hours))
-                    dt = datetime(int(year), month, int(day), int(hh), int(mm), int(ss),
-                                  tzinfo=tz)
-                    when = (dt.timestamp(), hours * 3600, int(hh))
-                else:
+                    delta = dt.utcoffset()
+                    when = (dt.timestamp(), int(delta.total_seconds()) if delta else 0, int(hh))
+                else:  # a zone name that means nothing sure: the source's (or host's) zone
                     zone = self.host_zones.get(host, self.zone)
                     base, off = zone.to_epoch(int(year), month, int(day), int(hh), int(mm))
                     when = (base + int(ss), off, int(hh))
-            except (ValueError, OverflowError):
+            except (ValueError, OverflowError, ReportError):
                 self.stats.unparsed_line(self.name, lineno, line)
                 return None
             return self._message(*when, host, prog, pid, msg, line, lineno)
