@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple, cast
 
+from tcpwrap.policy.facts import PARANOID, UNKNOWN
+
 # Event.kind values
 CONNECT = "connect"
 REFUSED = "refused"
@@ -57,7 +59,7 @@ def verdict(event: Event) -> str | None:
 
 
 # tcpd's words for "no usable name / no peer": never a host of their own
-NOT_A_HOST = frozenset(("unknown", "paranoid"))
+NOT_A_HOST = frozenset((UNKNOWN, PARANOID))
 
 
 def remote_key(event: Event) -> str:
