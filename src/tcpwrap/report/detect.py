@@ -568,18 +568,31 @@ class Detector:
         out: list[Finding] = []
         for r in self.remotes.values():
             _settle(r)
-        burst_bar, burst_note = self._bar(
-            [max((b.count for b in r.bursts), default=0) if r.bursts else 0
-             for r in self.remotes.values()], t.burst_count)
-        nights = [r.night.count for r in self.remotes.values()
-                  if r.night is not None and r.night.count >= t.night_min]
-        night_bar, night_note = t.night_min, ""
-        if len(nights) > _COMMON * len(self.remotes):
-            night_bar, night_note = self._bar(
-                nights + [0] * (len(self.remotes) - len(nights)), t.night_min)
+        # bursts are compared with the other hosts' bursts on the same service (that of a
+        # burst's first connection): on an FTP server reconnecting clients are ordinary, ten
+        # fingers in a minute are not
+        largest: dict[str, list[int]] = {}
+        for r in self.remotes.values():
+            mine: dict[str, int] = {}
+            for b in r.bursts or ():
+                if b.first is not None:
+                    mine[b.first[6]] = max(mine.get(b.first[6], 0), b.count)
+            for service, n in mine.items():
+                largest.setdefault(service, []).append(n)
+        bars = {service: self._bar(counts, len(self.remotes), t.burst_count)
+                for service, counts in largest.items()}
+        nights: dict[str, list[int]] = {}  # the same for night-only hosts, per service
+        for r in self.remotes.values():
+            if r.night is not None and r.night.first is not None:
+                nights.setdefault(r.night.first[6], []).append(r.night.count)
+        night_bars = {service: self._bar(counts, len(self.remotes), t.night_min)
+                      for service, counts in nights.items()}
         for r in self.remotes.values():
             for b in r.bursts or ():
-                if b.count >= burst_bar and b.first is not None and b.last is not None:
+                if b.first is None or b.last is None:
+                    continue
+                burst_bar, burst_note = bars[b.first[6]]
+                if b.count >= burst_bar:
                     span = b.last.ts - b.first.ts
                     out.append(b.finding(
                         "burst", r.name, 2.0 * (1.0 + math.log2(b.count / t.burst_count)),
@@ -592,6 +605,9 @@ class Detector:
                     "spread", r.name, _spread_score(r.spread_max, t.spread_hosts),
                     f"reached {r.spread_max} local hosts within {_dur(t.spread_window)}",
                     names=r.aliases()))
+            night_bar, night_note = (night_bars[r.night.first[6]]
+                                     if r.night is not None and r.night.first is not None
+                                     else (t.night_min, ""))
             if r.night is not None and r.night.count >= night_bar:
                 out.append(r.night.finding(
                     "night", r.name, 1.0 + math.log2(r.night.count),
@@ -614,17 +630,18 @@ class Detector:
         out.sort(key=lambda f: (-f.score, f.first.ts, f.kind, f.remote))
         return out
 
-    def _bar(self, values: list[int], floor: int) -> tuple[int, str]:
-        """The count a host needs to stand out: `floor`, or, among >= _POPULATION hosts
-        where ordinary hosts reach it, twice what all but the top _COMMON of them reach;
-        with the words saying so."""
-        if len(values) < _POPULATION:
+    def _bar(self, values: list[int], hosts: int, floor: int) -> tuple[int, str]:
+        """The count a host needs to stand out: `floor`; but among >= _POPULATION hosts,
+        if more than _COMMON of them reach it (`values`: the counts of those that have any),
+        twice what all but the busiest _COMMON reach; with the words saying so."""
+        if hosts < _POPULATION or len(values) <= _COMMON * hosts:
             return floor, ""
-        values.sort()
-        typical = values[min(len(values) - 1, int(len(values) * (1 - _COMMON)))]
+        values = sorted(values)
+        rank = int(hosts * (1 - _COMMON)) - (hosts - len(values))  # among the zeros' tail
+        typical = values[max(0, min(len(values) - 1, rank))]
         if typical < floor:
             return floor, ""
-        return max(floor, 2 * typical), "; twice what the busiest 2% of hosts here do"
+        return 2 * typical, "; twice what the busiest 2% of hosts here do"
 
     def _persistent(self) -> list[Finding]:
         """Hosts that keep coming back: on >= persist_days days, in >= persist_visits visits.

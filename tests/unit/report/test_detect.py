@@ -346,3 +346,17 @@ def test_each_burst_is_its_own_finding() -> None:
     assert [(f.kind, f.count, f.last.ts - f.first.ts) for f in bursts] == [("burst", 4, 30)] * 3
     [suspect] = rank(bursts)
     assert suspect.score == round(bursts[0].score + 0.5 * math.log2(3), 2)
+
+
+def test_planted_actors_stand_out_on_a_busy_ftp_server(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, loggen: ModuleType) -> None:
+    # the busy server's ordinary ftp bursts and night-only clients raise the bar for ftp,
+    # not for the finger burst or the telnet owl: each actor is still found, no client is
+    hosts = ["ftp01", "host01", "host02", "host03", "host04"]
+    events = loggen.public_ftp(random.Random(10), days=3, clients=100) + loggen.plant(hosts)
+    paths = loggen.write_logs(tmp_path, events, {})
+    doc = report(capsys, "--tz", "UTC", "--year", "2026", *map(str, paths))
+    for remote, kind in loggen.ACTORS.items():
+        assert findings(doc, remote, kind), f"{remote} not found as {kind}"
+    flagged = {n for f in doc["findings"] for n in [f["remote"], *f["names"]]}
+    assert not {r for r in flagged if "example.net" in r or "example.org" in r}
