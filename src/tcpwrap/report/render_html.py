@@ -88,9 +88,13 @@ def service_shapes(services: Sequence[str]) -> dict[str, str]:
 
 
 def short_name(name: str, limit: int = 36) -> str:
-    """A long host name cut in the middle: its start and its domain stay readable."""
+    """A long host name cut in the middle: its start and its domain stay readable. In a row
+    label `ADDR (NAME)` the address is kept whole and the name is cut."""
     if len(name) <= limit:
         return name
+    addr, sep, rest = name.partition(" (")
+    if sep and rest.endswith(")") and len(addr) + 8 < limit:
+        return f"{addr} ({short_name(rest[:-1], limit - len(addr) - 3)})"
     tail = limit * 2 // 3
     return name[: limit - tail - 1] + "…" + name[-tail:]
 

@@ -137,6 +137,9 @@ def test_long_host_names_keep_their_domain() -> None:
     name = "a-very-long-dynamic-pool-name-192-0-2-7.customers.region.isp.example.net"
     short = short_name(name)
     assert len(short) == 36 and short.endswith("region.isp.example.net") and "…" in short
+    labelled = short_name(f"198.51.100.7 ({name})")
+    assert labelled.startswith("198.51.100.7 (") and labelled.endswith(".example.net)")
+    assert len(labelled) == 36
     svg = (html := build([ev(i * 10.0, name, "h1") for i in range(3)]))[
         html.index("<svg"):html.index("</svg>")]
     assert f">{short}<title>{name} (3 events)</title>" in svg
