@@ -21,6 +21,7 @@ import sys
 from contextlib import ExitStack
 
 from tcpwrap.drivers.environment import SystemEnvironment
+from tcpwrap.drivers.gcpause import paused_gc
 from tcpwrap.drivers.tables import load_policy
 from tcpwrap.errors import TcpwrapError
 from tcpwrap.policy.rules import Language, Policy
@@ -105,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
     # Logs repeat clients: the work per record is one look-up of what the log said.
     memo: dict[tuple[str, str, str | None, str | None, str], tuple[Fields, Outcome, Replayed]]
     memo = {}
-    with ExitStack() as stack:
+    # paused_gc: the memo and the flip groups grow by the hundred thousand and stay alive; the
+    # cyclic collector would walk them again and again for nothing (nothing here makes cycles).
+    with ExitStack() as stack, paused_gc():
         for event in events(paths, stats, stack, year=args.year, tz=args.tz):
             key = (event.daemon, event.remote, event.addr, event.user, event.kind)
             known = memo.get(key)
