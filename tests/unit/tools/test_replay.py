@@ -226,3 +226,40 @@ def test_hostile_log_text_is_escaped(capsys: pytest.CaptureFixture[str], tmp_pat
         b"Nov 27 01:02:03 h in.fingerd[1]: connect from 192.0.2.1 (192.0.2.1)\x1b[31m\n")
     status, out, _ = replay(capsys, *args, str(log))
     assert status == 1 and "\x1b" not in out
+
+
+def test_paper_figure_9_booby_trap_classic_language(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The paper's tftp log names the daemon `tftpd` (argv[0] as the wrapper logged it): the
+    # tables must match it as logged. Figure 9 written for `tftpd` refuses all six requests of
+    # E40-008-8.MIT.EDU again (the booby trap's shell command is not run by a replay) ...
+    fig9 = ROOT / "examples" / "paper-fig9"
+    allow = (fig9 / "hosts.allow").read_text().replace("in.tftpd", "tftpd")
+    deny = (fig9 / "hosts.deny").read_text().replace("in.tftpd", "tftpd")
+    args = tables(tmp_path, allow, deny)
+    log = str(LOGS / "paper_tftp.log")
+    status, doc = replay_json(capsys, *args, "--language", "classic", "--year", "1992", log)
+    assert (status, doc["summary"]["unchanged"], doc["summary"]["records"]) == (0, 6, 6)
+    # ... while the tables as shipped (`in.tftpd`) would let every one of them through.
+    args = ["--allow", str(fig9 / "hosts.allow"), "--deny", str(fig9 / "hosts.deny")]
+    status, doc = replay_json(capsys, *args, "--language", "classic", "--year", "1992", log)
+    assert (status, doc["summary"]["to_granted"]) == (1, 6)
+    assert {f["rule"] for f in doc["flips"]} == {None}
+
+
+def test_memory_is_bounded_and_counts_stay_exact(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tcpwrap.tools import replay_tally
+
+    monkeypatch.setattr(replay_tally, "MAX_FLIPS", 3)
+    args = tables(tmp_path, "", "ALL: ALL\n")
+    log = tmp_path / "many.log"
+    log.write_text("".join(
+        f"Nov 27 01:02:03 h in.fingerd[1]: connect from 192.0.2.{i} (192.0.2.{i})\n"
+        for i in range(1, 11)))
+    status, doc = replay_json(capsys, *args, str(log))
+    assert status == 1
+    assert doc["summary"]["to_denied"] == 10
+    assert len(doc["flips"]) == 3 and doc["flips_not_listed"] == 7
