@@ -31,6 +31,7 @@ CLIENTS = [
 DAEMONS = ["ALL", "in.fingerd", "in.telnetd", "in.*", "ALL EXCEPT in.fingerd", "sshd"]
 OPTIONS = [
     "", ": allow", ": deny", ": spawn /bin/true", ": severity auth.info", ": twist /bin/false",
+    ": spawn echo %n %u : deny", ": rfc931 : allow",
 ]
 RECORD_DAEMONS = ["in.fingerd", "in.telnetd", "sshd"]
 ADDRS = ["192.0.2.1", "192.0.2.5", "192.0.2.200", "10.1.2.3", "2001:db8::1", "198.51.100.1"]

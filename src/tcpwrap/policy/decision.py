@@ -76,6 +76,9 @@ class NeedRequest:
     command: str | None = None  # the aclexec command
     actions: tuple[Action, ...] = ()  # actions due before the aclexec runs
     key: object = None
+    # Asked while the deciding rule's options (or classic command) run, for a % expansion or
+    # `rfc931`: the rule is chosen, the answer changes no verdict (tcpwrap replay uses this).
+    acting: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,7 +111,7 @@ class _Run:
     """One pass of hosts_access over the request; see the module docstring."""
 
     __slots__ = (
-        "aclexec_count", "aclexec_failed", "aclexec_passed", "action_origins", "actions",
+        "aclexec_count", "aclexec_failed", "aclexec_passed", "acting", "action_origins", "actions",
         "allow_priority", "daemon_text", "delegated", "deny_priority", "diagnostics", "env",
         "evaluation", "file_stack", "header", "hosts", "ident_timeout", "identable", "lookups",
         "mode", "origin", "pid", "user_text",
@@ -141,6 +141,7 @@ class _Run:
         self.aclexec_count = 0
         self.delegated = False
         self.header: list[tuple[str, str, int]] = []
+        self.acting = False  # the deciding rule is chosen; its options (or command) run
 
     # ------------------------------------------------------------------ facts (MatchContext)
 
@@ -148,6 +149,9 @@ class _Run:
         facts = self.evaluation.facts
         if key in facts:
             return facts[key]
+        if self.acting:
+            request = NeedRequest(request.need, request.timeout, request.command,
+                                  request.actions, request.key, acting=True)
         raise _Restart(request)
 
     def daemon(self) -> str:
@@ -444,6 +448,7 @@ class _Run:
             return NO_MATCH, None
         if self.mode.verbose:
             self._debug(f"matched:  {table.path} line {matched.origin.line}")
+        self.acting = True
         result = MATCH
         if matched.third is not None:
             if matched.options is not None:
@@ -453,6 +458,7 @@ class _Run:
                 if self.aclexec_failed:
                     self.diagnostics.append(Diagnostic(Kind.INFO, "aclexec returned 1"))
                     result = NO_MATCH
+                    self.acting = False  # Debian: the scan goes on, rules are matched again
             elif self.evaluation.policy.language is Language.CLASSIC:
                 command = percent_x(matched.third, self)
                 self._act(Spawn(command, "classic"))

@@ -25,7 +25,7 @@ from tcpwrap._record import record as dataclass
 from tcpwrap.errors import Origin
 from tcpwrap.policy.decision import Connection, Endpoint, Mode, NeedRequest, Verdict
 from tcpwrap.policy.environment import NO_ENVIRONMENT, Environment
-from tcpwrap.policy.facts import NameLookup, Need
+from tcpwrap.policy.facts import NameLookup, Need, UnknownName
 from tcpwrap.policy.match import Evaluation
 from tcpwrap.policy.rules import Policy
 
@@ -72,6 +72,17 @@ MISSING_OF_NEED = {
     Need.SERVER_ADDR: Missing.SERVER_ADDR,
     Need.SERVER_PORT: Missing.SERVER_PORT,
     Need.ACLEXEC: Missing.ACLEXEC,
+}
+
+
+# What is supplied for a fact asked for by the deciding rule's options ("no answer").
+ACTING_ANSWERS: dict[Need, NameLookup | None] = {
+    Need.CLIENT_NAME: NameLookup(UnknownName()),
+    Need.SERVER_NAME: NameLookup(UnknownName()),
+    Need.CLIENT_USER: None,
+    Need.CLIENT_ADDR: None,
+    Need.SERVER_ADDR: None,
+    Need.SERVER_PORT: None,
 }
 
 
@@ -185,8 +196,12 @@ class Replayer:
 
     def _answer(
         self, request: NeedRequest, addr: str | None, name: str | None
-    ) -> Missing | NameLookup | str:
+    ) -> Missing | NameLookup | str | None:
         need = request.need
+        if request.acting and need in ACTING_ANSWERS:
+            # For a % expansion or `rfc931` of the deciding rule: the verdict is made, and
+            # tcpd's lookup (which the log did not record) would change only that text.
+            return ACTING_ANSWERS[need]
         lookups = self.lookups
         if lookups is not None:
             if need is Need.CLIENT_NAME and addr is not None:

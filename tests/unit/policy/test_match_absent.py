@@ -106,3 +106,54 @@ def test_need_request_for_addresses_has_a_key() -> None:
     evaluation.supply("10.1.2.3")
     assert evaluation.next_need() is None
     assert evaluation.decision.verdict is Verdict.DENY
+
+
+def first_request(
+    allow: str, deny: str, connection: Connection, mode: object = None
+) -> NeedRequest:
+    from tcpwrap.policy.decision import Mode
+
+    run_mode = mode if isinstance(mode, Mode) else Mode(dry_run=False)
+    evaluation = Evaluation(policy(allow, deny), connection, run_mode, use_index=False)
+    request = evaluation.next_need()
+    assert request is not None
+    return request
+
+
+def address_only() -> Connection:
+    return Connection(
+        "in.fingerd",
+        client=Endpoint(addr="192.0.2.1", resolvable=True, ask_absent=True),
+        server=Endpoint(resolvable=True, ask_absent=True),
+        identable=True,
+    )
+
+
+def test_needs_of_the_deciding_rules_options_say_so() -> None:
+    # matching reads the name: not acting
+    request = first_request("ALL: .example.org\n", "", address_only())
+    assert (request.need, request.acting) == (Need.CLIENT_NAME, False)
+    request = first_request("ALL: root@ALL\n", "", address_only())
+    assert (request.need, request.acting) == (Need.CLIENT_USER, False)
+    # the deciding rule's expansions: acting (its verdict is chosen already)
+    request = first_request("ALL: 192.0.2.1: spawn echo %n\n", "", address_only())
+    assert (request.need, request.acting) == (Need.CLIENT_NAME, True)
+    request = first_request("", "ALL: ALL: twist echo %u\n", address_only())
+    assert (request.need, request.acting) == (Need.CLIENT_USER, True)
+    request = first_request("ALL: ALL: rfc931\n", "", address_only())
+    assert (request.need, request.acting) == (Need.CLIENT_USER, True)
+
+
+def test_debian_aclexec_fall_through_matches_again_not_acting() -> None:
+    from tcpwrap.policy.decision import AclExecResult, Mode
+
+    debian = Mode(dry_run=False, debian_aclexec=True)
+    evaluation = Evaluation(
+        policy("ALL: ALL: aclexec /bin/false\n", "ALL: .example.org\n"), address_only(), debian,
+        use_index=False,
+    )
+    request = evaluation.next_need()
+    assert request is not None and (request.need, request.acting) == (Need.ACLEXEC, True)
+    evaluation.supply(AclExecResult(1, 1))  # failed: Debian goes on to the deny table
+    request = evaluation.next_need()
+    assert request is not None and (request.need, request.acting) == (Need.CLIENT_NAME, False)

@@ -263,3 +263,24 @@ def test_memory_is_bounded_and_counts_stay_exact(
     assert status == 1
     assert doc["summary"]["to_denied"] == 10
     assert len(doc["flips"]) == 3 and doc["flips_not_listed"] == 7
+
+
+def test_expansions_in_the_deciding_rules_options_change_no_verdict(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # %n and %u make tcpd look up the name and ask ident, but only for the spawned text: the
+    # rule is chosen already, so the record is decided (while a rule matching a name is not).
+    args = tables(tmp_path, "ALL: 192.0.2.1: spawn echo %n %u\n",
+                  "ALL: 192.0.2.2: twist echo %u\nALL: .example.org\n")
+    log = tmp_path / "o.log"
+    log.write_text(
+        "Nov 27 01:02:03 h in.fingerd[1]: connect from 192.0.2.1 (192.0.2.1)\n"
+        "Nov 27 01:02:04 h in.fingerd[1]: connect from 192.0.2.2 (192.0.2.2)\n"
+        "Nov 27 01:02:05 h in.fingerd[1]: connect from 192.0.2.3 (192.0.2.3)\n"
+    )
+    status, doc = replay_json(capsys, *args, str(log))
+    assert doc["summary"] == {
+        "records": 3, "unchanged": 1, "to_denied": 1, "to_granted": 0, "undecidable": 1}
+    assert doc["undecidable_reasons"] == {"client host name not logged": 1}
+    assert [(f["client_addr"], f["new"]) for f in doc["flips"]] == [("192.0.2.2", "twist")]
+    assert status == 1
