@@ -171,7 +171,9 @@ def run(args: argparse.Namespace) -> int:
         counts[source] += 1
         if old.outcome is None or new.outcome is None:
             counts["undecidable"] += 1
-            reasons[old.missing or new.missing or Missing.ACLEXEC] += 1
+            missing = old.missing if old.outcome is None else new.missing
+            assert missing is not None  # a Replayed without an outcome says what was missing
+            reasons[missing] += 1
             return
         if old.outcome is new.outcome:
             return

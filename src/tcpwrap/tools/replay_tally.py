@@ -83,7 +83,8 @@ class Tally:
         new = replayed.outcome
         if new is None:
             self.undecidable += 1
-            reason = replayed.missing or Missing.ACLEXEC
+            reason = replayed.missing
+            assert reason is not None  # a Replayed without an outcome says what was missing
             self.reasons[reason] += 1
             shown = self.reason_examples.setdefault(reason, [])
             if len(shown) < MAX_REASON_EXAMPLES:

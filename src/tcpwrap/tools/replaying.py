@@ -88,7 +88,8 @@ ACTING_ANSWERS: dict[Need, NameLookup | None] = {
 
 @dataclass(frozen=True, slots=True)
 class Replayed:
-    """One record decided again: an outcome and its deciding rule, or what was missing."""
+    """One record decided again: an outcome and its deciding rule, or (outcome None) what was
+    missing."""
 
     outcome: Outcome | None  # None: undecidable
     origin: Origin | None = None  # the deciding rule (None: no rule matched)
