@@ -8,9 +8,10 @@ the matcher stop with a `Need` (client name, client address, user, server name, 
 port, an aclexec exit status). Without `Lookups` that need ends the replay of the record as
 *undecidable*, with the need as the reason (a need of the deciding rule's options, a %
 expansion or `rfc931`, changes no verdict and gets "no answer"); with `Lookups` a client name
-or address is asked of DNS (reverse + double-reverse for a name, forward for an address: exactly one address or
-undecidable). The ident user is never asked: RFC 1413 identifies a live connection, and the
-logged one is gone. Results are memoised per distinct field tuple (logs repeat clients).
+or address is asked of DNS (reverse + double-reverse for a name, forward for an address:
+exactly one address or undecidable). The ident user is never asked: RFC 1413 identifies a
+live connection, and the logged one is gone. Results are memoised per distinct field tuple
+(logs repeat clients).
 
 Hazards: every field comes from a log and is hostile; it is only compared by the engine (and
 truncated there as tcpd truncates). DNS answers today may differ from those the wrapper got.
