@@ -27,7 +27,7 @@ from tcpwrap.errors import TcpwrapError
 from tcpwrap.policy.rules import Language, Policy
 from tcpwrap.report.model import Stats
 from tcpwrap.report.render_text import clean
-from tcpwrap.tools.replay_logs import Describe, Fields, events
+from tcpwrap.tools.replay_logs import Describe, Fields, events, ordered
 from tcpwrap.tools.replay_tally import Tally, json_text, text
 from tcpwrap.tools.replaying import (
     MEMO_LIMIT,
@@ -97,7 +97,7 @@ def lookups_of(args: argparse.Namespace) -> Lookups | None:
 def run(args: argparse.Namespace) -> int:
     policy = read_policy(args.allow, args.deny, Language(args.language))
     replayer = Replayer(policy, SystemEnvironment(), lookups_of(args))
-    paths: list[str] = args.logs or ["-"]
+    paths = ordered(args.logs or ["-"])
     stats = Stats()
     tally = Tally(paths)
     decide = replayer.decide

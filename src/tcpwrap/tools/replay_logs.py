@@ -17,14 +17,16 @@ nothing is raised for log content. A bad --year or --tz raises ReportError.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from datetime import datetime
 
 from tcpwrap._record import record as dataclass
 from tcpwrap.report.merge import merge
 from tcpwrap.report.model import CONNECT, NOT_A_HOST, REFUSED, TWIST, Event, Stats
 from tcpwrap.report.parse import SourceParser
+from tcpwrap.report.rotation import first_years, rotation_order
 from tcpwrap.report.sources import ReportError, YearInference, Zone, open_source, read_lines
 from tcpwrap.tools.replaying import Outcome, is_address
 
@@ -98,12 +100,28 @@ def logged_records(
             yield Logged(daemon, addr, name, user, old, event)
 
 
+def ordered(paths: list[str]) -> list[str]:
+    """The logs in the order they are read (a rotated set oldest first, as report reads it):
+    `Event.src` indexes this list."""
+    return rotation_order(paths)
+
+
 def events(
     paths: list[str], stats: Stats, stack: ExitStack, *, year: str | None, tz: str | None
 ) -> Iterator[Event]:
-    """Every event of `paths` (the report's parsers and merge), in time order."""
+    """Every event of `paths` (in `ordered()` order) in time order, read as `tcpwrap report`
+    reads them: its readers, its year inference (per rotated set when no --year is given),
+    parsers and merge."""
     zone = Zone(tz or "local")
     first_year = year_of(year)
+    planned: dict[str, int] = {}
+    if first_year is None:
+        mtimes: dict[str, float] = {}
+        for path in paths:
+            if path != "-":
+                with suppress(OSError):  # reported when it is opened
+                    mtimes[path] = os.stat(path).st_mtime
+        planned = first_years(list(mtimes), mtimes, dict.fromkeys(mtimes, zone))
     streams: list[Iterator[Event]] = []
     for i, path in enumerate(paths):
         try:
@@ -113,7 +131,8 @@ def events(
             continue
         if path != "-":
             stack.callback(stream.close)
-        years = YearInference(datetime.fromtimestamp(ref, zone.tz), first_year)
+        years = YearInference(
+            datetime.fromtimestamp(ref, zone.tz), first_year or planned.get(path))
         lines = read_lines(stream, stats.problems, path)
         streams.append(SourceParser(i, path, years, zone, stats).events(lines))
     return merge(streams, stats)

@@ -284,3 +284,27 @@ def test_expansions_in_the_deciding_rules_options_change_no_verdict(
     assert doc["undecidable_reasons"] == {"client host name not logged": 1}
     assert [(f["client_addr"], f["new"]) for f in doc["flips"]] == [("192.0.2.2", "twist")]
     assert status == 1
+
+
+def test_a_rotated_set_is_read_as_report_reads_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # messages.1 (older, December) and messages (January), both last written on 2 Jan 2027:
+    # the older file's year comes from the newer one's first line, as in `tcpwrap report`.
+    import os
+    from datetime import UTC, datetime
+
+    args = tables(tmp_path, "", "in.fingerd: 192.0.2.1\n")
+    older, newer = tmp_path / "messages.1", tmp_path / "messages"
+    older.write_text("Dec 31 23:59:00 h in.fingerd[1]: connect from 192.0.2.1 (192.0.2.1)\n")
+    newer.write_text("Jan  1 00:01:00 h in.fingerd[2]: connect from 192.0.2.1 (192.0.2.1)\n")
+    stamp = datetime(2027, 1, 2, tzinfo=UTC).timestamp()
+    for path in (older, newer):
+        os.utime(path, (stamp, stamp))
+    status, doc = replay_json(capsys, *args, str(newer), str(older))
+    assert status == 1
+    [flip] = doc["flips"]
+    assert (flip["count"], flip["first"], flip["last"]) == (
+        2, "2026-12-31T23:59:00+00:00", "2027-01-01T00:01:00+00:00")
+    assert flip["examples"][0].startswith(f"{older}:1: Dec 31")
+    assert doc["sources"] == [str(older), str(newer)]
