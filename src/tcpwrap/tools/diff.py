@@ -30,7 +30,7 @@ from tcpwrap.policy.rules import Language, Rule, Table
 from tcpwrap.policy.sample import sample
 from tcpwrap.report.model import NOT_A_HOST, Stats  # tcpd's words for "no usable name"
 from tcpwrap.report.render_text import clean
-from tcpwrap.tools.replay import ReplayError, add_common, lookups_of, read_policy
+from tcpwrap.tools.replay import ReplayError, add_common, lookups_of, read_policy, warn_tables
 from tcpwrap.tools.replay_logs import logged_records, ordered
 from tcpwrap.tools.replay_tally import rule_text
 from tcpwrap.tools.replaying import Missing, Replayed, Replayer
@@ -157,6 +157,8 @@ def run(args: argparse.Namespace) -> int:
     language = Language(args.language)
     old_policy = read_policy(old_allow, old_deny, language)
     new_policy = read_policy(new_allow, new_deny, language)
+    warn_tables(old_policy, "diff")
+    warn_tables(new_policy, "diff")
     env = SystemEnvironment()
     lookups = lookups_of(args)
     changes = rule_changes("allow", old_policy.allow, new_policy.allow) + rule_changes(

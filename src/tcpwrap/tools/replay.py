@@ -86,6 +86,18 @@ def read_policy(allow: str, deny: str, language: Language) -> Policy:
     return policy
 
 
+def warn_tables(policy: Policy, command: str) -> None:
+    """What tcpd would log about the tables (skipped lines, a table cut short) on stderr: a
+    replay under tables that lose rules should say so (`tcpwrap check` says more)."""
+    for table in (policy.allow, policy.deny):
+        for _, note in table.notes:
+            sys.stderr.write(f"tcpwrap {command}: {clean(note.render())}\n")
+        if table.stop is not None:
+            sys.stderr.write(
+                f"tcpwrap {command}: warning: {table.path}, line {table.stop.line}: missing "
+                "newline or line too long: all the subsequent rules will be ignored\n")
+
+
 def lookups_of(args: argparse.Namespace) -> Lookups | None:
     if not args.lookups:
         return None
@@ -96,6 +108,7 @@ def lookups_of(args: argparse.Namespace) -> Lookups | None:
 
 def run(args: argparse.Namespace) -> int:
     policy = read_policy(args.allow, args.deny, Language(args.language))
+    warn_tables(policy, "replay")
     replayer = Replayer(policy, SystemEnvironment(), lookups_of(args))
     paths = ordered(args.logs or ["-"])
     stats = Stats()

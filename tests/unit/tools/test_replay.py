@@ -308,3 +308,18 @@ def test_a_rotated_set_is_read_as_report_reads_it(
         2, "2026-12-31T23:59:00+00:00", "2027-01-01T00:01:00+00:00")
     assert flip["examples"][0].startswith(f"{older}:1: Dec 31")
     assert doc["sources"] == [str(older), str(newer)]
+
+
+def test_table_problems_are_shown_and_decided_as_tcpd_does(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A rule without ":" is skipped; a last line without newline stops the table, and a deny
+    # table that stops denies (fail closed): the replay says so and decides so.
+    args = tables(tmp_path, "", "in.fingerd 192.0.2.1\nALL: 10.\nALL: 192.0.2.9")
+    log = tmp_path / "a.log"
+    log.write_text("Nov 27 01:02:03 h in.fingerd[1]: connect from 192.0.2.1 (192.0.2.1)\n")
+    status, out, err = replay(capsys, *args, str(log))
+    assert status == 1 and "to denied            1" in out
+    deny = tmp_path / "hosts.deny"
+    assert f"warning: {deny}, line 1: missing \":\" separator" in err
+    assert f"{deny}, line 2: missing newline or line too long" in err
