@@ -196,13 +196,16 @@ class _Open:
     then `EXIT: svc pid=N duration=D` (the parent). Released as one Event when EXIT comes,
     or when the log has gone `_HOLD` seconds on."""
 
-    __slots__ = ("closed", "event", "key", "kind")
+    __slots__ = ("closed", "event", "key", "kind", "service")
 
     def __init__(self, key: tuple[str, int], event: Event) -> None:
         self.key = key
         self.event = event
         self.kind = event.kind
         self.closed = False
+        # xinetd's service id as START/FAIL named it: a refusal of another service from the
+        # same pid (a reused pid) is another connection
+        self.service = event.daemon
 
 
 class SourceParser:
@@ -368,7 +371,8 @@ class SourceParser:
             service, addr = m.groups()
             key = (host, int(pid)) if pid and pid.isdigit() and len(pid) < 11 else None
             o = self._open.get(key) if key is not None else None
-            if o is not None and o.event.addr == _unmap(addr) and ts - o.event[0] <= _HOLD:
+            if (o is not None and o.service == service and o.event.addr == _unmap(addr)
+                    and ts - o.event[0] <= _HOLD):
                 o.kind = REFUSED  # the child's refusal of the connection START announced
                 return None
             event = self._event(ts, off, hour, host, service, pid, REFUSED, addr, addr, line,

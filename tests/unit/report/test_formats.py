@@ -122,6 +122,16 @@ def test_xinetd_records_of_one_connection_are_one_record(fixtures: Path) -> None
     assert [e.ts for e in events] == sorted(e.ts for e in events)  # still in line order
 
 
+def test_xinetd_refusals_of_two_services_from_one_pid_are_two_records() -> None:
+    lines = [
+        "Nov 27 01:02:03 gw xinetd[77]: FAIL: ftp libwrap from=192.0.2.5",
+        "Nov 27 01:02:04 gw xinetd[77]: libwrap refused connection to telnet from 192.0.2.5",
+    ]
+    parser = SourceParser(0, "x", YearInference(REF, 2026), Zone("UTC"), Stats())
+    got = [(e.service, e.kind) for e in parser.events(lines)]
+    assert got == [("ftp", REFUSED), ("telnet", REFUSED)]
+
+
 def test_xinetd_join_is_bounded(fixtures: Path) -> None:
     # 10,000 STARTs whose EXIT never comes: held at most _MAX_HELD events, none lost
     lines = [f"Nov 27 01:02:03 gw xinetd[77]: START: telnet pid={i} from=192.0.2.1"
