@@ -25,6 +25,7 @@ from datetime import datetime
 from itertools import chain
 
 from tcpwrap.report.detect import Detector, Thresholds, rank
+from tcpwrap.report.inputs import Inputs
 from tcpwrap.report.merge import merge_batches
 from tcpwrap.report.model import Event, Stats
 from tcpwrap.report.parse import SourceParser
@@ -32,8 +33,7 @@ from tcpwrap.report.query import VERDICTS, Query, parse_time
 from tcpwrap.report.render_html import Marks, page
 from tcpwrap.report.render_json import render as render_json
 from tcpwrap.report.render_text import clean, summary, timeline
-from tcpwrap.report.rotation import first_years, rotation_order
-from tcpwrap.report.sources import ReportError, YearInference, Zone, open_source, read_lines
+from tcpwrap.report.sources import ReportError, YearInference
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -154,44 +154,6 @@ def thresholds(args: argparse.Namespace) -> Thresholds:
     )
 
 
-def _per_file(values: list[str], what: str) -> tuple[str | None, dict[str, str]]:
-    """`[FILE=]VALUE` options → (default, {file: value})."""
-    default: str | None = None
-    per: dict[str, str] = {}
-    for v in values:
-        path, sep, value = v.rpartition("=")
-        if not value:
-            raise ReportError(f"bad {what} {v!r}")
-        if sep:
-            per[path] = value
-        else:
-            default = value
-    return default, per
-
-
-def _year(text: str | None) -> int | None:
-    if text is None:
-        return None
-    if not text.isdigit() or not 1 <= int(text) <= 9999:
-        raise ReportError(f"bad year {text!r}")
-    return int(text)
-
-
-def _planned_years(paths: list[str], year_per_file: dict[str, str], default_year: str | None,
-                   zones: dict[str, Zone], default_zone: Zone) -> dict[str, int]:
-    """Years of the first classic line of the files whose year is not given (rotation.py)."""
-    if default_year is not None:
-        return {}
-    mtimes: dict[str, float] = {}
-    for p in paths:
-        if p != "-" and p not in year_per_file:
-            try:
-                mtimes[p] = os.stat(p).st_mtime
-            except OSError:
-                continue  # reported when it is opened
-    return first_years(list(mtimes), mtimes, {p: zones.get(p, default_zone) for p in mtimes})
-
-
 class _Progress:
     """Counts lines and redraws one stderr status line at most twice a second."""
 
@@ -225,13 +187,9 @@ class _Progress:
 
 def run(args: argparse.Namespace) -> int:
     limits = thresholds(args)
-    paths: list[str] = rotation_order(args.files or ([] if args.redis else ["-"]))
-    default_tz, tz_per_key = _per_file(args.tz, "--tz")
-    default_year, year_per_file = _per_file(args.year, "--year")
-    # --tz X=ZONE: X is an input file, or else the local host whose lines are in ZONE
-    zones = {p: Zone(z) for p, z in tz_per_key.items() if p in paths}
-    host_zones = {h: Zone(z) for h, z in tz_per_key.items() if h not in paths}
-    default_zone = Zone(default_tz or "local")
+    inputs = Inputs.build(args.files or ([] if args.redis else ["-"]), args.year, args.tz)
+    host_zones = inputs.host_zones
+    default_zone = inputs.default_zone
     query = Query.build(
         since=parse_time(args.since, default_zone.tz) if args.since else None,
         until=parse_time(args.until, default_zone.tz) if args.until else None,
@@ -241,30 +199,13 @@ def run(args: argparse.Namespace) -> int:
         verdicts=args.verdict,
     )
     stats = Stats(max_examples=max(0, min(args.examples, 1000)))
-    planned = _planned_years(paths, year_per_file, default_year, zones, default_zone)
     show_progress = args.progress == "always" or (
         args.progress == "auto" and sys.stderr.isatty())
     progress = _Progress() if show_progress else None
     status = 0
     with ExitStack() as stack:
-        streams: list[Iterator[Event]] = []
-        for i, path in enumerate(paths):
-            try:
-                stream, ref = open_source(path)
-            except OSError as exc:
-                stats.problems.append(f"{path}: cannot open: {exc.strerror or exc}")
-                continue
-            if path != "-":
-                stack.callback(stream.close)
-            zone = zones.get(path, default_zone)
-            ref_dt = datetime.fromtimestamp(ref, zone.tz)
-            first_year = _year(year_per_file.get(path, default_year)) or planned.get(path)
-            years = YearInference(ref_dt, first_year)
-            lines = read_lines(stream, stats.problems, path)
-            if progress is not None:
-                lines = progress.wrap(lines)
-            streams.append(SourceParser(i, path, years, zone, stats, host_zones).events(lines))
-        for j, url in enumerate(args.redis, len(paths)):
+        streams = inputs.streams(stats, stack, None if progress is None else progress.wrap)
+        for j, url in enumerate(args.redis, len(inputs.paths)):
             from tcpwrap.fleet.settings import shown_url
             from tcpwrap.report.fleetsource import fleet_lines
 
@@ -315,7 +256,7 @@ def run(args: argparse.Namespace) -> int:
     suspects = rank(findings)
     rare = detector.rare_services()
     if args.html:
-        text = page(stats, suspects, marks or Marks(), len(paths) + len(args.redis), rare)
+        text = page(stats, suspects, marks or Marks(), len(inputs.paths) + len(args.redis), rare)
         try:
             with open(args.html, "w", encoding="utf-8") as out:
                 out.write(text)
@@ -324,7 +265,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         _emit(render_json(stats, findings))
         return status
-    text = summary(stats, suspects, len(paths) + len(args.redis), max(args.top, 0), rare)
+    text = summary(stats, suspects, len(inputs.paths) + len(args.redis), max(args.top, 0), rare)
     if show_timeline:
         text += "\nTimeline:\n" + timeline(kept, dropped)
     _emit(text)

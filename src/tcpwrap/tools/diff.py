@@ -28,10 +28,11 @@ from tcpwrap.drivers.environment import SystemEnvironment
 from tcpwrap.errors import Origin
 from tcpwrap.policy.rules import Language, Rule, Table
 from tcpwrap.policy.sample import sample
+from tcpwrap.report.inputs import Inputs
 from tcpwrap.report.model import NOT_A_HOST, Stats  # tcpd's words for "no usable name"
 from tcpwrap.report.render_text import clean
 from tcpwrap.tools.replay import ReplayError, add_common, lookups_of, read_policy, warn_tables
-from tcpwrap.tools.replay_logs import logged_records, ordered
+from tcpwrap.tools.replay_logs import logged_records
 from tcpwrap.tools.replay_tally import rule_text
 from tcpwrap.tools.replaying import Missing, Replayed, Replayer
 
@@ -198,8 +199,8 @@ def run(args: argparse.Namespace) -> int:
         logged = (Replayer(old_policy, env, lookups), Replayer(new_policy, env, lookups))
         seen: set[Fields] = set()
         with ExitStack() as stack:
-            logs = ordered(args.logs)
-            for record in logged_records(logs, stats, stack, year=args.year, tz=args.tz):
+            logs = Inputs.build(args.logs, args.year, args.tz)
+            for record in logged_records(logs, stats, stack):
                 fields = (record.daemon, record.addr, record.name, record.user)
                 if fields in seen or len(seen) >= 1_000_000:
                     continue

@@ -25,9 +25,10 @@ from tcpwrap.drivers.gcpause import paused_gc
 from tcpwrap.drivers.tables import load_policy
 from tcpwrap.errors import TcpwrapError
 from tcpwrap.policy.rules import Language, Policy
+from tcpwrap.report.inputs import Inputs
 from tcpwrap.report.model import Stats
 from tcpwrap.report.render_text import clean
-from tcpwrap.tools.replay_logs import Describe, Fields, events, ordered
+from tcpwrap.tools.replay_logs import Describe, Fields, events
 from tcpwrap.tools.replay_tally import Tally, json_text, text
 from tcpwrap.tools.replaying import (
     MEMO_LIMIT,
@@ -63,10 +64,12 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--language", choices=[lang.value for lang in Language],
                         default=Language.OPTIONS.value,
                         help="meaning of the third field: hosts_options(5) or a shell command")
-    parser.add_argument("--year", metavar="YEAR",
-                        help="year of the first classic syslog line (default: from the file)")
-    parser.add_argument("--tz", metavar="ZONE",
-                        help="time zone of log lines without one (default: local)")
+    parser.add_argument("--year", action="append", default=[], metavar="[FILE=]YEAR",
+                        help="year of the first classic syslog line (default: the last line "
+                             "is no later than the file's modification time), as in report")
+    parser.add_argument("--tz", action="append", default=[], metavar="[FILE=|HOST=]ZONE",
+                        help="time zone of log lines without one, per file or logging host "
+                             "(default: local), as in report")
     parser.add_argument("--lookups", action="store_true",
                         help="ask DNS for client names (and addresses) the log lacks")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
@@ -110,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
     policy = read_policy(args.allow, args.deny, Language(args.language))
     warn_tables(policy, "replay")
     replayer = Replayer(policy, SystemEnvironment(), lookups_of(args))
-    paths = ordered(args.logs or ["-"])
+    inputs = Inputs.build(args.logs or ["-"], args.year, args.tz)
+    paths = inputs.paths
     stats = Stats()
     tally = Tally(paths)
     decide = replayer.decide
@@ -122,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     # paused_gc: the memo and the flip groups grow by the hundred thousand and stay alive; the
     # cyclic collector would walk them again and again for nothing (nothing here makes cycles).
     with ExitStack() as stack, paused_gc():
-        for event in events(paths, stats, stack, year=args.year, tz=args.tz):
+        for event in events(inputs, stats, stack):
             key = (event.daemon, event.remote, event.addr, event.user, event.kind)
             known = memo.get(key)
             if known is None:

@@ -12,22 +12,18 @@ are not connection records and are skipped.
 Hazards: log text is hostile; fields are passed on only to the matcher and the (escaping)
 renderers. Line length is bounded by the report's reader.
 Errors: unreadable or truncated inputs are appended to `Stats.problems` (the caller exits 2);
-nothing is raised for log content. A bad --year or --tz raises ReportError.
+nothing is raised for log content. A bad --year or --tz raises ReportError (report.inputs).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from contextlib import ExitStack, suppress
-from datetime import datetime
+from contextlib import ExitStack
 
 from tcpwrap._record import record as dataclass
+from tcpwrap.report.inputs import Inputs
 from tcpwrap.report.merge import merge
 from tcpwrap.report.model import CONNECT, NOT_A_HOST, REFUSED, TWIST, Event, Stats
-from tcpwrap.report.parse import SourceParser
-from tcpwrap.report.rotation import first_years, rotation_order
-from tcpwrap.report.sources import ReportError, YearInference, Zone, open_source, read_lines
 from tcpwrap.tools.replaying import Outcome, is_address
 
 OUTCOME_OF_KIND = {CONNECT: Outcome.GRANTED, REFUSED: Outcome.DENIED, TWIST: Outcome.TWIST}
@@ -80,59 +76,18 @@ class Describe:
         return addr, remote
 
 
-def year_of(text: str | None) -> int | None:
-    if text is None:
-        return None
-    if not text.isdigit() or not 1 <= int(text) <= 9999:
-        raise ReportError(f"bad year {text!r}")
-    return int(text)
-
-
-def logged_records(
-    paths: list[str], stats: Stats, stack: ExitStack, *, year: str | None, tz: str | None
-) -> Iterator[Logged]:
-    """Every connection record of `paths` in time order (duplicates across sources dropped)."""
+def logged_records(inputs: Inputs, stats: Stats, stack: ExitStack) -> Iterator[Logged]:
+    """Every connection record of the inputs in time order (duplicates across sources
+    dropped)."""
     describe = Describe()
-    for event in events(paths, stats, stack, year=year, tz=tz):
+    for event in events(inputs, stats, stack):
         described = describe(event)
         if described is not None:
             (daemon, addr, name, user), old = described
             yield Logged(daemon, addr, name, user, old, event)
 
 
-def ordered(paths: list[str]) -> list[str]:
-    """The logs in the order they are read (a rotated set oldest first, as report reads it):
-    `Event.src` indexes this list."""
-    return rotation_order(paths)
-
-
-def events(
-    paths: list[str], stats: Stats, stack: ExitStack, *, year: str | None, tz: str | None
-) -> Iterator[Event]:
-    """Every event of `paths` (in `ordered()` order) in time order, read as `tcpwrap report`
-    reads them: its readers, its year inference (per rotated set when no --year is given),
-    parsers and merge."""
-    zone = Zone(tz or "local")
-    first_year = year_of(year)
-    planned: dict[str, int] = {}
-    if first_year is None:
-        mtimes: dict[str, float] = {}
-        for path in paths:
-            if path != "-":
-                with suppress(OSError):  # reported when it is opened
-                    mtimes[path] = os.stat(path).st_mtime
-        planned = first_years(list(mtimes), mtimes, dict.fromkeys(mtimes, zone))
-    streams: list[Iterator[Event]] = []
-    for i, path in enumerate(paths):
-        try:
-            stream, ref = open_source(path)
-        except OSError as exc:
-            stats.problems.append(f"{path}: cannot open: {exc.strerror or exc}")
-            continue
-        if path != "-":
-            stack.callback(stream.close)
-        years = YearInference(
-            datetime.fromtimestamp(ref, zone.tz), first_year or planned.get(path))
-        lines = read_lines(stream, stats.problems, path)
-        streams.append(SourceParser(i, path, years, zone, stats).events(lines))
-    return merge(streams, stats)
+def events(inputs: Inputs, stats: Stats, stack: ExitStack) -> Iterator[Event]:
+    """Every event of the inputs (`Event.src` indexes `inputs.paths`) in time order, read as
+    `tcpwrap report` reads them (report.inputs: readers, years, zones, parsers) and merged."""
+    return merge(inputs.streams(stats, stack), stats)
