@@ -16,7 +16,7 @@ from tcpwrap.report.sources import ReportError
 def test_per_file_values_and_the_default() -> None:
     assert per_file(["UTC", "a.log=+01:00", "gw=Europe/Amsterdam"], "--tz") == (
         "UTC", {"a.log": "+01:00", "gw": "Europe/Amsterdam"})
-    with pytest.raises(ReportError, match="bad --tz 'a.log='"):
+    with pytest.raises(ReportError, match=r"bad --tz 'a\.log='"):
         per_file(["a.log="], "--tz")
 
 
