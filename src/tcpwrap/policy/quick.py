@@ -146,7 +146,7 @@ class _CtlPlan:
 
     __slots__ = (
         "allow", "allow_fixed", "allow_program", "daemon", "deny", "deny_fixed", "deny_program",
-        "memoisable", "names", "v4", "v6",
+        "memoisable", "names", "residual", "v4", "v6",
     )  # fmt: skip
 
     def __init__(self, policy: Policy, daemon: str) -> None:
@@ -160,6 +160,7 @@ class _CtlPlan:
         self.v4 = any(plan.v4 for plan in plans)
         self.v6 = any(plan.v6 for plan in plans)
         self.names = any(part.name.used for plan in plans for part in plan.parts)
+        self.residual = bool(self.allow.residual or self.deny.residual)
         self.allow_program = _Program.of(self.allow) if self.allow_fixed is None else None
         self.deny_program = _Program.of(self.deny) if self.deny_fixed is None else None
         # False when every query reads a /file list first (a deny table of `ALL: /list`
@@ -270,10 +271,18 @@ class _Program:
                     for octet in octets:
                         value = (value << 8) | octet
                     _keep_first(derived.setdefault((1 << (8 * len(octets))) - 1, {}), value, pos)
+            for mask, table in part.v4nets:
+                mine = derived.pop(mask, None)
+                if mine is not None and len(table) <= PROGRAM_KEY_LIMIT:
+                    for value, pos in table.items():  # one look-up for the mask, not two
+                        _keep_first(mine, value, pos)
+                    nets.append((min(mine.values()), mask, mine))
+                    continue
+                if mine is not None:
+                    nets.append((min(mine.values()), mask, mine))
+                nets.append((part.v4_floor, mask, table))
             for mask, table in derived.items():
                 nets.append((min(table.values()), mask, table))
-            for mask, table in part.v4nets:
-                nets.append((part.v4_floor, mask, table))
             name = part.name
             if name.used:
                 starts = tuple(k for k in name.prefix if isinstance(k, str))
@@ -302,9 +311,15 @@ class _Program:
             if found < hit:
                 hit = found
         if hit > self.guard:  # a key other than an exact one could come first
-            value = canonical_v4(address)
-            if value is None:
+            # canonical_v4(address), inline
+            pieces = address.split(".")
+            if len(pieces) != 4:
                 return -1
+            get = _OCTETS.get
+            a, b, c, d = get(pieces[0]), get(pieces[1]), get(pieces[2]), get(pieces[3])
+            if a is None or b is None or c is None or d is None:
+                return -1
+            value = (a << 24) | (b << 16) | (c << 8) | d
             for floor, mask, nets in self.nets:
                 if floor >= hit:
                     break
@@ -385,21 +400,30 @@ def ctl_verdict(
     name = client_name[:STRING_LENGTH] or UNKNOWN
     # The subjects as the index compares them (index._Group.address_hit); a network is
     # compared with the IPv4 reading of the address (v4: computed when first needed) or,
-    # for an IPv6 address, with its IPv6 reading.
-    mapped = strip_mapped(address)
-    v4_form = len(mapped) != len(address) or ":" not in address
-    address_text = fold(mapped)
-    name_text = fold(strip_mapped(name)) if plan.names else ""
+    # for an IPv6 address, with its IPv6 reading. (strip_mapped and fold inline: this runs
+    # on every hosts_ctl() call.)
+    if ":" in address:
+        mapped = strip_mapped(address)
+        v4_form = len(mapped) != len(address)
+    else:
+        mapped, v4_form = address, True
+    address_text = mapped.lower() if mapped.isascii() else fold(mapped)
+    if not plan.names:
+        name_text = ""
+    elif ":" in name:
+        name_text = fold(strip_mapped(name))
+    else:
+        name_text = name.lower() if name.isascii() else fold(name)
     facts: CtlFacts | None = None
-    if plan.allow.residual or plan.deny.residual:
+    if plan.residual:
         facts = CtlFacts(
             plan.daemon, address, name, user[:STRING_LENGTH] or UNKNOWN, env, open_file
         )
     result = plan.allow_fixed
     if result is None:
-        result = _table(
-            policy.allow, plan.allow, address_text, v4_form, name_text, facts,
-            plan.allow_program,
+        result = _decide_table(
+            policy.allow, plan.allow, plan.allow_program, address_text, v4_form, name_text,
+            facts,
         )  # fmt: skip
     if result == _MATCH:
         verdict = GRANTED
@@ -408,9 +432,9 @@ def ctl_verdict(
     else:
         result = plan.deny_fixed
         if result is None:
-            result = _table(
-                policy.deny, plan.deny, address_text, v4_form, name_text, facts,
-                plan.deny_program,
+            result = _decide_table(
+                policy.deny, plan.deny, plan.deny_program, address_text, v4_form, name_text,
+                facts,
             )  # fmt: skip
         if result == _OPTIONS:
             return UNDECIDED
@@ -432,19 +456,35 @@ def _table(
     v4_form: bool,
     name: str,
     facts: CtlFacts | None,
-    program: _Program | None = None,
 ) -> int:
     """One table's first-match result: _MATCH, _NO_MATCH, _ERROR, or _OPTIONS when the first
     matching rule has a third field. `address` and `name` are folded and stripped of
     `::ffff:`; `v4_form`: networks compare the IPv4 reading of the address, else the IPv6 one.
-    `facts` None: residual rules are not evaluated. `program`: the plan's _Program, used when
-    it serves this address."""
+    `facts` None: residual rules are not evaluated."""
     if table.open_error is not None:
         return _ERROR
+    return _decide_table(table, plan, None, address, v4_form, name, facts)
+
+
+def _decide_table(
+    table: Table,
+    plan: DaemonPlan,
+    program: _Program | None,
+    address: str,
+    v4_form: bool,
+    name: str,
+    facts: CtlFacts | None,
+) -> int:
+    """`_table` for a table that could be opened; `program`: the plan's _Program, which
+    answers for the index when it can."""
     best = -1 if program is None else program.best(address, name)
     if best < 0:
         best = _index_best(plan, address, v4_form, name)
-    return _settle(table, plan, best, facts)
+    if facts is not None and plan.residual:
+        best = _residual_best(table, plan, best, facts)
+    if best >= INF:
+        return _NO_MATCH if table.stop is None else _ERROR
+    return _OPTIONS if table.rules[best].third is not None else _MATCH
 
 
 def _index_best(plan: DaemonPlan, address: str, v4_form: bool, name: str) -> int:
@@ -489,40 +529,33 @@ def _index_best(plan: DaemonPlan, address: str, v4_form: bool, name: str) -> int
     return best
 
 
-def _settle(table: Table, plan: DaemonPlan, best: int, facts: CtlFacts | None) -> int:
-    """`_table`'s result, from the index's first hit and the residual rules before it."""
-    if facts is not None and plan.residual:
-        # In line order, as the evaluator reaches them: a rule it would not reach is not
-        # evaluated (no netgroup query, no file read the original would not make). Rules
-        # filed under ALL or this daemon's key have a daemon list that matches (index.py);
-        # only the others (EXCEPT, wildcards, daemon@host, ports) have theirs matched.
-        rules = table.rules
-        generic, flat = plan.generic, plan.flat
-        for pos in plan.residual:
-            if pos >= best:
-                break
-            hosts = flat.get(pos, _UNSEEN)
-            if hosts is _UNSEEN:
-                hosts = plan.hosts(pos)
-            if hosts is not None:
-                for host in hosts:
-                    if (
-                        facts.file_matches(host)
-                        if isinstance(host, str)
-                        else host.match(facts, CLIENT)
-                    ):
-                        best = pos
-                        break
-                else:
-                    continue
-                break
-            rule = rules[pos]
-            if (pos not in generic or rule.daemons.match(facts)) and rule.clients.match(facts):
-                best = pos
-                break
-    if best >= INF:
-        return _NO_MATCH if table.stop is None else _ERROR
-    return _OPTIONS if table.rules[best].third is not None else _MATCH
+def _residual_best(table: Table, plan: DaemonPlan, best: int, facts: CtlFacts) -> int:
+    """The first residual rule before the index's first hit that matches, else that hit."""
+    # In line order, as the evaluator reaches them: a rule it would not reach is not
+    # evaluated (no netgroup query, no file read the original would not make). Rules
+    # filed under ALL or this daemon's key have a daemon list that matches (index.py);
+    # only the others (EXCEPT, wildcards, daemon@host, ports) have theirs matched.
+    rules = table.rules
+    generic, flat = plan.generic, plan.flat
+    for pos in plan.residual:
+        if pos >= best:
+            break
+        hosts = flat.get(pos, _UNSEEN)
+        if hosts is _UNSEEN:
+            hosts = plan.hosts(pos)
+        if hosts is not None:
+            for host in hosts:
+                if facts.file_matches(host) if isinstance(host, str) else host.match(facts, CLIENT):
+                    best = pos
+                    break
+            else:
+                continue
+            break
+        rule = rules[pos]
+        if (pos not in generic or rule.daemons.match(facts)) and rule.clients.match(facts):
+            best = pos
+            break
+    return best
 
 
 def quick_table(
