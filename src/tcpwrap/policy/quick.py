@@ -176,6 +176,9 @@ PROGRAM_KEY_LIMIT = 4096  # prefix and suffix keys a _Program converts (more: th
 FILTER_LIMIT = 32  # name prefix/suffix keys screened with one startswith()/endswith() call
 # The octets of a canonical dotted quad: decimal, no sign, no leading zero, at most 255
 _OCTETS: Final = {str(octet): octet for octet in range(256)}
+_OCTETS_8: Final = {text: octet << 8 for text, octet in _OCTETS.items()}
+_OCTETS_16: Final = {text: octet << 16 for text, octet in _OCTETS.items()}
+_OCTETS_24: Final = {text: octet << 24 for text, octet in _OCTETS.items()}
 
 
 def _octets(text: str) -> list[int] | None:
@@ -311,15 +314,16 @@ class _Program:
             if found < hit:
                 hit = found
         if hit > self.guard:  # a key other than an exact one could come first
-            # canonical_v4(address), inline
+            # canonical_v4(address), inline: a KeyError is rare (no dotted quad, or not
+            # canonical), and no test on the way is cheaper than the try
             pieces = address.split(".")
             if len(pieces) != 4:
                 return -1
-            get = _OCTETS.get
-            a, b, c, d = get(pieces[0]), get(pieces[1]), get(pieces[2]), get(pieces[3])
-            if a is None or b is None or c is None or d is None:
+            a, b, c, d = pieces
+            try:
+                value = _OCTETS_24[a] | _OCTETS_16[b] | _OCTETS_8[c] | _OCTETS[d]
+            except KeyError:
                 return -1
-            value = (a << 24) | (b << 16) | (c << 8) | d
             for floor, mask, nets in self.nets:
                 if floor >= hit:
                     break
