@@ -42,6 +42,7 @@ INDEXABLE = [
     "192.0.2.0/24", "10.0.0.0/255.0.0.0", "[2001:db8::]/32", "[::ffff:192.0.2.1]", "ALL",
     # numeric suffixes and prefixes, zero-padded and over-long forms (quick._Program)
     ".1", ".2.1", ".0.2.1", "192.0.", "192.0.02.", "010.", "1.2.3.4.", "0.", ".example.",
+    "255.", ".255", "0.0.0.0/0.0.0.0", "255.255.255.255",
 ]  # fmt: skip
 RESIDUAL = [
     "KNOWN", "LOCAL", "PARANOID", "192.0.2.*", "*.example.com", "joe@ALL", "UNKNOWN@ALL",
@@ -58,7 +59,7 @@ NAMES = ["", "unknown", "UNKNOWN", "paranoid", "a.example.com", "plain", "b.EXAM
 ADDRESSES = ["", "unknown", "192.0.2.1", "192.0.2.2", "192.0.2.77", "10.0.0.1", "10.9.9.9",
              "198.51.100.7", "::ffff:192.0.2.1", "2001:db8::1", "fe80::1",
              "010.0.0.1", "0x0a.0.0.1", "192.0.2.01", "192.000.2.1", "192.0.2.1.", "1.2.3",
-             "a.example.com", "0.2.1", "192.0.2.256"]  # fmt: skip
+             "a.example.com", "0.2.1", "192.0.2.256", "255.255.255.255"]  # fmt: skip
 USERS = ["", "unknown", "joe", "root"]
 
 

@@ -194,7 +194,8 @@ def _octets(text: str) -> list[int] | None:
 
 def canonical_v4(text: str) -> int | None:
     """The value of a canonical dotted quad ("192.0.2.1": four decimal octets, no leading
-    zeros), else None. For such a text it equals cstr.dot_quad_addr()."""
+    zeros), else None. For such a text it equals cstr.dot_quad_addr(), whose value for
+    255.255.255.255 is also its error value (INADDR_NONE: no network matches it)."""
     pieces = text.split(".")
     if len(pieces) != 4:
         return None
@@ -324,6 +325,8 @@ class _Program:
                 value = _OCTETS_24[a] | _OCTETS_16[b] | _OCTETS_8[c] | _OCTETS[d]
             except KeyError:
                 return -1
+            if value == INADDR_NONE:  # 255.255.255.255: inet_addr's error value matches no
+                return -1  # network, but its text matches `255.` prefixes: the general path
             for floor, mask, nets in self.nets:
                 if floor >= hit:
                     break
