@@ -9,12 +9,16 @@ come before that rule are evaluated in line order against `CtlFacts`, a MatchCon
 the four strings. A `/file` list is asked from the environment as the evaluator asks it, and
 its compiled index answers from the address and the name at once (patternfile.PatternFile).
 When the deciding rule has options, the answer is UNDECIDED and the full evaluator must run.
+For the common client address, a canonical dotted quad, each daemon's plan holds a `_Program`:
+the index's prefix and suffix keys as networks, merged with the `net/mask` ones, so the address
+costs one dictionary look-up per mask (see `_Program`); other addresses take the index path.
 
 Diagnostics are not produced here: hosts_ctl() returns only the verdict, and everything that
 only warns (an unreadable or self-including `/file`, skipped lines) leaves the verdict as the
 evaluator's (the rule does not match; the scan goes on). Callers that need the diagnostics
 call the evaluator. tests/property/test_ctl_quick.py checks verdict equality with the full
-evaluation on generated tables, files and queries.
+evaluation on generated tables, files and queries; tests/unit/policy/test_quick.py every pair
+of numeric edge tokens and addresses.
 
 Hazards: none (pure; the environment is the caller's). A verdict that read the environment
 (a `/file` list, a netgroup) is reported as such (`GRANTED_ENV`/`DENIED_ENV`): it can change
@@ -199,11 +203,11 @@ def canonical_v4(text: str) -> int | None:
     pieces = text.split(".")
     if len(pieces) != 4:
         return None
-    get = _OCTETS.get
-    a, b, c, d = get(pieces[0]), get(pieces[1]), get(pieces[2]), get(pieces[3])
-    if a is None or b is None or c is None or d is None:
+    a, b, c, d = pieces
+    try:  # (a KeyError is rare: no test on the way is cheaper than the try)
+        return _OCTETS_24[a] | _OCTETS_16[b] | _OCTETS_8[c] | _OCTETS[d]
+    except KeyError:
         return None
-    return (a << 24) | (b << 16) | (c << 8) | d
 
 
 class _Program:
@@ -315,18 +319,11 @@ class _Program:
             if found < hit:
                 hit = found
         if hit > self.guard:  # a key other than an exact one could come first
-            # canonical_v4(address), inline: a KeyError is rare (no dotted quad, or not
-            # canonical), and no test on the way is cheaper than the try
-            pieces = address.split(".")
-            if len(pieces) != 4:
+            value = canonical_v4(address)
+            if value is None or value == INADDR_NONE:
+                # (255.255.255.255, inet_addr's error value, matches no network, but its text
+                # matches `255.` prefixes: the general path decides it)
                 return -1
-            a, b, c, d = pieces
-            try:
-                value = _OCTETS_24[a] | _OCTETS_16[b] | _OCTETS_8[c] | _OCTETS[d]
-            except KeyError:
-                return -1
-            if value == INADDR_NONE:  # 255.255.255.255: inet_addr's error value matches no
-                return -1  # network, but its text matches `255.` prefixes: the general path
             for floor, mask, nets in self.nets:
                 if floor >= hit:
                     break
