@@ -8,7 +8,12 @@ What it measures, in one run:
    the same N spread over 2 concurrent clients: connections/s and p50/p90 latency.
 2. Start-up: `tcpwrap-tcpd` with /dev/null as stdin and TCPWRAP_REFUSE_PAUSE=0 (it finds no
    socket, logs, and exits) against `/usr/bin/python3 -I -S -c pass`, the venv's python with
-   `-c pass` (site imported, like the console script) and with `-I -S -c pass`.
+   `-c pass` (site imported) and with `-I -S -c pass`.
+3. An allowed connection: `tcpwrap-tcpd /bin/true` with an accepted loopback TCP socket as
+   stdin (no tables: allowed; it logs `connect from` and execs /bin/true), from start to
+   exit; the same through a console script's start (the venv's python with site, `import re`,
+   then tcpwrap.tcpd.main: what pip's generated `tcpwrap-tcpd` did before bin/tcpwrap-tcpd),
+   and the bare interpreters for the ratio.
 Ratios are printed; nothing is asserted (benchmarks are never a gate).
 
 Run as root (it needs the private test namespace: loopback only, its own /dev/log sink):
@@ -148,6 +153,33 @@ def _startups(commands: dict[str, tuple[list[str], dict[str, str]]], runs: int) 
     return {name: statistics.fmean(values) for name, values in times.items()}
 
 
+def _startups_allowed(
+    commands: dict[str, tuple[list[str], dict[str, str]]], runs: int
+) -> dict[str, float]:
+    """As _startups, with an accepted loopback TCP connection as stdin (a fresh one per run)."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        for _ in range(runs):
+            for name, (argv, env) in commands.items():
+                with socket.create_connection(server.getsockname()):
+                    accepted, _ = server.accept()
+                    with accepted:
+                        start = time.perf_counter()
+                        subprocess.run(
+                            argv, env=env, stdin=accepted, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, check=False, timeout=30,
+                        )  # fmt: skip
+                        times[name].append(time.perf_counter() - start)
+    return {name: statistics.fmean(values) for name, values in times.items()}
+
+
+# What pip's console script did (sys.argv[0] fixed up with re.sub, then main()): the previous
+# start of tcpwrap-tcpd, for the before/after in one run.
+CONSOLE_SCRIPT = (
+    "import re, sys; sys.argv[0] = {!r}; from tcpwrap.tcpd import main; sys.exit(main())"
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=300, help="connections per series")
@@ -193,6 +225,18 @@ def main() -> None:
         },
         args.startup,
     )
+    allowed = _startups_allowed(
+        {
+            "ours": ([str(WRAPPER), "/bin/true"], startup_env),
+            "console": (
+                [str(VENV_PY), "-c", CONSOLE_SCRIPT.format(str(WRAPPER)), "/bin/true"],
+                startup_env,
+            ),
+            "bare": ([BARE_PY, "-I", "-S", "-c", "pass"], env),
+            "venv_site": ([str(VENV_PY), "-c", "pass"], env),
+        },
+        args.startup,
+    )
     ours, bare = medians["ours"], medians["bare"]
     venv_site, venv_bare = medians["venv_site"], medians["venv_bare"]
     sink.close()
@@ -226,6 +270,15 @@ def main() -> None:
     print(
         f"ratio tcpwrap-tcpd / bare python -I -S: {ours / bare:.2f}x; "
         f"/ venv python (site): {ours / venv_site:.2f}x"
+    )
+    print(f"# an allowed connection (mean of {args.startup}): tcpwrap-tcpd /bin/true, socket stdin")
+    print(f"tcpwrap-tcpd (bin/tcpwrap-tcpd, -I -S)  {allowed['ours'] * 1e3:8.2f} ms")
+    print(f"as a console script (site, re)       {allowed['console'] * 1e3:8.2f} ms")
+    print(f"{BARE_PY} -I -S -c pass        {allowed['bare'] * 1e3:8.2f} ms")
+    print(f"venv python -c pass                  {allowed['venv_site'] * 1e3:8.2f} ms")
+    print(
+        f"ratio tcpwrap-tcpd / bare python -I -S: {allowed['ours'] / allowed['bare']:.2f}x "
+        f"(as a console script: {allowed['console'] / allowed['bare']:.2f}x)"
     )
     print(f"# syslog datagrams swallowed: {sink.count}")
 

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tcpwrap.library.ctl import CTL_MODE, ctl_connection
-from tcpwrap.policy import index
+from tcpwrap.policy import index, quick
+from tcpwrap.policy.cstr import dot_quad_addr
 from tcpwrap.policy.decision import Verdict
 from tcpwrap.policy.environment import StaticEnvironment
 from tcpwrap.policy.match import evaluate
@@ -38,6 +40,9 @@ INDEXABLE = [
     "192.0.2.1", "192.0.2.2", "10.0.0.1", "198.51.100.7", "2001:db8::1", "192.0.2.",
     "10.", ".example.com", ".EXAMPLE.com", "a.example.com", "plain", "paranoid", "unknown",
     "192.0.2.0/24", "10.0.0.0/255.0.0.0", "[2001:db8::]/32", "[::ffff:192.0.2.1]", "ALL",
+    # numeric suffixes and prefixes, zero-padded and over-long forms (quick._Program)
+    ".1", ".2.1", ".0.2.1", "192.0.", "192.0.02.", "010.", "1.2.3.4.", "0.", ".example.",
+    "255.", ".255", "0.0.0.0/0.0.0.0", "255.255.255.255",
 ]  # fmt: skip
 RESIDUAL = [
     "KNOWN", "LOCAL", "PARANOID", "192.0.2.*", "*.example.com", "joe@ALL", "UNKNOWN@ALL",
@@ -50,9 +55,11 @@ FILE_TOKENS = [
 ]  # fmt: skip
 OPTIONS = ["allow", "deny", "spawn echo %h", "twist echo %a", "setenv X %c", "bogus"]
 NAMES = ["", "unknown", "UNKNOWN", "paranoid", "a.example.com", "plain", "b.EXAMPLE.com",
-         "host.example.net", "192.0.2.1"]  # fmt: skip
+         "host.example.net", "192.0.2.1", ".example.com", "192.0.x.y", "x.example."]  # fmt: skip
 ADDRESSES = ["", "unknown", "192.0.2.1", "192.0.2.2", "192.0.2.77", "10.0.0.1", "10.9.9.9",
-             "198.51.100.7", "::ffff:192.0.2.1", "2001:db8::1", "fe80::1"]  # fmt: skip
+             "198.51.100.7", "::ffff:192.0.2.1", "2001:db8::1", "fe80::1",
+             "010.0.0.1", "0x0a.0.0.1", "192.0.2.01", "192.000.2.1", "192.0.2.1.", "1.2.3",
+             "a.example.com", "0.2.1", "192.0.2.256", "255.255.255.255"]  # fmt: skip
 USERS = ["", "unknown", "joe", "root"]
 
 
@@ -197,3 +204,45 @@ def test_large_tables_with_file_rules(seed: int) -> None:
             [*ADDRESSES, f"192.0.2.{rng.randrange(256)}", f"10.0.{rng.randrange(2)}.1"]
         )
         check(policy, texts, (rng.choice(DAEMONS), rng.choice(NAMES), address, ""))
+
+
+@settings(max_examples=300, deadline=None)
+@given(table, table, files, st.lists(query, min_size=1, max_size=6))
+def test_quick_path_without_programs(
+    allow: bytes, deny: bytes, texts: dict[str, str], queries: list[tuple[str, str, str, str]]
+) -> None:
+    """Tables with many prefix/suffix keys skip quick._Program (PROGRAM_KEY_LIMIT), and names
+    are probed without the startswith/endswith screen past FILTER_LIMIT keys."""
+    limits = quick.PROGRAM_KEY_LIMIT, quick.FILTER_LIMIT
+    quick.PROGRAM_KEY_LIMIT, quick.FILTER_LIMIT = 0, 0
+    try:
+        policy = compile_policy(TableSource("hosts.allow", allow), TableSource("hosts.deny", deny))
+        for one in queries:
+            check(policy, texts, one)
+    finally:
+        quick.PROGRAM_KEY_LIMIT, quick.FILTER_LIMIT = limits
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("192.0.2.1", 0xC0000201),
+        ("0.0.0.0", 0),
+        ("255.255.255.255", 0xFFFFFFFF),
+        ("192.0.2.01", None),
+        ("010.0.0.1", None),
+        ("0x0a.0.0.1", None),
+        ("192.0.2.256", None),
+        ("192.0.2", None),
+        ("192.0.2.1.", None),
+        ("+1.0.0.1", None),
+        (" 1.0.0.1", None),
+        ("\u0661.0.0.1", None),
+    ],
+)
+def test_canonical_v4_is_dot_quad_addr_for_canonical_texts(
+    address: str, expected: int | None
+) -> None:
+    assert quick.canonical_v4(address) == expected
+    if expected is not None:
+        assert dot_quad_addr(address) == expected

@@ -9,12 +9,16 @@ come before that rule are evaluated in line order against `CtlFacts`, a MatchCon
 the four strings. A `/file` list is asked from the environment as the evaluator asks it, and
 its compiled index answers from the address and the name at once (patternfile.PatternFile).
 When the deciding rule has options, the answer is UNDECIDED and the full evaluator must run.
+For the common client address, a canonical dotted quad, each daemon's plan holds a `_Program`:
+the index's prefix and suffix keys as networks, merged with the `net/mask` ones, so the address
+costs one dictionary look-up per mask (see `_Program`); other addresses take the index path.
 
 Diagnostics are not produced here: hosts_ctl() returns only the verdict, and everything that
 only warns (an unreadable or self-including `/file`, skipped lines) leaves the verdict as the
 evaluator's (the rule does not match; the scan goes on). Callers that need the diagnostics
 call the evaluator. tests/property/test_ctl_quick.py checks verdict equality with the full
-evaluation on generated tables, files and queries.
+evaluation on generated tables, files and queries; tests/unit/policy/test_quick.py every pair
+of numeric edge tokens and addresses.
 
 Hazards: none (pure; the environment is the caller's). A verdict that read the environment
 (a `/file` list, a netgroup) is reported as such (`GRANTED_ENV`/`DENIED_ENV`): it can change
@@ -33,10 +37,13 @@ if TYPE_CHECKING:
     from typing import Final
 
     from tcpwrap.policy.environment import Environment
+    from tcpwrap.policy.index import KeyTable
     from tcpwrap.policy.patternfile import PatternFile
     from tcpwrap.policy.rules import Policy, Table
 
     FileOpener = Callable[[str], PatternFile | str | None]
+    # (floor, exact keys, the key table, prefix keys, suffix keys, always probe)
+    _NameProbe = tuple[int, dict[object, int], KeyTable, tuple[str, ...], tuple[str, ...], bool]
 
 UNKNOWN: Final = "unknown"
 STRING_LENGTH: Final = 127  # as match.STRING_LENGTH: tcpd's 128-byte request strings
@@ -145,8 +152,8 @@ class _CtlPlan:
     """Both tables' plans for one daemon name, and what the query's subjects need."""
 
     __slots__ = (
-        "allow", "allow_fixed", "daemon", "deny", "deny_fixed", "memoisable", "names", "v4",
-        "v6",
+        "allow", "allow_fixed", "allow_program", "daemon", "deny", "deny_fixed", "deny_program",
+        "memoisable", "names", "residual", "v4", "v6",
     )  # fmt: skip
 
     def __init__(self, policy: Policy, daemon: str) -> None:
@@ -160,6 +167,9 @@ class _CtlPlan:
         self.v4 = any(plan.v4 for plan in plans)
         self.v6 = any(plan.v6 for plan in plans)
         self.names = any(part.name.used for plan in plans for part in plan.parts)
+        self.residual = bool(self.allow.residual or self.deny.residual)
+        self.allow_program = _Program.of(self.allow) if self.allow_fixed is None else None
+        self.deny_program = _Program.of(self.deny) if self.deny_fixed is None else None
         # False when every query reads a /file list first (a deny table of `ALL: /list`
         # after an allow table with nothing for the daemon): no verdict could be memoised.
         self.memoisable = not (
@@ -167,6 +177,179 @@ class _CtlPlan:
             and self.deny_fixed is None
             and _file_first(policy.deny, self.deny)
         )
+
+
+PROGRAM_KEY_LIMIT = 4096  # prefix and suffix keys a _Program converts (more: the general path)
+FILTER_LIMIT = 32  # name prefix/suffix keys screened with one startswith()/endswith() call
+# The octets of a canonical dotted quad: decimal, no sign, no leading zero, at most 255
+_OCTETS: Final = {str(octet): octet for octet in range(256)}
+_OCTETS_8: Final = {text: octet << 8 for text, octet in _OCTETS.items()}
+_OCTETS_16: Final = {text: octet << 16 for text, octet in _OCTETS.items()}
+_OCTETS_24: Final = {text: octet << 24 for text, octet in _OCTETS.items()}
+
+
+def _octets(text: str) -> list[int] | None:
+    """The values of "a.b.c" made of canonical octets only, else None."""
+    values = []
+    for piece in text.split("."):
+        value = _OCTETS.get(piece)
+        if value is None:
+            return None
+        values.append(value)
+    return values
+
+
+def canonical_v4(text: str) -> int | None:
+    """The value of a canonical dotted quad ("192.0.2.1": four decimal octets, no leading
+    zeros), else None. For such a text it equals cstr.dot_quad_addr(), whose value for
+    255.255.255.255 is also its error value (INADDR_NONE: no network matches it)."""
+    pieces = text.split(".")
+    if len(pieces) != 4:
+        return None
+    a, b, c, d = pieces
+    try:  # (a KeyError is rare: no test on the way is cheaper than the try)
+        return _OCTETS_24[a] | _OCTETS_16[b] | _OCTETS_8[c] | _OCTETS[d]
+    except KeyError:
+        return None
+
+
+class _Program:
+    """One table's index keys for one daemon, arranged for the common query: a client
+    address written as a canonical dotted quad.
+
+    For such an address the index's text probes (index.KeyTable.lookup_other) reduce to
+    networks: a `prefix.` key can equal the address's text up to a dot only when it is made
+    of canonical octets (then it is the network of those octets, mask 8, 16 or 24 bits from
+    the top), and a `.suffix` key likewise its last octets (mask 8, 16 or 24 bits from the
+    bottom); keys with letters, empty or zero-padded octets never equal such a text, and
+    [v6] keys need a ':'. So every non-exact address key becomes one dictionary look-up per
+    mask on the address's value, merged with the `net/mask` networks, which compare that same
+    value (cstr.dot_quad_addr gives it for a canonical text). Exact keys stay text.
+    `guard`: the smallest position of any address key but the exact ones, and of any
+    network: below it, the program serves any address.
+    Name keys: the name is probed at its dots (lookup_other) only when it starts with a
+    prefix key or ends with a suffix key (one C call each, for up to FILTER_LIMIT keys).
+    Look-ups go by floor (the smallest position they can give) and stop once one cannot beat
+    the hit in hand, as `_table` does.
+    """
+
+    __slots__ = ("always", "exacts", "guard", "names", "nets")
+
+    def __init__(
+        self,
+        always: int,
+        exacts: tuple[dict[object, int], ...],
+        nets: tuple[tuple[int, int, dict[int, int]], ...],
+        names: tuple[_NameProbe, ...],
+        guard: int,
+    ) -> None:
+        self.always = always
+        self.exacts = exacts
+        self.nets = nets  # (floor, mask, network value -> position), by floor
+        # (floor, exact keys, the key table, prefixes, suffixes, always probe), by floor
+        self.names = names
+        self.guard = guard
+
+    @classmethod
+    def of(cls, plan: DaemonPlan) -> _Program | None:
+        """The program of a table's plan, or None when its keys are too many to convert."""
+        always = INF
+        exacts: list[dict[object, int]] = []
+        nets: list[tuple[int, int, dict[int, int]]] = []
+        names: list[_NameProbe] = []
+        guard = INF
+        for part in plan.parts:
+            always = min(always, part.always)
+            keys = part.address
+            if keys.exact:
+                exacts.append(keys.exact)
+            guard = min(guard, part.other_floor, part.v4_floor, part.v6_floor)
+            if len(keys.prefix) + len(keys.suffix) > PROGRAM_KEY_LIMIT:
+                return None
+            derived: dict[int, dict[int, int]] = {}
+            for key, pos in keys.prefix.items():
+                octets = _octets(key[:-1]) if isinstance(key, str) and key[-1:] == "." else None
+                if octets is not None and len(octets) <= 3:
+                    mask = (0xFFFFFFFF << (32 - 8 * len(octets))) & 0xFFFFFFFF
+                    value = 0
+                    for octet in octets:
+                        value = (value << 8) | octet
+                    _keep_first(derived.setdefault(mask, {}), value << (32 - 8 * len(octets)), pos)
+            for key, pos in keys.suffix.items():
+                octets = _octets(key[1:]) if isinstance(key, str) and key[:1] == "." else None
+                if octets is not None and len(octets) <= 3:
+                    value = 0
+                    for octet in octets:
+                        value = (value << 8) | octet
+                    _keep_first(derived.setdefault((1 << (8 * len(octets))) - 1, {}), value, pos)
+            for mask, table in part.v4nets:
+                mine = derived.pop(mask, None)
+                if mine is not None and len(table) <= PROGRAM_KEY_LIMIT:
+                    for value, pos in table.items():  # one look-up for the mask, not two
+                        _keep_first(mine, value, pos)
+                    nets.append((min(mine.values()), mask, mine))
+                    continue
+                if mine is not None:
+                    nets.append((min(mine.values()), mask, mine))
+                nets.append((part.v4_floor, mask, table))
+            for mask, table in derived.items():
+                nets.append((min(table.values()), mask, table))
+            name = part.name
+            if name.used:
+                starts = tuple(k for k in name.prefix if isinstance(k, str))
+                ends = tuple(k for k in name.suffix if isinstance(k, str))
+                probe = bool(name.v6) or (
+                    len(starts) + len(ends) > FILTER_LIMIT
+                    or len(starts) != len(name.prefix)
+                    or len(ends) != len(name.suffix)
+                    or not all(k.endswith(".") for k in starts)
+                    or not all(k.startswith(".") for k in ends)
+                )
+                if probe:
+                    starts = ends = ()
+                names.append((part.name_floor, name.exact, name, starts, ends, probe))
+        nets.sort(key=lambda entry: entry[0])
+        names.sort(key=lambda entry: entry[0])
+        return cls(always, tuple(exacts), tuple(nets), tuple(names), guard)
+
+    def best(self, address: str, name: str) -> int:
+        """The smallest position the index gives for a folded address and name (`_table`'s
+        index part), or -1 when this program cannot tell (the address is no canonical
+        dotted quad and the networks or non-exact keys had to be asked)."""
+        hit = self.always
+        for exact in self.exacts:
+            found = exact.get(address, INF)
+            if found < hit:
+                hit = found
+        if hit > self.guard:  # a key other than an exact one could come first
+            value = canonical_v4(address)
+            if value is None or value == INADDR_NONE:
+                # (255.255.255.255, inet_addr's error value, matches no network, but its text
+                # matches `255.` prefixes: the general path decides it)
+                return -1
+            for floor, mask, nets in self.nets:
+                if floor >= hit:
+                    break
+                found = nets.get(value & mask, INF)
+                if found < hit:
+                    hit = found
+        for floor, exact, keys, starts, ends, probe in self.names:
+            if floor >= hit:
+                break
+            found = exact.get(name, INF)
+            if found < hit:
+                hit = found
+            if probe or name.endswith(ends) or name.startswith(starts):
+                found = keys.lookup_other(name)
+                if found < hit:
+                    hit = found
+        return hit
+
+
+def _keep_first(table: dict[int, int], key: int, pos: int) -> None:
+    known = table.get(key)
+    if known is None or pos < known:
+        table[key] = pos
 
 
 def _file_first(table: Table, plan: DaemonPlan) -> bool:
@@ -224,19 +407,31 @@ def ctl_verdict(
     name = client_name[:STRING_LENGTH] or UNKNOWN
     # The subjects as the index compares them (index._Group.address_hit); a network is
     # compared with the IPv4 reading of the address (v4: computed when first needed) or,
-    # for an IPv6 address, with its IPv6 reading.
-    mapped = strip_mapped(address)
-    v4_form = len(mapped) != len(address) or ":" not in address
-    address_text = fold(mapped)
-    name_text = fold(strip_mapped(name)) if plan.names else ""
+    # for an IPv6 address, with its IPv6 reading. (strip_mapped and fold inline: this runs
+    # on every hosts_ctl() call.)
+    if ":" in address:
+        mapped = strip_mapped(address)
+        v4_form = len(mapped) != len(address)
+    else:
+        mapped, v4_form = address, True
+    address_text = mapped.lower() if mapped.isascii() else fold(mapped)
+    if not plan.names:
+        name_text = ""
+    elif ":" in name:
+        name_text = fold(strip_mapped(name))
+    else:
+        name_text = name.lower() if name.isascii() else fold(name)
     facts: CtlFacts | None = None
-    if plan.allow.residual or plan.deny.residual:
+    if plan.residual:
         facts = CtlFacts(
             plan.daemon, address, name, user[:STRING_LENGTH] or UNKNOWN, env, open_file
         )
     result = plan.allow_fixed
     if result is None:
-        result = _table(policy.allow, plan.allow, address_text, v4_form, name_text, facts)
+        result = _decide_table(
+            policy.allow, plan.allow, plan.allow_program, address_text, v4_form, name_text,
+            facts,
+        )  # fmt: skip
     if result == _MATCH:
         verdict = GRANTED
     elif result == _OPTIONS:
@@ -244,7 +439,10 @@ def ctl_verdict(
     else:
         result = plan.deny_fixed
         if result is None:
-            result = _table(policy.deny, plan.deny, address_text, v4_form, name_text, facts)
+            result = _decide_table(
+                policy.deny, plan.deny, plan.deny_program, address_text, v4_form, name_text,
+                facts,
+            )  # fmt: skip
         if result == _OPTIONS:
             return UNDECIDED
         verdict = GRANTED if result == _NO_MATCH else DENIED
@@ -272,6 +470,32 @@ def _table(
     `facts` None: residual rules are not evaluated."""
     if table.open_error is not None:
         return _ERROR
+    return _decide_table(table, plan, None, address, v4_form, name, facts)
+
+
+def _decide_table(
+    table: Table,
+    plan: DaemonPlan,
+    program: _Program | None,
+    address: str,
+    v4_form: bool,
+    name: str,
+    facts: CtlFacts | None,
+) -> int:
+    """`_table` for a table that could be opened; `program`: the plan's _Program, which
+    answers for the index when it can."""
+    best = -1 if program is None else program.best(address, name)
+    if best < 0:
+        best = _index_best(plan, address, v4_form, name)
+    if facts is not None and plan.residual:
+        best = _residual_best(table, plan, best, facts)
+    if best >= INF:
+        return _NO_MATCH if table.stop is None else _ERROR
+    return _OPTIONS if table.rules[best].third is not None else _MATCH
+
+
+def _index_best(plan: DaemonPlan, address: str, v4_form: bool, name: str) -> int:
+    """The smallest position the index gives (see `_table`), for any address."""
     best = INF
     v4: int | None = -1  # not computed yet
     for part in plan.parts:
@@ -309,38 +533,36 @@ def _table(
                 hit = found
         if hit < best:
             best = hit
-    if facts is not None and plan.residual:
-        # In line order, as the evaluator reaches them: a rule it would not reach is not
-        # evaluated (no netgroup query, no file read the original would not make). Rules
-        # filed under ALL or this daemon's key have a daemon list that matches (index.py);
-        # only the others (EXCEPT, wildcards, daemon@host, ports) have theirs matched.
-        rules = table.rules
-        generic, flat = plan.generic, plan.flat
-        for pos in plan.residual:
-            if pos >= best:
-                break
-            hosts = flat.get(pos, _UNSEEN)
-            if hosts is _UNSEEN:
-                hosts = plan.hosts(pos)
-            if hosts is not None:
-                for host in hosts:
-                    if (
-                        facts.file_matches(host)
-                        if isinstance(host, str)
-                        else host.match(facts, CLIENT)
-                    ):
-                        best = pos
-                        break
-                else:
-                    continue
-                break
-            rule = rules[pos]
-            if (pos not in generic or rule.daemons.match(facts)) and rule.clients.match(facts):
-                best = pos
-                break
-    if best >= INF:
-        return _NO_MATCH if table.stop is None else _ERROR
-    return _OPTIONS if table.rules[best].third is not None else _MATCH
+    return best
+
+
+def _residual_best(table: Table, plan: DaemonPlan, best: int, facts: CtlFacts) -> int:
+    """The first residual rule before the index's first hit that matches, else that hit."""
+    # In line order, as the evaluator reaches them: a rule it would not reach is not
+    # evaluated (no netgroup query, no file read the original would not make). Rules
+    # filed under ALL or this daemon's key have a daemon list that matches (index.py);
+    # only the others (EXCEPT, wildcards, daemon@host, ports) have theirs matched.
+    rules = table.rules
+    generic, flat = plan.generic, plan.flat
+    for pos in plan.residual:
+        if pos >= best:
+            break
+        hosts = flat.get(pos, _UNSEEN)
+        if hosts is _UNSEEN:
+            hosts = plan.hosts(pos)
+        if hosts is not None:
+            for host in hosts:
+                if facts.file_matches(host) if isinstance(host, str) else host.match(facts, CLIENT):
+                    best = pos
+                    break
+            else:
+                continue
+            break
+        rule = rules[pos]
+        if (pos not in generic or rule.daemons.match(facts)) and rule.clients.match(facts):
+            best = pos
+            break
+    return best
 
 
 def quick_table(
