@@ -1,7 +1,7 @@
 """Name lookups against the real resolver and dnsmasq in the test namespace.
 
 Reproduces what the real tcpdmatch recorded for cases F01, F02, E03, E07 and C26 (read from
-/work/shared/conformance/cases/*/output.txt, not copied), the crafted records of
+tests/conformance/recorded/cases/*/output.txt), the crafted records of
 tests/harness/README.md, and the explicit timeouts against a DNS server that never answers.
 """
 
