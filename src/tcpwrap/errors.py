@@ -4,7 +4,7 @@ What it does: defines `TcpwrapError` (every exception this package raises on pur
 it), `ConfigError` (a problem that has a file:line origin) and `Diagnostic`, the value the pure
 core returns instead of logging.
 
-Hazards: none; no I/O. Diagnostics keep the original tcp_wrappers wording (SPEC Appendix A)
+Hazards: none; no I/O. Diagnostics keep the original tcp_wrappers wording (docs/rules.md)
 because people grep their logs for it; render them with `Diagnostic.render()`.
 """
 

@@ -1,6 +1,6 @@
 """tcpwrap-tcpd: the wrapper inetd, xinetd or systemd runs in place of a network server.
 
-What it does, per connection (SPEC 1.2): umask 022; find the daemon and the real program; open
+What it does per connection (docs/wrapper.md): umask 022; find the daemon and the real program; open
 syslog as the daemon; learn the endpoints from the socket (fd 0, or systemd's fd 3); refuse
 source-routed IPv4; decide with the rule engine, answering its questions (reverse/forward DNS
 with double-reverse verification, ident, aclexec) only when a rule needs them; act on the
@@ -53,7 +53,7 @@ class Located:
 
 
 def locate(args: list[str], config: WrapperConfig, found: Endpoints | None) -> Located | str:
-    """SPEC 1.1, plus our `DAEMON` argument form; returns an error text on failure.
+    """docs/wrapper.md, plus our `DAEMON` argument form; returns an error text on failure.
 
     Under its own name the first argument is the DAEMON, unless /etc/inetd.conf shows that this
     socket's service line is the classic `... tcpwrap-tcpd in.fingerd ARGS` (tcpd's line with

@@ -75,7 +75,7 @@ RECORDED = _recorded()
 
 
 def _dotted_quad_or_ipv6(host: str) -> bool:
-    """tcpdmatch takes these as typed: no lookup, name unknown (SPEC 7.1.2 step 8)."""
+    """tcpdmatch takes these as typed: no lookup, name unknown (docs/match.md, step 6)."""
     return (host.count(".") == 3 and lookup.is_inet_aton(host)) or ":" in host
 
 

@@ -93,7 +93,7 @@ def _child_identity(user: str | None, group: str | None) -> tuple[int, int, list
 
 
 def test_the_wrapper_really_drops_privileges() -> None:
-    # Debian's tcpd only validates the names (inverted dry-run test, SPEC 3.3, T10/T10b)
+    # Debian's tcpd only validates the names (inverted dry-run test, docs/compat.md §1, T10/T10b)
     if os.getuid() != 0:
         pytest.skip("needs root to change identity")
     import grp

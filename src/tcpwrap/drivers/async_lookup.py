@@ -1,4 +1,4 @@
-"""The asyncio twin of `lookup.verify_host_name`: double-reverse verification (SPEC 5.1).
+"""The asyncio twin of `lookup.verify_host_name`: double-reverse verification (docs/lookup.md).
 
 What it does: `await verify_host_name(address, timeout=...)` does the reverse lookup
 (`lookup.reverse_lookup` in the loop's executor, because getnameinfo would hold the GIL) and
@@ -58,7 +58,7 @@ async def _forward(loop: asyncio.AbstractEventLoop, ep: Endpoint, name: str) -> 
 
 
 async def verify_host_name(address: str, *, timeout: float | None = DEFAULT_TIMEOUT) -> NameLookup:
-    """The verified name of numeric `address` (SPEC 5.1), within `timeout` seconds (None: no
+    """The verified name of numeric `address` (docs/lookup.md), within `timeout` seconds (None: no
     limit but the resolver's own)."""
     ep = endpoint(address)
     if ep is None:

@@ -40,7 +40,7 @@ class WrapperConfig:
     ident_port: int = 113
     refuse_pause: float = 5.0  # tcpd's clean exit sleeps 5 s (protects inetd's respawn)
     json_log: str = ""  # a file to append one JSON line per connection to ("" = off)
-    aclexec: str = "documented"  # or "debian" (SPEC 3.5 fall-through semantics)
+    aclexec: str = "documented"  # or "debian" (docs/rules.md#aclexec)
     user_option: str = "drop"  # or "validate" (Debian: names checked, privileges kept)
     facility: str = "daemon"
 

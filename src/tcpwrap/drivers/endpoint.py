@@ -1,4 +1,4 @@
-"""Who is connecting, from the socket the wrapper was handed (SPEC 1.3, 1.6).
+"""Who is connecting, from the socket the wrapper was handed (docs/wrapper.md).
 
 What it does: `discover(fd)` finds the client and server endpoints of the socket on `fd`:
 getpeername for TCP; for an unconnected (UDP) socket, the sender of the first queued datagram
@@ -130,7 +130,7 @@ class IpOptionsReport:
 
 
 def check_ip_options(found: Endpoints, client_info: str) -> IpOptionsReport:
-    """KILL_IP_OPTIONS (SPEC 1.6): refuse source routing, clear other IP options."""
+    """KILL_IP_OPTIONS (docs/wrapper.md, step 2): refuse source routing, clear other IP options."""
     report = IpOptionsReport()
     sock = found.sock
     if sock is None:

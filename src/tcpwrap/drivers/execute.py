@@ -1,6 +1,6 @@
 """Acting on a decision: spawn, twist, aclexec, banners, setenv, umask, nice, sockets, users.
 
-What it does: performs the actions a Decision lists, in order, the way tcpd does (SPEC 3.3, 6):
+What it does: performs the actions a Decision lists, in order, the way tcpd does (docs/rules.md):
 `spawn` runs `/bin/sh -c` with stdio on /dev/null and SIGHUP ignored, and waits for that shell
 (a trailing `&` in the command backgrounds the work, so nothing is left for the real daemon to
 reap); `twist` makes the client socket fd 0-2 and execs `/bin/sh -c`; `aclexec` runs a shell and
@@ -133,7 +133,7 @@ def write_all(fd: int, data: bytes) -> None:
 
 
 def drop_privileges(user: str | None, group: str | None) -> None:
-    """`user u` / `user u.g` / `group g`, with the intended semantics (SPEC 3.3)."""
+    """`user u` / `user u.g` / `group g`, with the intended semantics (docs/compat.md §1)."""
     try:
         if user is None:
             assert group is not None

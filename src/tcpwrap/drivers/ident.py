@@ -1,4 +1,4 @@
-"""Ask the client's identd who owns a connection (RFC 931 / RFC 1413 client, SPEC 5.4).
+"""Ask the client's identd who owns a connection (RFC 931 / RFC 1413 client, docs/ident.md).
 
 What it does: `lookup_user(client, server)` opens a new TCP socket bound to the server's address
 of the connection (port 0), connects to the client's address on port 113, sends

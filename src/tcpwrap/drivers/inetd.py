@@ -1,4 +1,4 @@
-"""Which daemons inetd (or xinetd) runs, and are they wrapped? (tcpdchk/tcpdmatch, SPEC 7.2.2)
+"""Which daemons inetd (or xinetd) runs, and are they wrapped? (tcpdchk/tcpdmatch, docs/check.md)
 
 What it does: `analyze_inetd(path, real_daemon_dir=..., for_check=...)` reads an inetd.conf
 (or xinetd.conf with its `include`/`includedir` files), checks every entry's programs on the
@@ -160,7 +160,7 @@ def _stat(path: str) -> os.stat_result | str:
 def check_entry(
     analysis: InetdAnalysis, file: str, entry: InetdEntry, real_daemon_dir: str
 ) -> None:
-    """The per-entry checks of SPEC 7.2.2; records the service's wrap status."""
+    """The per-entry checks of docs/check.md; records the service's wrap status."""
     origin = Origin(file, entry.line)
 
     def warn(message: str) -> None:

@@ -1,4 +1,4 @@
-"""Host names from DNS: double-reverse verification (SPEC 5.1) and tcpdmatch's lookup (7.1.3).
+"""Host names from DNS: double-reverse verification and tcpdmatch's lookup (docs/lookup.md).
 
 What it does: `verify_host_name(address)` finds the name of an endpoint address the way
 Debian's tcpd does: reverse lookup (getnameinfo NI_NAMEREQD, see `reverse_lookup`),
@@ -204,7 +204,7 @@ def forward_name(ep: Endpoint, reverse: str | None) -> str | None:
 
 
 def decide(ep: Endpoint, reverse: str | None, forward: Forward | None) -> NameLookup:
-    """SPEC 5.1 steps 2-8 on plain values.
+    """The verification of docs/lookup.md on plain values.
 
     `reverse` is the getnameinfo(NI_NAMEREQD) answer (None: failed). `forward` is the
     getaddrinfo(AI_CANONNAME) answer for `forward_name(ep, reverse)` (None: failed, or not
@@ -328,7 +328,7 @@ def _forward(ep: Endpoint, name: str) -> Forward | None:
 
 
 def verify_host_name(address: str, *, timeout: float | None = DEFAULT_TIMEOUT) -> NameLookup:
-    """The verified name of numeric `address` (SPEC 5.1), within `timeout` seconds.
+    """The verified name of numeric `address` (docs/lookup.md), within `timeout` seconds.
 
     `timeout=None` waits as long as the resolver does (tcpd's behaviour) and uses no thread.
     """
@@ -366,7 +366,7 @@ class HostAddresses:
 
 
 def alias_warnings(host: str, canonical: str | None) -> tuple[str, ...]:
-    """tcpdmatch's warnings when a name is not the official one (SPEC 7.1.3)."""
+    """tcpdmatch's warnings when a name is not the official one (docs/lookup.md)."""
     if canonical and _same_name(host, canonical):
         return ()
     if not canonical:

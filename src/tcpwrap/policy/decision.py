@@ -55,7 +55,7 @@ class Mode:
     verbose: bool = False  # produce the "matched:" and "option:" debug records
     header: bool = False  # tcpdmatch: evaluate (and sanitise) its header values first
     # aclexec as hosts_options(5) documents it (exit 0 allows, anything else refuses) instead
-    # of Debian's accidental table fall-through (SPEC 3.5); docs/compat.md.
+    # of Debian's accidental table fall-through (docs/rules.md#aclexec); docs/compat.md.
     debian_aclexec: bool = False
     ident_timeout: int = 10  # RFC931_TIMEOUT until a rule's `rfc931 N` changes it
 

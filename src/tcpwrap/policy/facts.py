@@ -3,7 +3,7 @@
 What it does: models the lazily learned facts (host name with its double-reverse state, ident
 user) and the `Need` a matcher asks a driver for. "unknown" and "paranoid" are states, not
 strings; `text()` gives the word tcp_wrappers would compare against, because the original's
-keywords work by plain string comparison (SPEC 2.10) and we must agree with it.
+keywords work by plain string comparison (docs/rules.md) and we must agree with it.
 
 Hazards: none (pure). Names come from DNS and are hostile; they are only ever compared or
 passed through `expand` sanitisation, never interpreted here.
@@ -53,7 +53,7 @@ class UnknownName:
 
 @dataclass(frozen=True, slots=True)
 class ParanoidName:
-    """A reverse name was found but failed verification (SPEC 5.1)."""
+    """A reverse name was found but failed verification (docs/lookup.md)."""
 
     word: str = PARANOID
 

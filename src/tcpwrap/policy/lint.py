@@ -2,7 +2,7 @@
 
 What it does: walks hosts.allow then hosts.deny line by line (every line, also after a line
 that makes tcpd stop) and produces an ordered stream of events: `Finding`s (warning/error with
-file:line, tcpdchk's wording where tcpdchk has one, SPEC 7.2.3), the `-v` listing lines and
+file:line, tcpdchk's wording where tcpdchk has one, docs/check.md), the `-v` listing lines and
 the `option:` records of the dry-run option evaluation. Options are run through the real
 evaluator (policy.match) in dry-run mode against tcpdchk's fictitious request (daemon
 `daemon_name`, client `client_hostname`/`client_addr`, user `user_name`, server

@@ -1,9 +1,9 @@
 """evaluate(): the hosts_access algorithm over a Policy, asking for facts, returning a Decision.
 
-What it does: scans the allow table, then the deny table (SPEC 2.1, Appendix C), evaluating
+What it does: scans the allow table, then the deny table (docs/rules.md), evaluating
 candidate rules in line order with the original's lazy, short-circuit list semantics; runs the
-deciding rule's options (SPEC 3) as pure steps that produce actions; keeps the request state
-the way tcpd does (values sanitised in place by % expansions, SPEC 4.3) and records every
+deciding rule's options (docs/rules.md) as pure steps that produce actions; keeps the request state
+the way tcpd does (values sanitised in place by % expansions, docs/rules.md) and records every
 diagnostic with its file:line in the original's order.
 
 How facts are asked for: a run that reaches a fact it does not have (client or server host

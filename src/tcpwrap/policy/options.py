@@ -4,7 +4,7 @@ What it does: splits a rule's third field at `:` (`\\:` is a literal colon), tri
 key/value (`key value`, `key=value`, `key = value`), and checks each field in the original's
 order (missing name, bad name, value arity, "must be at end"). Value checks that need no
 request (umask, linger, nice, rfc931, severity) are done here too; their error texts are
-Debian's, byte for byte (SPEC 3.2-3.4). Actions are plain values: nothing here executes.
+Debian's, byte for byte (docs/rules.md#options). Actions are plain values: nothing here executes.
 
 Hazards: option values may later reach /bin/sh (spawn, twist, aclexec); they are only expanded
 through `expand.percent_x`, which sanitises every network-derived value.
@@ -130,7 +130,7 @@ def split_fields(text: str) -> list[tuple[str, bool]]:
 
 
 def split_key_value(field_text: str) -> tuple[str, str | None]:
-    """The key runs to the first blank or '='; exactly one '=' is skipped (SPEC 3.2 step 3)."""
+    """The key runs to the first blank or '='; exactly one '=' is skipped (docs/rules.md)."""
     opt = chop(field_text)
     cut = len(opt)
     for i, ch in enumerate(opt):

@@ -1,7 +1,7 @@
 """Pattern grammar: list tokens -> frozen pattern objects that know how to match.
 
 What it does: compiles each daemon-list and client-list token into one of the pattern kinds of
-hosts_access(5) as Debian 7.6.q ships it (SPEC 2.5-2.12): string forms (ALL, KNOWN, `.suffix`,
+hosts_access(5) as Debian 7.6.q ships it (docs/rules.md): string forms (ALL, KNOWN, `.suffix`,
 `prefix.`, `*`/`?` globs, `[v6]`, exact), port numbers, `net/mask`, `n.n.n.n/len`, `[v6]/len`,
 `@netgroup`, `/file`, KNOWN/LOCAL host keywords, `user@host`, `daemon@host`, and EXCEPT lists.
 Matching asks a `MatchContext` for facts; asking for a name or a user may interrupt the
@@ -186,7 +186,7 @@ def _glob_regex(token: str) -> re.Pattern[str]:
 
 
 def compile_string(token: str) -> StringMatcher:
-    """The string_match() form of a token (SPEC 2.8, in its precedence order)."""
+    """The string_match() form of a token (docs/rules.md#string-matching, in order)."""
     if "*" in token or "?" in token:
         return Glob(token, _glob_regex(token))
     if token.startswith("."):
@@ -253,7 +253,7 @@ class LocalHost(HostPattern):
 
 @dataclass(frozen=True, slots=True)
 class NetMask(HostPattern):
-    """`net/mask`, `n.n.n.n/len` or `[v6]/len`: compared with the address only (SPEC 2.9)."""
+    """`net/mask`, `n.n.n.n/len` or `[v6]/len`: compared with the address only (docs/rules.md)."""
 
     net_token: str
     mask_token: str
@@ -323,7 +323,7 @@ class AddressOrName(HostPattern):
 
 
 def host_pattern(token: str) -> HostPattern:
-    """The host_match() form of a token, in the original's dispatch order (SPEC 2.7).
+    """The host_match() form of a token, in the original's dispatch order (docs/rules.md).
 
     Uncached: for callers that compile many distinct tokens once (a `/file` list), where
     going through `compile_host`'s cache would only evict everybody else's entries.
@@ -353,7 +353,7 @@ def names_too(token: str) -> bool:
 
     The original compares every token with a character outside `0-9 . /` with the name too,
     so `192.0.2.*` matched a client whose (attacker-controlled) PTR is `192.0.2.evil.example`
-    (SPEC 2.7, case H01). Deliberate fix (docs/compat.md): a wildcard made only of digits,
+    (docs/rules.md, case H01). Deliberate fix (docs/compat.md): a wildcard made only of digits,
     dots, `*` and `?` is an address pattern and never matches (or looks up) a host name.
     """
     return not_inaddr(token) and bool(token.strip(_ADDRESS_WILDCARD))  # see cstr.not_inaddr
@@ -457,7 +457,7 @@ def split_list(text: str) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class PatternList:
-    """A daemon or client list with its EXCEPT structure (SPEC 2.4)."""
+    """A daemon or client list with its EXCEPT structure (docs/rules.md#lists-and-except)."""
 
     items: tuple[Item | None, ...]  # None marks an EXCEPT token
     next_except: tuple[int, ...]  # for each index, the next EXCEPT index (or len)

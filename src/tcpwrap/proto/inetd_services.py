@@ -240,7 +240,7 @@ class Daemon:
 
 
 def line_daemon(line: ServiceLine, real_daemon_dir: str) -> Daemon:
-    """The daemon of a line; for a tcpd line, the daemon tcpd would have exec'ed (SPEC 1.1).
+    """The daemon of a line; for a tcpd line, the daemon tcpd would have exec'ed (docs/wrapper.md).
 
     `... /usr/sbin/tcpd in.fingerd -w` runs /usr/sbin/in.fingerd (tcpd's REAL_DAEMON_DIR) as
     `in.fingerd -w`; `... /usr/sbin/tcpd /usr/sbin/in.fingerd` runs that path as

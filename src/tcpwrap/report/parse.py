@@ -6,7 +6,7 @@ Recognised envelopes: classic syslog (RFC 3164 as syslogd writes files, both the
 `Nov 27 01:02:03 host in.fingerd[123]: connect from a.b (1.2.3.4)`), the same with an ISO-8601
 time stamp (rsyslog's high-precision format), RFC 5424, `journalctl -o json` and tcpwrap's own
 JSON lines (`tcpwrap.proto.logrecord`). Recognised messages: tcpd's `connect from`, `refused
-connect from`, `twist ... to ...` and the `host name/address mismatch` warning (SPEC 1.4 and
+connect from`, `twist ... to ...` and the `host name/address mismatch` warning (docs/wrapper.md and
 Appendix A); xinetd's `START:`/`FAIL:`/`libwrap refused connection`; inetd's `svc from addr`.
 A well-formed line with some other message counts as "other"; a line in no known envelope counts
 as unparsed, with a few examples kept.

@@ -1,4 +1,4 @@
-"""`tcpwrap check`: lint hosts.allow/hosts.deny and the inetd configuration (tcpdchk, SPEC 7.2).
+"""`tcpwrap check`: lint hosts.allow/hosts.deny and the inetd config (tcpdchk, docs/check.md).
 
 What it does: reads the inetd (or xinetd) configuration and both tables and prints every
 finding of `tcpwrap.policy.lint` as `warning: <file>, line <n>: <msg>` / `error: ...` on stdout,

@@ -1,6 +1,6 @@
 """`tcpwrap match`: what tcpd would do with a connection (tcpdmatch), and `--batch` verdicts.
 
-What it does: parses `daemon[@server] [user@]client` as tcpdmatch does (SPEC 7.1), looks names
+What it does: parses `daemon[@server] [user@]client` as tcpdmatch does (docs/match.md), looks names
 up with double-reverse verification, and prints one prediction per client address: the header
 lines, then `access:   granted|denied|delegated`. Stdout is Debian's, line for line; by default
 (a documented deviation) the diagnostics Debian hides in syslog are printed inline in upstream

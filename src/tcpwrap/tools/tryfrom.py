@@ -1,4 +1,4 @@
-"""`tcpwrap try-from`: what the wrapper learns about the connection on stdin (SPEC 6.5).
+"""`tcpwrap try-from`: what the wrapper learns about the connection on stdin (docs/library.md).
 
 What it does: run as a remote command (`ssh host tcpwrap try-from`, inetd, or with a socket
 as stdin), it prints tcp_wrappers' eight lines

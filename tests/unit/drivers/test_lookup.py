@@ -1,4 +1,4 @@
-"""Name verification (SPEC 5.1) and tcpdmatch's host lookup (7.1.3) on plain values.
+"""Name verification (docs/lookup.md) and tcpdmatch's host lookup on plain values.
 
 The pure functions get resolver answers as values; the two drivers are driven through a fake
 resolver (monkeypatched gethostbyaddr/getaddrinfo) to check timeouts and that the blocking and
@@ -110,7 +110,7 @@ def test_inet_aton_rejects(text: str) -> None:
     assert not is_inet_aton(text)
 
 
-# --- decide: SPEC 5.1 ------------------------------------------------------------------------
+# --- decide: docs/lookup.md ---------------------------------------------------------------------
 
 
 def test_reverse_failure_is_unknown_silently() -> None:

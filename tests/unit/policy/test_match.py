@@ -1,4 +1,4 @@
-"""match: the decision flow of SPEC 2.1 / Appendix C, options in a decision, lazy lookups and
+"""match: the decision flow of docs/rules.md, options in a decision, lazy lookups and
 the order of diagnostics. Facts come from plain values (support.Provider)."""
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ def test_twist_dry_live_resident() -> None:
 
 
 def test_classic_language_runs_the_third_field_and_keeps_the_verdict() -> None:
-    # SPEC 2.15: the booby trap denies *and* fingers the client
+    # docs/rules.md#the-classic-language: the booby trap denies *and* fingers the client
     pol = policy(None, "in.tftpd: ALL: (safe_finger -l @%h | mail -s %d-%h root) &\n",
                  Language.CLASSIC)
     decision = evaluate(pol, conn(daemon="in.tftpd"))

@@ -1,4 +1,4 @@
-"""tables: logical lines as Debian's xgets()/table_match() read them (SPEC 2.2)."""
+"""tables: logical lines as Debian's xgets()/table_match() read them (docs/rules.md)."""
 
 from __future__ import annotations
 
