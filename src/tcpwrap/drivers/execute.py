@@ -133,7 +133,13 @@ def write_all(fd: int, data: bytes) -> None:
 
 
 def drop_privileges(user: str | None, group: str | None) -> None:
-    """`user u` / `user u.g` / `group g`, with the intended semantics (docs/compat.md §1)."""
+    """`user u` / `user u.g` / `group g`, with the intended semantics (docs/compat.md §1).
+
+    What runs after the drop must not import: the new user may not be able to read the
+    interpreter's files (a Python installed under /root), so the modules a later spawn or
+    twist child needs are loaded first."""
+    import signal  # noqa: F401 - _fork_shell's child imports it after the drop
+
     try:
         if user is None:
             assert group is not None

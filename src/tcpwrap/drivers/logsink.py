@@ -52,24 +52,41 @@ class SyslogSink:
 
 
 class JsonSink:
+    """One JSON line per record, appended in one write. The file is opened, and what a record
+    is built from is imported, when the sink is made: a `user` option may drop privileges
+    before the first record, to a user who can neither write the log nor read the
+    interpreter's files (a Python under /root); doing either later would lose the record or
+    refuse the connection."""
+
     def __init__(self, path: str, complain: SyslogSink) -> None:
         self.path = path
         self.complain = complain
+        import datetime  # noqa: F401
+        import socket  # noqa: F401
+
+        import tcpwrap.proto.logrecord  # noqa: F401
+
+        self.fd: int | None = None
+        self.failure = 0
+        try:
+            self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        except OSError as exc:
+            self.failure = exc.errno or 0
 
     def write(self, line: str) -> None:
         data = (line.replace("\n", " ") + "\n").encode("utf-8", "backslashreplace")
-        try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
-        except OSError as exc:
-            self.complain.level(
-                "err", f"warning: json log {self.path}: {os.strerror(exc.errno or 0)}"
-            )
+        if self.fd is None:
+            self._complain(self.failure)
             return
         try:
-            os.write(fd, data)
+            os.write(self.fd, data)
         except OSError as exc:
-            self.complain.level(
-                "err", f"warning: json log {self.path}: {os.strerror(exc.errno or 0)}"
-            )
-        finally:
-            os.close(fd)
+            self._complain(exc.errno or 0)
+
+    def _complain(self, errno: int) -> None:
+        self.complain.level("err", f"warning: json log {self.path}: {os.strerror(errno)}")
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
