@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import enum
 
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import record
 
 
 class TcpwrapError(Exception):
     """Root of every exception tcpwrap raises on purpose."""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Origin:
     """Where a rule or a diagnostic comes from: a table path and a (physical) line number."""
 
@@ -61,7 +61,7 @@ class Kind(enum.Enum):
     INFO = "info"  # plain records at LOG_INFO, e.g. "aclexec returned 1"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Diagnostic:
     """One message the core wants a driver to log (or a tool to print)."""
 

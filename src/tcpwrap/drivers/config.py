@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import os
 
-from tcpwrap._record import field_names, replace
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import field_names, record, replace
 from tcpwrap.errors import ConfigError, Origin
 
 TYPE_CHECKING = False
@@ -29,7 +28,7 @@ FACILITIES = {"daemon": 3, "auth": 4, "authpriv": 10, "mail": 2, "user": 1, "loc
               "local6": 22, "local7": 23}  # fmt: skip
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WrapperConfig:
     allow: str = "/etc/hosts.allow"
     deny: str = "/etc/hosts.deny"

@@ -31,7 +31,7 @@ Errors: lookups and commands never raise here; failures are diagnostics and valu
 
 from __future__ import annotations
 
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import record
 from tcpwrap.errors import Diagnostic, Origin, error, warning
 from tcpwrap.policy.decision import AclExecResult, Decision, NeedRequest, Verdict
 from tcpwrap.policy.facts import NameLookup, Need, UnknownName
@@ -57,7 +57,7 @@ RFC931_TIMEOUT = 10  # tcpd's ident default, until a rule's `rfc931 N` changes i
 Address = tuple[str, int]  # printable address, port
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Settings:
     """How a conduct answers the matcher's questions."""
 
@@ -66,7 +66,7 @@ class Settings:
     ident_port: int = IDENT_PORT
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LookupName:
     """Reverse + forward lookup (double-reverse verification) of a numeric address."""
 
@@ -74,7 +74,7 @@ class LookupName:
     timeout: float | None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class AskIdent:
     """RFC 931 query to the client's identd about the connection client -> server."""
 
@@ -84,7 +84,7 @@ class AskIdent:
     port: int
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class RunAclExec:
     """Carry out `before` (the actions due first, in order), then run the aclexec command."""
 
@@ -96,7 +96,7 @@ class RunAclExec:
 Task = LookupName | AskIdent | RunAclExec
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Outcome:
     """A finished decision and whether its actions could all be carried out."""
 

@@ -19,8 +19,7 @@ import os
 import select
 import socket
 
-from tcpwrap._record import field
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import field, record
 from tcpwrap.policy.decision import Connection, Endpoint
 
 PEEK_TIMEOUT = 30.0
@@ -28,7 +27,7 @@ LSRR, SSRR = 0x83, 0x89
 IPOPT_EOL, IPOPT_NOP = 0, 1
 
 
-@dataclass
+@record
 class Endpoints:
     sock: socket.socket | None = None  # a view of the fd (never closes it)
     datagram: bool = False
@@ -123,7 +122,7 @@ def systemd_socket(environ: dict[str, str] | None = None) -> int | None:
     return 3 if count >= 1 else None
 
 
-@dataclass
+@record
 class IpOptionsReport:
     records: list[tuple[str, str]] = field(default_factory=list)  # (level, message)
     fatal: bool = False  # tcpd's clean exit (getsockname failed)

@@ -25,7 +25,7 @@ import socket
 import time
 from collections.abc import Callable
 
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import record
 from tcpwrap.errors import Diagnostic, warning
 from tcpwrap.proto.ident import (
     IDENT_PORT,
@@ -44,7 +44,7 @@ Endpoint = tuple[str, int]
 Warn = Callable[[Diagnostic], None]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Query:
     """Everything one ident exchange needs, resolved from numeric addresses (no DNS)."""
 

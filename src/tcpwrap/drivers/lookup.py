@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import record
 from tcpwrap.policy.facts import KnownName, NameLookup, ParanoidName, UnknownName
 
 TYPE_CHECKING = False
@@ -63,7 +63,7 @@ def _same_name(a: str, b: str) -> bool:
 # --- the endpoint ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Endpoint:
     """An address to name: IPv4 or IPv6 (IPv4-mapped already unmapped), scope id separate."""
 
@@ -142,7 +142,7 @@ def endpoint(address: str) -> Endpoint | None:
 # --- the pure verification -------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Forward:
     """What a successful forward lookup gave: canonical name and same-family addresses."""
 
@@ -350,7 +350,7 @@ def verify_host_name(address: str, *, timeout: float | None = DEFAULT_TIMEOUT) -
 # --- tcpdmatch / tcpdchk: find_inet_addr -----------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class HostAddresses:
     """All addresses of a host argument, in resolver order; none means "host not found"."""
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import enum
 
-from tcpwrap._record import field
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import field, record
 from tcpwrap.errors import Diagnostic, Origin
 from tcpwrap.policy.facts import Need
 from tcpwrap.policy.options import ALLOW_PRIORITY, DENY_PRIORITY, Action, Priority
@@ -28,7 +27,7 @@ class Verdict(enum.Enum):
     ABORT = "abort"  # percent_x overflow: tcpd sleeps and exits without a verdict record
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Endpoint:
     """One side of a connection as known before deciding."""
 
@@ -38,7 +37,7 @@ class Endpoint:
     resolvable: bool = False  # a socket address exists, so a lookup may be asked for
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Connection:
     daemon: str
     client: Endpoint = Endpoint()
@@ -48,7 +47,7 @@ class Connection:
     pid: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Mode:
     dry_run: bool = True  # tcpdmatch / hosts_ctl: run nothing, twist is "delegated"
     resident: bool = False  # a long-lived library caller: twist is refused
@@ -64,7 +63,7 @@ DRY_RUN = Mode()
 LIVE = Mode(dry_run=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class NeedRequest:
     """What the matcher needs before it can go on."""
 
@@ -75,7 +74,7 @@ class NeedRequest:
     key: object = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class AclExecResult:
     """How an aclexec command ended: exit status or signal number."""
 
@@ -84,7 +83,7 @@ class AclExecResult:
     signal: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Decision:
     verdict: Verdict
     origin: Origin | None  # the deciding rule or table line; None = nothing matched

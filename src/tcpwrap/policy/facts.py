@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import record
 
 UNKNOWN = "unknown"
 PARANOID = "paranoid"
@@ -28,7 +28,7 @@ class Need(enum.Enum):
     ACLEXEC = "aclexec"  # run an aclexec command and report how it exited (live mode only)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class KnownName:
     """A verified host name (reverse and forward agree), case as the PTR gave it."""
 
@@ -38,7 +38,7 @@ class KnownName:
         return self.name
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class UnknownName:
     """No usable name: no address, or the reverse lookup failed.
 
@@ -51,7 +51,7 @@ class UnknownName:
         return self.word
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ParanoidName:
     """A reverse name was found but failed verification (docs/lookup.md)."""
 
@@ -75,7 +75,7 @@ def host_name_from_text(text: str) -> HostName:
     return KnownName(text)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class NameLookup:
     """What a name lookup found, with the warnings tcpd would log about it (texts only)."""
 

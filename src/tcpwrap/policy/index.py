@@ -30,8 +30,7 @@ import bisect
 import heapq
 from collections.abc import Iterable, Iterator, Sequence
 
-from tcpwrap._record import field
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import field, record
 from tcpwrap.policy.cstr import INADDR_NONE, dot_quad_addr, fold, strip_mapped
 from tcpwrap.policy.patterns import (
     CLIENT,
@@ -79,7 +78,7 @@ def _keep_min(table: dict[K, int], key: K, pos: int) -> None:
         table[key] = pos
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class KeyTable:
     """Smallest position per key, for one kind of subject (address or name).
 
@@ -221,7 +220,7 @@ class KeyTable:
         return best
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class _Group:
     """The indexed rules of one daemon-list key."""
 
@@ -323,7 +322,7 @@ def _file(group: _Group, token: AddressOrName | NetMask, pos: int) -> None:
         group.name.add(matcher, pos)
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class TableIndex:
     groups: dict[str, _Group]
     residual: dict[str, list[int]]  # daemon key (or ALL_DAEMONS, or "" = any) -> positions

@@ -26,8 +26,7 @@ import ipaddress
 import re
 from typing import Any, Protocol
 
-from tcpwrap._record import record as dataclass
-from tcpwrap._record import replace
+from tcpwrap._record import record, replace
 from tcpwrap.errors import Kind, Origin
 from tcpwrap.policy.cstr import fold, not_inaddr, scan_uint, split_at
 from tcpwrap.policy.decision import Connection, Endpoint, Mode, Verdict
@@ -61,7 +60,7 @@ _RESERVED = frozenset({"unknown", "known", "paranoid", "all", "local"})
 _LISTING_SEPARATORS = re.compile(r"[, \t\n]+")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Finding:
     severity: str  # WARNING or ERROR
     message: str
@@ -81,14 +80,14 @@ class Finding:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Listing:
     """One line of tcpdchk's `-v` listing (stdout)."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Debug:
     """An `option:` or `command:` record (shown with `-v`)."""
 
@@ -98,7 +97,7 @@ class Debug:
 Event = Finding | Listing | Debug
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class HostCheck:
     """What tcpdchk's DNS check of one host pattern found."""
 
@@ -126,7 +125,7 @@ class Probe(Protocol):
     def daemon_status(self, daemon: str) -> str | None: ...  # "yes"/"no"/"maybe"/None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TableInput:
     path: str  # as shown in messages
     source: TableSource
@@ -134,7 +133,7 @@ class TableInput:
     explicit: bool = False  # named on the command line (a missing file is worth a warning)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CheckOptions:
     language: Language = Language.OPTIONS
     implicit_allow: bool = False  # -a

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import record
 from tcpwrap.policy.cstr import C_SPACE, chop, fold, scan_int, scan_octal, split_at
 
 
@@ -73,7 +73,7 @@ LEVELS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Priority:
     """A syslog priority; facility None means "the facility openlog() chose"."""
 
@@ -93,7 +93,7 @@ ALLOW_PRIORITY = Priority(LEVELS["info"])
 DENY_PRIORITY = Priority(LEVELS["warning"])
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class OptionStep:
     """One option field, parsed. `error` set means: processing stops here and denies."""
 
@@ -231,7 +231,7 @@ def split_setenv(value: str) -> tuple[str, str]:
 # ----------------------------------------------------------------------------- actions
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Spawn:
     """Run `/bin/sh -c command` with stdio on /dev/null and wait for it (spawn, classic)."""
 
@@ -239,40 +239,40 @@ class Spawn:
     origin: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Banner:
     """Send these bytes to the client (banners: already expanded, CRLF line ends)."""
 
     data: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SetEnv:
     name: str
     value: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Umask:
     mask: int
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Nice:
     increment: int
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class KeepAlive:
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Linger:
     seconds: int
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ChangeUser:
     """user NAME[.GROUP] / group NAME: drop privileges before exec (documented deviation)."""
 
@@ -280,7 +280,7 @@ class ChangeUser:
     group: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class AclExec:
     command: str
 

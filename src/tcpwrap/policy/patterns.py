@@ -20,8 +20,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from tcpwrap._record import field
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import field, record
 from tcpwrap.policy.cstr import (
     INADDR_NONE,
     dot_quad_addr,
@@ -95,7 +94,7 @@ class StringMatcher:
         raise NotImplementedError
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Glob(StringMatcher):
     token: str
     regex: re.Pattern[str] = field(compare=False)
@@ -107,7 +106,7 @@ class Glob(StringMatcher):
         return self.regex.fullmatch(subject) is not None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Suffix(StringMatcher):
     token: str  # folded, starts with "."
 
@@ -116,19 +115,19 @@ class Suffix(StringMatcher):
         return len(subject) > len(self.token) and fold(subject).endswith(self.token)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class AllWord(StringMatcher):
     def match(self, subject: str) -> bool:
         return True
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class KnownWord(StringMatcher):
     def match(self, subject: str) -> bool:
         return fold(strip_mapped(subject)) != UNKNOWN
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Prefix(StringMatcher):
     token: str  # folded, ends with "."
 
@@ -136,7 +135,7 @@ class Prefix(StringMatcher):
         return fold(strip_mapped(subject)).startswith(self.token)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Bracket6(StringMatcher):
     """`[v6addr]`: numeric IPv6 equality (any textual form)."""
 
@@ -150,7 +149,7 @@ class Bracket6(StringMatcher):
         return other is not None and other == self.value
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Exact(StringMatcher):
     token: str  # folded
 
@@ -215,7 +214,7 @@ class HostPattern:
         raise NotImplementedError
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Netgroup(HostPattern):
     group: str  # case-sensitive
 
@@ -223,7 +222,7 @@ class Netgroup(HostPattern):
         return ctx.innetgr(self.group, ctx.name(side))
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class FileList(HostPattern):
     path: str
 
@@ -237,21 +236,21 @@ class FileList(HostPattern):
             ctx.leave_file(self.path)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class KnownHost(HostPattern):
     def match(self, ctx: MatchContext, side: int) -> bool:
         name = ctx.name(side)  # the original evaluates the name first
         return fold(ctx.addr(side)) != UNKNOWN and hostname_known(name)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LocalHost(HostPattern):
     def match(self, ctx: MatchContext, side: int) -> bool:
         name = ctx.name(side)
         return "." not in name and hostname_known(name)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class NetMask(HostPattern):
     """`net/mask`, `n.n.n.n/len` or `[v6]/len`: compared with the address only (docs/rules.md)."""
 
@@ -308,7 +307,7 @@ def compile_netmask(net_token: str, mask_token: str) -> NetMask:
     return NetMask(net_token, mask_token, v4, v6)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class AddressOrName(HostPattern):
     """Row 6 of host_match: the address first, then (if the token is not numeric) the name."""
 
@@ -372,7 +371,7 @@ class Item:
         raise NotImplementedError
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class DaemonName(Item):
     token: str
     matcher: StringMatcher
@@ -381,7 +380,7 @@ class DaemonName(Item):
         return self.matcher.match(ctx.daemon())
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Port(Item):
     """A decimal number <= 65535 in a daemon list: the server's port (Debian match_port)."""
 
@@ -392,7 +391,7 @@ class Port(Item):
         return ctx.server_port() == self.port
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class DaemonAt(Item):
     token: str
     daemon: Item
@@ -402,7 +401,7 @@ class DaemonAt(Item):
         return self.daemon.match(ctx) and self.host.match(ctx, SERVER)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ClientHost(Item):
     token: str
     host: HostPattern
@@ -411,7 +410,7 @@ class ClientHost(Item):
         return self.host.match(ctx, CLIENT)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class UserAt(Item):
     token: str
     user: StringMatcher
@@ -455,7 +454,7 @@ def split_list(text: str) -> list[str]:
     return [tok for tok in _SEPARATORS.split(text) if tok]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PatternList:
     """A daemon or client list with its EXCEPT structure (docs/rules.md#lists-and-except)."""
 

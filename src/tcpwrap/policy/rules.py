@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import enum
 
-from tcpwrap._record import field
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import field, record
 from tcpwrap.errors import Diagnostic, Origin
 from tcpwrap.policy.cstr import split_at
 from tcpwrap.policy.options import OptionStep, compile_options
@@ -37,7 +36,7 @@ class Language(enum.Enum):
     CLASSIC = "classic"  # the paper's language: a shell command run on match
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Rule:
     origin: Origin
     daemons: PatternList
@@ -47,7 +46,7 @@ class Rule:
     text: str  # the logical line, for listings
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TableSource:
     """A table as read by a driver: its path and content, or why it could not be read."""
 
@@ -56,7 +55,7 @@ class TableSource:
     error: str | None = None  # strerror text when it exists but cannot be read
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Table:
     path: str
     rules: tuple[Rule, ...]
@@ -99,7 +98,7 @@ def compile_table(source: TableSource, language: Language = Language.OPTIONS) ->
     return compile.compile_table(source, language)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Policy:
     """The two tables a decision is made against."""
 
