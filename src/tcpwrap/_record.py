@@ -18,7 +18,8 @@ Not provided (use `dataclasses` where they are needed): `order`, `kw_only`, `Ini
 Why: the wrapper runs once per connection. Its path creates 66 record classes; with
 `dataclasses` that is ~10 ms of imports (inspect, ast, tokenize, re) plus ~0.27 ms per class,
 against ~0.6 ms for this module and ~45 us per class: 24 ms saved per connection, 7.9x
-(benchmarks/record_bench.py, 2026-12-01; benchmarks/README.md). Type checkers see `record` as a dataclass transform (PEP 681).
+(benchmarks/record_bench.py, 2026-12-01; benchmarks/README.md). Type checkers see `record`
+as a dataclass transform (PEP 681).
 
 Hazards: annotations are read as strings (every module here uses `from __future__ import
 annotations`): a field is a ClassVar when its annotation is spelt `ClassVar[...]` or
