@@ -24,11 +24,12 @@ from tcpwrap.drivers import environment as sysenv
 from tcpwrap.drivers import tables as tables_driver
 from tcpwrap.drivers.environment import SystemEnvironment
 from tcpwrap.drivers.lookup import HostAddresses
+from tcpwrap.policy.compile import compile_policy
 from tcpwrap.policy.decision import Connection, Endpoint, Verdict
 from tcpwrap.policy.facts import KnownName, NameLookup
 from tcpwrap.policy.match import Evaluation, evaluate
 from tcpwrap.policy.options import Banner, ChangeUser
-from tcpwrap.policy.rules import TableSource, compile_policy
+from tcpwrap.policy.rules import TableSource
 from tcpwrap.tools import match as match_tool
 
 _need = oracle.need

@@ -38,8 +38,8 @@ import time
 
 from tcpwrap._record import field, record
 from tcpwrap.drivers.gcpause import paused_gc
-from tcpwrap.policy.compile import compile_table, extend_table
-from tcpwrap.policy.rules import Language, Policy, TableSource, compile_policy
+from tcpwrap.policy.compile import compile_policy, compile_table, extend_table
+from tcpwrap.policy.rules import Language, Policy, TableSource
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from tcpwrap._record import record, replace
 from tcpwrap.errors import Kind, Origin
+from tcpwrap.policy.compile import table_of
 from tcpwrap.policy.cstr import fold, not_inaddr, scan_uint, split_at
 from tcpwrap.policy.decision import Connection, Endpoint, Mode, Verdict
 from tcpwrap.policy.environment import Environment
@@ -47,7 +48,7 @@ from tcpwrap.policy.patterns import (
     parse_ipv6,
     split_list,
 )
-from tcpwrap.policy.rules import Language, Policy, Rule, Table, TableSource, parse_rule
+from tcpwrap.policy.rules import Language, Policy, Rule, TableSource, parse_rule
 from tcpwrap.policy.shadow import Seen, ShadowIndex
 from tcpwrap.policy.tables import LINE_LIMIT, read_lines
 
@@ -573,8 +574,8 @@ class _Checker:
         if rule.third is None:  # nothing to run: the table decides
             return ("granted", True) if table.role == "allow" else ("denied", False)
         single = replace(rule, daemons=_ALL_DAEMONS, clients=_ALL_CLIENTS)
-        mine = Table(table.path, (single,), (), None, None)
-        empty = Table("", (), (), None, None)
+        mine = table_of(table.path, (single,))
+        empty = table_of("", ())
         language = self.options.language
         if table.role == "allow":
             policy = Policy(mine, empty, language)

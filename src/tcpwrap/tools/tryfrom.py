@@ -41,10 +41,11 @@ from tcpwrap.drivers.endpoint import discover, release
 from tcpwrap.errors import Diagnostic
 from tcpwrap.library.ctl import _environment
 from tcpwrap.library.sockets import Site, connection_for
+from tcpwrap.policy.compile import compile_policy
 from tcpwrap.policy.decision import DRY_RUN
 from tcpwrap.policy.match import Evaluation
 from tcpwrap.policy.options import Spawn
-from tcpwrap.policy.rules import Policy, TableSource, compile_policy
+from tcpwrap.policy.rules import Policy, TableSource
 
 PROCESS = "try-from"
 LINES = (

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from tcpwrap.policy.compile import compile_table
 from tcpwrap.policy.index import TableIndex
 from tcpwrap.policy.quick import quick_table
-from tcpwrap.policy.rules import Table, TableSource, compile_table
+from tcpwrap.policy.rules import Table, TableSource
 
 from .support import conn, decide
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tcpwrap.errors import Kind, TcpwrapError
+from tcpwrap.policy.compile import compile_policy
 from tcpwrap.policy.decision import (
     AclExecResult,
     Endpoint,
@@ -17,7 +18,7 @@ from tcpwrap.policy.environment import StaticEnvironment
 from tcpwrap.policy.facts import KnownName, NameLookup, Need, ParanoidName, UnknownName
 from tcpwrap.policy.match import Evaluation, evaluate
 from tcpwrap.policy.options import AclExec, Banner, ChangeUser, SetEnv, Spawn, Umask
-from tcpwrap.policy.rules import Language, TableSource, compile_policy
+from tcpwrap.policy.rules import Language, TableSource
 
 from .support import ALLOW, DENY, Provider, conn, decide, policy, run, texts
 
