@@ -35,6 +35,7 @@ from tcpwrap.drivers.endpoint import (
     systemd_socket,
 )
 from tcpwrap.drivers.logsink import JsonSink, SyslogSink
+from tcpwrap.drivers.oserror import strerror
 from tcpwrap.errors import ConfigError, Origin
 from tcpwrap.policy.decision import Connection, Decision, Mode, Verdict
 
@@ -248,7 +249,7 @@ class Wrapper:
             os.execv(located.program, located.argv)  # noqa: S606 - the configured daemon
         except OSError as exc:
             self.sink.level(
-                "err", f"error: cannot execute {located.program}: {os.strerror(exc.errno or 0)}"
+                "err", f"error: cannot execute {located.program}: {strerror(exc)}"
             )
         return self.clean_exit()
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 
 from tcpwrap._record import field_names, record, replace
+from tcpwrap.drivers.oserror import strerror
 from tcpwrap.errors import ConfigError, Origin
 
 TYPE_CHECKING = False
@@ -107,7 +108,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> WrapperConfig:
         if "TCPWRAP_CONFIG" in env:
             raise ConfigError(f"{path}: no such file") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: {os.strerror(exc.errno or 0)}") from None
+        raise ConfigError(f"{path}: {strerror(exc)}") from None
     overrides = {
         key: _value(key, env[f"TCPWRAP_{key.upper()}"], None, f"TCPWRAP_{key.upper()}")
         for key in KEYS

@@ -20,6 +20,7 @@ import select
 import socket
 
 from tcpwrap._record import field, record
+from tcpwrap.drivers.oserror import strerror
 from tcpwrap.policy.decision import Connection, Endpoint
 
 PEEK_TIMEOUT = 30.0
@@ -64,10 +65,6 @@ def connection_for(
     )
 
 
-def _strerror(exc: OSError) -> str:
-    return os.strerror(exc.errno) if exc.errno else str(exc)
-
-
 def _printable(address: object) -> tuple[str, int] | None:
     if isinstance(address, tuple) and len(address) >= 2:
         return str(address[0]), int(address[1])
@@ -79,8 +76,8 @@ def discover(fd: int = 0) -> Endpoints:
     try:
         sock = socket.socket(fileno=fd)
     except OSError as exc:
-        found.warnings.append(f"can't get client address: {_strerror(exc)}")
-        found.not_a_socket = _strerror(exc)
+        found.warnings.append(f"can't get client address: {strerror(exc)}")
+        found.not_a_socket = strerror(exc)
         return found
     found.sock = sock
     try:
@@ -94,12 +91,12 @@ def discover(fd: int = 0) -> Endpoints:
             _, sender = sock.recvfrom(1, socket.MSG_PEEK)
             found.client = _printable(sender)
         except OSError as exc:
-            found.warnings.append(f"can't get client address: {_strerror(exc)}")
+            found.warnings.append(f"can't get client address: {strerror(exc)}")
             return found
     try:
         found.server = _printable(sock.getsockname())
     except OSError as exc:
-        found.warnings.append(f"getsockname: {_strerror(exc)}")
+        found.warnings.append(f"getsockname: {strerror(exc)}")
     return found
 
 
@@ -141,7 +138,7 @@ def check_ip_options(found: Endpoints, client_info: str) -> IpOptionsReport:
     try:
         local = sock.getsockname()
     except OSError as exc:
-        report.records.append(("err", f"getpeername: {_strerror(exc)}"))
+        report.records.append(("err", f"getpeername: {strerror(exc)}"))
         report.fatal = True
         return report
     if sock.family != socket.AF_INET or found.datagram or not isinstance(local, tuple):
@@ -177,7 +174,7 @@ def check_ip_options(found: Endpoints, client_info: str) -> IpOptionsReport:
     try:
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_OPTIONS, b"")
     except OSError as exc:
-        report.records.append(("err", f"setsockopt IP_OPTIONS NULL: {_strerror(exc)}"))
+        report.records.append(("err", f"setsockopt IP_OPTIONS NULL: {strerror(exc)}"))
         _shutdown(sock)
     return report
 

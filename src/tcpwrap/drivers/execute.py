@@ -24,6 +24,7 @@ import socket
 import struct
 from collections.abc import Callable
 
+from tcpwrap.drivers.oserror import strerror
 from tcpwrap.policy.decision import AclExecResult
 from tcpwrap.policy.options import (
     AclExec,
@@ -44,10 +45,6 @@ Warn = Callable[[str], None]
 
 class PrivilegeError(Exception):
     """A `user`/`group` option could not be carried out (the connection is refused)."""
-
-
-def _strerror(exc: OSError) -> str:
-    return os.strerror(exc.errno) if exc.errno else str(exc)
 
 
 def _fork_shell(command: str, stdio: int | None) -> int:
@@ -85,7 +82,7 @@ def spawn(command: str, warn: Warn) -> None:
     try:
         pid = _fork_shell(command, None)
     except OSError as exc:
-        warn(f"cannot fork: {_strerror(exc)}")
+        warn(f"cannot fork: {strerror(exc)}")
         return
     _wait(pid)
 
@@ -95,7 +92,7 @@ def aclexec(command: str, client_fd: int | None, warn: Warn) -> AclExecResult:
     try:
         pid = _fork_shell(command, client_fd)
     except OSError as exc:
-        warn(f"aclexec_option: /bin/sh: {_strerror(exc)}")
+        warn(f"aclexec_option: /bin/sh: {strerror(exc)}")
         return AclExecResult(0, 1)
     status = _wait(pid)
     if os.WIFSIGNALED(status):
@@ -112,12 +109,12 @@ def twist(command: str, fd: int, warn: Warn) -> None:
         if fd > 2:
             os.close(fd)
     except OSError as exc:
-        warn(f"twist_option: dup: {_strerror(exc)}")
+        warn(f"twist_option: dup: {strerror(exc)}")
         return
     try:
         os.execv(SHELL, ["sh", "-c", command])  # noqa: S606 - admin's command, % sanitised
     except OSError as exc:
-        warn(f"twist_option: /bin/sh: {_strerror(exc)}")
+        warn(f"twist_option: /bin/sh: {strerror(exc)}")
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -164,7 +161,7 @@ def _step(label: str, call: Callable[[], None]) -> None:
     try:
         call()
     except OSError as exc:
-        raise PrivilegeError(f"{label}: {_strerror(exc)}") from None
+        raise PrivilegeError(f"{label}: {strerror(exc)}") from None
 
 
 def perform(
@@ -189,20 +186,20 @@ def perform(
         try:
             os.nice(action.increment)
         except OSError as exc:
-            warn(f"nice({action.increment}): {_strerror(exc)}")
+            warn(f"nice({action.increment}): {strerror(exc)}")
     elif isinstance(action, KeepAlive):
         if sock is not None:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             except OSError as exc:
-                warn(f"setsockopt SO_KEEPALIVE: {_strerror(exc)}")
+                warn(f"setsockopt SO_KEEPALIVE: {strerror(exc)}")
     elif isinstance(action, Linger):
         if sock is not None:
             try:
                 value = struct.pack("ii", 1 if action.seconds else 0, action.seconds)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, value)
             except OSError as exc:
-                warn(f"setsockopt SO_LINGER {action.seconds}: {_strerror(exc)}")
+                warn(f"setsockopt SO_LINGER {action.seconds}: {strerror(exc)}")
     elif isinstance(action, ChangeUser):
         if drop_users:
             drop_privileges(action.user, action.group)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import syslog
 
+from tcpwrap.drivers.oserror import strerror
 from tcpwrap.errors import Diagnostic, Kind
 from tcpwrap.policy.options import Priority
 
@@ -67,11 +68,11 @@ class JsonSink:
         import tcpwrap.proto.logrecord  # noqa: F401
 
         self.fd: int | None = None
-        self.failure = 0
+        self.failure = ""
         try:
             self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
         except OSError as exc:
-            self.failure = exc.errno or 0
+            self.failure = strerror(exc)
 
     def write(self, line: str) -> None:
         data = (line.replace("\n", " ") + "\n").encode("utf-8", "backslashreplace")
@@ -81,10 +82,10 @@ class JsonSink:
         try:
             os.write(self.fd, data)
         except OSError as exc:
-            self._complain(exc.errno or 0)
+            self._complain(strerror(exc))
 
-    def _complain(self, errno: int) -> None:
-        self.complain.level("err", f"warning: json log {self.path}: {os.strerror(errno)}")
+    def _complain(self, reason: str) -> None:
+        self.complain.level("err", f"warning: json log {self.path}: {reason}")
 
     def close(self) -> None:
         if self.fd is not None:
