@@ -24,6 +24,12 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 DEFAULT_CONFIG = "/etc/tcpwrap/tcpd.conf"
+# The one default of every program that does not configure its own (the wrapper, serve, the
+# library, try-from; docs/lookup.md): the resolver's own give-up time is ~10 s (two tries of
+# 5 s); a client, and the inetd slot it holds, should not wait that long for a name.
+DNS_TIMEOUT = 5.0
+RFC931_TIMEOUT = 10  # tcpd's ident default, until a rule's `rfc931 N` changes it
+IDENT_PORT = 113
 FACILITIES = {"daemon": 3, "auth": 4, "authpriv": 10, "mail": 2, "user": 1, "local0": 16,
               "local1": 17, "local2": 18, "local3": 19, "local4": 20, "local5": 21,
               "local6": 22, "local7": 23}  # fmt: skip
@@ -35,9 +41,9 @@ class WrapperConfig:
     deny: str = "/etc/hosts.deny"
     language: str = "options"  # or "classic" (the paper's shell-command third field)
     real_daemon_dir: str = "/usr/sbin"
-    dns_timeout: float = 10.0  # the whole reverse + forward verification
-    ident_timeout: int = 10  # RFC931_TIMEOUT; the rfc931 option overrides it per rule
-    ident_port: int = 113
+    dns_timeout: float = DNS_TIMEOUT  # the whole reverse + forward verification
+    ident_timeout: int = RFC931_TIMEOUT  # the rfc931 option overrides it per rule
+    ident_port: int = IDENT_PORT
     refuse_pause: float = 5.0  # tcpd's clean exit sleeps 5 s (protects inetd's respawn)
     json_log: str = ""  # a file to append one JSON line per connection to ("" = off)
     aclexec: str = "documented"  # or "debian" (docs/rules.md#aclexec)

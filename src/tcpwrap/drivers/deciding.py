@@ -32,6 +32,7 @@ Errors: lookups and commands never raise here; failures are diagnostics and valu
 from __future__ import annotations
 
 from tcpwrap._record import record
+from tcpwrap.drivers.config import DNS_TIMEOUT, IDENT_PORT, RFC931_TIMEOUT
 from tcpwrap.errors import Diagnostic, Origin, error, warning
 from tcpwrap.policy.decision import AclExecResult, Decision, NeedRequest, Verdict
 from tcpwrap.policy.facts import NameLookup, Need, UnknownName
@@ -49,11 +50,6 @@ else:
     Protocol = object  # typing costs start-up time; only the type checker needs it
     AclExecStyle = str
 
-IDENT_PORT = 113
-# One default for every program that does not configure its own: the system resolver's own
-# give-up time is ~10 s (two tries of 5 s); a client should not wait that long for a name.
-DNS_TIMEOUT = 5.0
-RFC931_TIMEOUT = 10  # tcpd's ident default, until a rule's `rfc931 N` changes it
 Address = tuple[str, int]  # printable address, port
 
 

@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import logging
 
+from tcpwrap.drivers.config import DNS_TIMEOUT, IDENT_PORT
 from tcpwrap.drivers.deciding import (
-    DNS_TIMEOUT,
-    IDENT_PORT,
     AclExecStyle,
     Address,
     BlockingConduct,

@@ -25,9 +25,8 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass, field
 
+from tcpwrap.drivers.config import DNS_TIMEOUT, IDENT_PORT
 from tcpwrap.drivers.deciding import (
-    DNS_TIMEOUT,
-    IDENT_PORT,
     AclExecStyle,
     Address,
     Check,

@@ -37,6 +37,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tcpwrap.drivers.config import DNS_TIMEOUT
 from tcpwrap.errors import ConfigError, Origin
 from tcpwrap.fleet.settings import NAME_PATTERN, FleetConfig
 from tcpwrap.policy.options import FACILITIES  # tcpd's own facility names
@@ -73,7 +74,7 @@ class TrapConfig:
 
 @dataclass(frozen=True, slots=True)
 class LookupConfig:
-    dns_timeout: float = 5.0  # the whole reverse + forward verification, per client
+    dns_timeout: float = DNS_TIMEOUT  # the whole reverse + forward verification, per client
     ident_timeout: int = 10  # the rfc931 default; a rule's `rfc931 N` overrides it
     ident_port: int = 113
     cache_ttl: float = 60.0  # verified names are reused this long

@@ -29,9 +29,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tcpwrap.drivers.config import DNS_TIMEOUT, IDENT_PORT
 from tcpwrap.drivers.deciding import (
-    DNS_TIMEOUT,
-    IDENT_PORT,
     BlockingConduct,
     Check,
     Settings,
