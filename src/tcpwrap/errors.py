@@ -40,7 +40,8 @@ class ConfigError(TcpwrapError):
 
 
 class Severity(enum.IntEnum):
-    """Syslog-compatible severities (lower is more severe), as tcp_wrappers uses them."""
+    """The one severity ladder: syslog's levels (lower is more severe), as tcp_wrappers uses
+    them. policy.options.LEVELS names them as syslog.conf and the `severity` option do."""
 
     EMERG = 0
     ALERT = 1

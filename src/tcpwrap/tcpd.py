@@ -24,7 +24,7 @@ import os
 import sys
 import time
 
-from tcpwrap.drivers.config import FACILITIES, WrapperConfig, load_config
+from tcpwrap.drivers.config import WrapperConfig, load_config
 from tcpwrap.drivers.endpoint import (
     Endpoints,
     check_ip_options,
@@ -38,6 +38,7 @@ from tcpwrap.drivers.logsink import JsonSink, SyslogSink
 from tcpwrap.drivers.oserror import strerror
 from tcpwrap.errors import ConfigError, Origin
 from tcpwrap.policy.decision import Connection, Decision, Mode, Verdict
+from tcpwrap.policy.options import OPENLOG_FACILITIES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -319,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         sink = SyslogSink(os.path.basename(args[0]) if args else "tcpwrap-tcpd")
         sink.level("err", f"error: configuration: {exc}")
         return _refuse_early(5.0)  # no configured pause to trust: tcpd's
-    facility = FACILITIES[config.facility] << 3
+    facility = OPENLOG_FACILITIES[config.facility] << 3
     own = os.path.basename(args[0]) if args else "tcpwrap-tcpd"
     found: Endpoints | None = None
     if own in OWN_NAMES and os.path.exists("/etc/inetd.conf"):

@@ -18,6 +18,7 @@ import os
 from tcpwrap._record import field_names, record, replace
 from tcpwrap.drivers.oserror import strerror
 from tcpwrap.errors import ConfigError, Origin
+from tcpwrap.policy.options import OPENLOG_FACILITIES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,9 +31,6 @@ DEFAULT_CONFIG = "/etc/tcpwrap/tcpd.conf"
 DNS_TIMEOUT = 5.0
 RFC931_TIMEOUT = 10  # tcpd's ident default, until a rule's `rfc931 N` changes it
 IDENT_PORT = 113
-FACILITIES = {"daemon": 3, "auth": 4, "authpriv": 10, "mail": 2, "user": 1, "local0": 16,
-              "local1": 17, "local2": 18, "local3": 19, "local4": 20, "local5": 21,
-              "local6": 22, "local7": 23}  # fmt: skip
 
 
 @record(frozen=True)
@@ -57,7 +55,7 @@ _CHOICES = {
     "language": ("options", "classic"),
     "aclexec": ("documented", "debian"),
     "user_option": ("drop", "validate"),
-    "facility": tuple(FACILITIES),
+    "facility": tuple(OPENLOG_FACILITIES),
 }
 KEYS = field_names(WrapperConfig)
 

@@ -17,11 +17,8 @@ import os
 import syslog
 
 from tcpwrap.drivers.oserror import strerror
-from tcpwrap.errors import Diagnostic, Kind
-from tcpwrap.policy.options import Priority
-
-LEVELS = {"emerg": 0, "alert": 1, "crit": 2, "err": 3, "warning": 4, "notice": 5, "info": 6,
-          "debug": 7}  # fmt: skip
+from tcpwrap.errors import Diagnostic
+from tcpwrap.policy.options import LEVELS, Priority
 
 
 class SyslogSink:
@@ -41,12 +38,7 @@ class SyslogSink:
         self.log(LEVELS[name], message)
 
     def diagnostic(self, diag: Diagnostic) -> None:
-        if diag.kind is Kind.DEBUG:
-            self.log(syslog.LOG_DEBUG, diag.render())
-        elif diag.kind is Kind.INFO:
-            self.log(syslog.LOG_INFO, diag.render())
-        else:
-            self.log(syslog.LOG_ERR, diag.render())
+        self.log(diag.severity, diag.render())
 
     def close(self) -> None:
         syslog.closelog()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 
 from tcpwrap._record import record
+from tcpwrap.errors import Severity
 from tcpwrap.policy.cstr import C_SPACE, chop, fold, scan_int, scan_octal, split_at
 
 
@@ -49,6 +50,10 @@ OPTION_FLAGS: dict[str, Flag] = {
     "aclexec": _NEED | Flag.EXPAND,
 }
 
+# The one syslog table (names as syslog.conf and tcpd spell them). FACILITIES are those tcpd's
+# `severity` option accepts; OPENLOG_FACILITIES those a program may openlog() with (the
+# wrapper's and serve's `facility` setting). LEVELS is the one severity ladder (lower is
+# more severe); drivers log at these numbers.
 FACILITIES = {
     "kern": 0,
     "user": 1,
@@ -61,16 +66,9 @@ FACILITIES = {
     "cron": 9,
     **{f"local{i}": 16 + i for i in range(8)},
 }
-LEVELS = {
-    "emerg": 0,
-    "alert": 1,
-    "crit": 2,
-    "err": 3,
-    "warning": 4,
-    "notice": 5,
-    "info": 6,
-    "debug": 7,
-}
+LEVELS = {level.name.lower(): level for level in Severity}  # emerg, alert, ..., err, ..., debug
+# (kern is the kernel's own: a program that names it gets user)
+OPENLOG_FACILITIES = {**{k: v for k, v in FACILITIES.items() if k != "kern"}, "authpriv": 10}
 
 
 @record(frozen=True, slots=True)

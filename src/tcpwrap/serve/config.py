@@ -40,7 +40,7 @@ from typing import Any
 from tcpwrap.drivers.config import DNS_TIMEOUT
 from tcpwrap.errors import ConfigError, Origin
 from tcpwrap.fleet.settings import NAME_PATTERN, FleetConfig
-from tcpwrap.policy.options import FACILITIES  # tcpd's own facility names
+from tcpwrap.policy.options import OPENLOG_FACILITIES
 from tcpwrap.proto.prefix import parse_networks
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -304,7 +304,7 @@ LOOKUPS: Schema = {
 }
 LOG: Schema = {
     "syslog": (_boolean, "syslog"),
-    "facility": (_choice(*FACILITIES), "facility"),
+    "facility": (_choice(*OPENLOG_FACILITIES), "facility"),
     "json": (_abs_path, "json"),
     "stdout": (_boolean, "stdout"),
     "aggregate_interval": (_number(0.1, 3600), "aggregate_interval"),
