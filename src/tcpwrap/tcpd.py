@@ -38,6 +38,7 @@ from tcpwrap.drivers.logsink import JsonSink, SyslogSink
 from tcpwrap.drivers.oserror import strerror
 from tcpwrap.errors import ConfigError, Origin
 from tcpwrap.policy.decision import Connection, Decision, Mode, Verdict
+from tcpwrap.policy.facts import UNKNOWN
 from tcpwrap.policy.options import OPENLOG_FACILITIES
 
 TYPE_CHECKING = False
@@ -166,7 +167,7 @@ class Wrapper:
         self.found = found if found is not None else discover(self.fd)
         for message in self.found.warnings:
             self.warn(message)
-        client_info = self.found.client[0] if self.found.client else "unknown"
+        client_info = self.found.client[0] if self.found.client else UNKNOWN
         report = check_ip_options(self.found, client_info)
         for level, message in report.records:
             self.sink.level(level, message)
@@ -271,7 +272,7 @@ class Wrapper:
             pid=os.getpid(),
             event=event,  # type: ignore[arg-type]
             client=Client(
-                addr=decision.client_addr if decision.client_addr != "unknown" else None,
+                addr=decision.client_addr if decision.client_addr != UNKNOWN else None,
                 name=decision.client_name,
                 user=decision.user,
                 port=found.client[1] if found.client else None,

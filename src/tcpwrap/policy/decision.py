@@ -16,7 +16,7 @@ import enum
 
 from tcpwrap._record import field, record
 from tcpwrap.errors import Diagnostic, Origin
-from tcpwrap.policy.facts import Need
+from tcpwrap.policy.facts import UNKNOWN, Need
 from tcpwrap.policy.options import ALLOW_PRIORITY, DENY_PRIORITY, Action, Priority
 
 
@@ -95,8 +95,8 @@ class Decision:
     deny_priority: Priority = DENY_PRIORITY
     twist: str | None = None  # the expanded twist command (live) or None
     delegated: bool = False  # dry run reached a twist (tcpdmatch prints "delegated")
-    client_info: str = "unknown"  # %c at the end: what the log line shows
-    client_addr: str = "unknown"
+    client_info: str = UNKNOWN  # %c at the end: what the log line shows
+    client_addr: str = UNKNOWN
     client_name: str | None = None  # the name if it was looked up (for JSON logs)
     user: str | None = None  # the ident user if it was looked up
     ident_timeout: int = 10

@@ -38,7 +38,7 @@ from tcpwrap.policy.decision import (
 )
 from tcpwrap.policy.environment import NO_ENVIRONMENT, Environment
 from tcpwrap.policy.expand import BANNER_BUFFER, ExpansionTooLong, percent_x, sanitize
-from tcpwrap.policy.facts import NameLookup, Need
+from tcpwrap.policy.facts import PARANOID, UNKNOWN, NameLookup, Need
 from tcpwrap.policy.index import Candidates, daemon_plan
 from tcpwrap.policy.options import (
     ALLOW_PRIORITY,
@@ -68,7 +68,6 @@ if TYPE_CHECKING:
 
     from tcpwrap.policy.patterns import FileMatcher
 
-UNKNOWN: Final = "unknown"
 STRING_LENGTH: Final = 127  # tcpd's 128-byte request strings
 FILE_DEPTH_LIMIT: Final = 32  # nested /file lists (the original recursed until it crashed)
 BANNER_CHUNK: Final = 8189  # fgets(ibuf, sizeof(ibuf) - 2): at most 8189 characters a read
@@ -238,7 +237,7 @@ class _Run:
             return self.addr(side), "addr"
         name = self.name(side)
         folded = fold(name)
-        if folded != UNKNOWN and folded != "paranoid":
+        if folded != UNKNOWN and folded != PARANOID:
             return name, "name"
         return self.addr(side), "addr"
 

@@ -30,6 +30,7 @@ from tcpwrap.policy.cstr import (
     split_at,
     strip_mapped,
 )
+from tcpwrap.policy.facts import PARANOID, UNKNOWN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -41,8 +42,6 @@ else:
 CLIENT = 0
 SERVER = 1
 
-UNKNOWN = "unknown"
-PARANOID = "paranoid"
 
 
 class MatchContext(Protocol):

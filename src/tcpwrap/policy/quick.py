@@ -24,6 +24,7 @@ while the policy does not, so it must not be memoised with the policy.
 from __future__ import annotations
 
 from tcpwrap.policy.cstr import INADDR_NONE, dot_quad_addr, fold, strip_mapped
+from tcpwrap.policy.facts import UNKNOWN
 from tcpwrap.policy.index import INF, DaemonPlan, daemon_plan
 from tcpwrap.policy.patterns import CLIENT, parse_ipv6
 
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
     FileOpener = Callable[[str], PatternFile | str | None]
 
-UNKNOWN: Final = "unknown"
 STRING_LENGTH: Final = 127  # as match.STRING_LENGTH: tcpd's 128-byte request strings
 FILE_DEPTH_LIMIT: Final = 32  # as match.FILE_DEPTH_LIMIT
 

@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
+from tcpwrap.policy.facts import PARANOID, UNKNOWN
 from tcpwrap.proto.logrecord import ConnectionRecord, LogRecordError
 from tcpwrap.report.model import CONNECT, REFUSED, SPOOF, TWIST, Event, Stats
 from tcpwrap.report.sources import MONTHS, YearInference, Zone
@@ -401,7 +402,7 @@ class SourceParser:
         delta = rec.time.utcoffset()
         off = int(delta.total_seconds()) if delta is not None else 0
         name = rec.client.name
-        if name is not None and name.lower() in ("unknown", "paranoid"):
+        if name is not None and name.lower() in (UNKNOWN, PARANOID):
             name = None  # tcpd's words for "no usable name", not a host
         client = name or rec.client.addr
         if rec.event == "warning":
