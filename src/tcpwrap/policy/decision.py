@@ -27,6 +27,14 @@ class Verdict(enum.Enum):
     ABORT = "abort"  # percent_x overflow: tcpd sleeps and exits without a verdict record
 
 
+class Scan(enum.Enum):
+    """How one table's scan ended (docs/rules.md#tables-and-the-decision): tcpd's 1, 0, -1."""
+
+    MATCH = "match"
+    NO_MATCH = "no match"
+    ERROR = "error"  # unreadable table, or a line too long / without its newline
+
+
 @record(frozen=True, slots=True)
 class Endpoint:
     """One side of a connection as known before deciding."""

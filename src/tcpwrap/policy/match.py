@@ -34,6 +34,7 @@ from tcpwrap.policy.decision import (
     Endpoint,
     Mode,
     NeedRequest,
+    Scan,
     Verdict,
 )
 from tcpwrap.policy.environment import NO_ENVIRONMENT, Environment
@@ -72,7 +73,7 @@ STRING_LENGTH: Final = 127  # tcpd's 128-byte request strings
 FILE_DEPTH_LIMIT: Final = 32  # nested /file lists (the original recursed until it crashed)
 BANNER_CHUNK: Final = 8189  # fgets(ibuf, sizeof(ibuf) - 2): at most 8189 characters a read
 
-MATCH, NO_MATCH, ERROR = 1, 0, -1
+MATCH, NO_MATCH, ERROR = Scan.MATCH, Scan.NO_MATCH, Scan.ERROR
 
 
 class _Restart(Exception):
@@ -295,17 +296,17 @@ class _Run:
                 self._header()
             policy = self.evaluation.policy
             result, origin = self._scan(policy.allow)
-            if result == MATCH:
+            if result is MATCH:
                 reason = "matched in the allow table"
             else:
-                allow_error = result == ERROR
+                allow_error = result is ERROR
                 result, origin = self._scan(policy.deny)
-                if result == NO_MATCH:
+                if result is NO_MATCH:
                     verdict, origin = Verdict.GRANT, None
                     reason = "no rule matched"
                     if allow_error:
                         reason += " (the allow table had an error)"
-                elif result == MATCH:
+                elif result is MATCH:
                     verdict, reason = Verdict.DENY, "matched in the deny table"
                 else:
                     verdict, reason = Verdict.DENY, "the deny table has an error (fail-closed)"
@@ -367,7 +368,7 @@ class _Run:
         if fold(process) != UNKNOWN:
             self.header.append(("server:   process ", process, len(self.diagnostics)))
 
-    def _scan(self, table: Table) -> tuple[int, Origin | None]:
+    def _scan(self, table: Table) -> tuple[Scan, Origin | None]:
         self.origin = None
         if table.open_error is not None:
             self.warn(f"cannot open {table.path}: {table.open_error}")
