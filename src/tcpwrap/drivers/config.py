@@ -19,6 +19,7 @@ from tcpwrap._record import field_names, record, replace
 from tcpwrap.drivers.oserror import strerror
 from tcpwrap.errors import ConfigError, Origin
 from tcpwrap.policy.options import OPENLOG_FACILITIES
+from tcpwrap.proto.ident import IDENT_PORT as IDENT_PORT  # re-exported with the other defaults
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ DEFAULT_CONFIG = "/etc/tcpwrap/tcpd.conf"
 # 5 s); a client, and the inetd slot it holds, should not wait that long for a name.
 DNS_TIMEOUT = 5.0
 RFC931_TIMEOUT = 10  # tcpd's ident default, until a rule's `rfc931 N` changes it
-IDENT_PORT = 113
 
 
 @record(frozen=True)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from tcpwrap._record import record
 from tcpwrap.drivers.config import DNS_TIMEOUT, IDENT_PORT, RFC931_TIMEOUT
+from tcpwrap.drivers.endpoint import Address
 from tcpwrap.errors import Diagnostic, Origin, error, warning
 from tcpwrap.policy.decision import AclExecResult, Decision, NeedRequest, Verdict
 from tcpwrap.policy.facts import NameLookup, Need, UnknownName
@@ -50,7 +51,6 @@ else:
     Protocol = object  # typing costs start-up time; only the type checker needs it
     AclExecStyle = str
 
-Address = tuple[str, int]  # printable address, port
 
 
 @record(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from tcpwrap._record import field, record
 from tcpwrap.drivers.oserror import strerror
 from tcpwrap.policy.decision import Connection, Endpoint
 
+Address = tuple[str, int]  # a printable address and a port
 PEEK_TIMEOUT = 30.0
 LSRR, SSRR = 0x83, 0x89
 IPOPT_EOL, IPOPT_NOP = 0, 1
@@ -32,8 +33,8 @@ IPOPT_EOL, IPOPT_NOP = 0, 1
 class Endpoints:
     sock: socket.socket | None = None  # a view of the fd (never closes it)
     datagram: bool = False
-    client: tuple[str, int] | None = None  # printable address, port
-    server: tuple[str, int] | None = None
+    client: Address | None = None
+    server: Address | None = None
     warnings: list[str] = field(default_factory=list)
     not_a_socket: str | None = None  # strerror when fd is not a socket at all
 

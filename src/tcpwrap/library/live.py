@@ -27,10 +27,10 @@ import logging
 from tcpwrap.drivers.config import DNS_TIMEOUT, IDENT_PORT
 from tcpwrap.drivers.deciding import (
     AclExecStyle,
-    Address,
     BlockingConduct,
     Settings,
 )
+from tcpwrap.drivers.endpoint import Address
 from tcpwrap.errors import Diagnostic, Kind, Origin
 
 TYPE_CHECKING = False

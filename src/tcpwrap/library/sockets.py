@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from tcpwrap.drivers.config import DNS_TIMEOUT, IDENT_PORT
 from tcpwrap.drivers.deciding import (
     AclExecStyle,
-    Address,
     Check,
     Settings,
     drive,
 )
+from tcpwrap.drivers.endpoint import Address
 from tcpwrap.drivers.endpoint import connection_for as endpoint_connection
 from tcpwrap.drivers.oserror import strerror
 from tcpwrap.library.ctl import (
