@@ -59,7 +59,10 @@ def locked_wrapper() -> Iterator[Path]:
     finally:
         for target in reversed(mounted):
             subprocess.run(["umount", str(target)], check=False)
-        shutil.rmtree(top, ignore_errors=True)
+        # Never remove through a bind mount still in place: that would delete the real files.
+        still = [str(target) for target in mounted if os.path.ismount(target)]
+        assert not still, f"left mounted (not removed): {still}"
+        shutil.rmtree(top)
 
 
 def test_nobody_really_cannot_reach_it(locked_wrapper: Path) -> None:
