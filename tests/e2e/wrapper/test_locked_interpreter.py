@@ -60,7 +60,8 @@ def locked_wrapper() -> Iterator[Path]:
         for target in reversed(mounted):
             subprocess.run(["umount", str(target)], check=False)
         # Never remove through a bind mount still in place: that would delete the real files.
-        still = [str(target) for target in mounted if os.path.ismount(target)]
+        points = {line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()}
+        still = [str(target) for target in mounted if str(target) in points]
         assert not still, f"left mounted (not removed): {still}"
         shutil.rmtree(top)
 
