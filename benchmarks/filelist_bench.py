@@ -1,7 +1,7 @@
 """Benchmark `/file` lists and appends: tcpwrap next to the real libwrap, in the same run.
 
 Both run in this process on the same files (a temporary directory): libwrap's hosts_ctl
-through ctypes (Debian's libwrap.so.0, loaded as ../shared/conformance/libwrap_ctl.py does;
+through ctypes (Debian's libwrap.so.0, loaded as tests/conformance/recorded/libwrap_ctl.py does;
 it re-reads both tables, and every `/file` list they name, on every call), tcpwrap's through
 `tcpwrap.hosts_ctl` (compiled policy and compiled pattern files, re-validated per call).
 

@@ -1,7 +1,7 @@
 """Benchmark `tcpwrap.hosts_ctl` against the real libwrap `hosts_ctl`, side by side.
 
 Both run in this process on the very same table files (a temporary directory): libwrap's
-hosts_ctl through ctypes (Debian's libwrap.so.0, driven as ../shared/conformance/libwrap_ctl.py
+hosts_ctl through ctypes (Debian's libwrap.so.0, driven as tests/conformance/recorded/libwrap_ctl.py
 does; it re-reads and re-parses both tables on every call), tcpwrap's through the library (a
 compiled policy, re-validated by two stat() calls per call, plus a verdict memo).
 
@@ -47,8 +47,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import tcpwrap  # noqa: E402
 from tcpwrap.library import policy_cache  # noqa: E402
 
-SHARED = Path(os.environ.get("TCPWRAP_SHARED", ROOT.parent / "shared"))
-LIBWRAP_CTL = SHARED / "conformance" / "libwrap_ctl.py"
+LIBWRAP_CTL = ROOT / "tests" / "conformance" / "recorded" / "libwrap_ctl.py"
 SIZES = (10, 1_000, 10_000, 100_000)
 QUICK_SIZES = (10, 1_000)
 SHAPES = ("denyhosts", "mixed")

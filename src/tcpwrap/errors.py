@@ -4,7 +4,7 @@ What it does: defines `TcpwrapError` (every exception this package raises on pur
 it), `ConfigError` (a problem that has a file:line origin) and `Diagnostic`, the value the pure
 core returns instead of logging.
 
-Hazards: none; no I/O. Diagnostics keep the original tcp_wrappers wording (SPEC Appendix A)
+Hazards: none; no I/O. Diagnostics keep the original tcp_wrappers wording (docs/rules.md)
 because people grep their logs for it; render them with `Diagnostic.render()`.
 """
 
@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import enum
 
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import record
 
 
 class TcpwrapError(Exception):
     """Root of every exception tcpwrap raises on purpose."""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Origin:
     """Where a rule or a diagnostic comes from: a table path and a (physical) line number."""
 
@@ -40,7 +40,8 @@ class ConfigError(TcpwrapError):
 
 
 class Severity(enum.IntEnum):
-    """Syslog-compatible severities (lower is more severe), as tcp_wrappers uses them."""
+    """The one severity ladder: syslog's levels (lower is more severe), as tcp_wrappers uses
+    them. policy.options.LEVELS names them as syslog.conf and the `severity` option do."""
 
     EMERG = 0
     ALERT = 1
@@ -61,7 +62,7 @@ class Kind(enum.Enum):
     INFO = "info"  # plain records at LOG_INFO, e.g. "aclexec returned 1"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Diagnostic:
     """One message the core wants a driver to log (or a tool to print)."""
 

@@ -1,6 +1,6 @@
 """tcpwrap-tcpd: the wrapper inetd, xinetd or systemd runs in place of a network server.
 
-What it does, per connection (SPEC 1.2): umask 022; find the daemon and the real program; open
+What it does per connection (docs/wrapper.md): umask 022; find the daemon and the real program; open
 syslog as the daemon; learn the endpoints from the socket (fd 0, or systemd's fd 3); refuse
 source-routed IPv4; decide with the rule engine, answering its questions (reverse/forward DNS
 with double-reverse verification, ident, aclexec) only when a rule needs them; act on the
@@ -24,7 +24,7 @@ import os
 import sys
 import time
 
-from tcpwrap.drivers.config import FACILITIES, WrapperConfig, load_config
+from tcpwrap.drivers.config import WrapperConfig, load_config
 from tcpwrap.drivers.endpoint import (
     Endpoints,
     check_ip_options,
@@ -35,8 +35,11 @@ from tcpwrap.drivers.endpoint import (
     systemd_socket,
 )
 from tcpwrap.drivers.logsink import JsonSink, SyslogSink
+from tcpwrap.drivers.oserror import strerror
 from tcpwrap.errors import ConfigError, Origin
 from tcpwrap.policy.decision import Connection, Decision, Mode, Verdict
+from tcpwrap.policy.facts import UNKNOWN
+from tcpwrap.policy.options import OPENLOG_FACILITIES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -53,7 +56,7 @@ class Located:
 
 
 def locate(args: list[str], config: WrapperConfig, found: Endpoints | None) -> Located | str:
-    """SPEC 1.1, plus our `DAEMON` argument form; returns an error text on failure.
+    """docs/wrapper.md, plus our `DAEMON` argument form; returns an error text on failure.
 
     Under its own name the first argument is the DAEMON, unless /etc/inetd.conf shows that this
     socket's service line is the classic `... tcpwrap-tcpd in.fingerd ARGS` (tcpd's line with
@@ -164,7 +167,7 @@ class Wrapper:
         self.found = found if found is not None else discover(self.fd)
         for message in self.found.warnings:
             self.warn(message)
-        client_info = self.found.client[0] if self.found.client else "unknown"
+        client_info = self.found.client[0] if self.found.client else UNKNOWN
         report = check_ip_options(self.found, client_info)
         for level, message in report.records:
             self.sink.level(level, message)
@@ -248,7 +251,7 @@ class Wrapper:
             os.execv(located.program, located.argv)  # noqa: S606 - the configured daemon
         except OSError as exc:
             self.sink.level(
-                "err", f"error: cannot execute {located.program}: {os.strerror(exc.errno or 0)}"
+                "err", f"error: cannot execute {located.program}: {strerror(exc)}"
             )
         return self.clean_exit()
 
@@ -269,7 +272,7 @@ class Wrapper:
             pid=os.getpid(),
             event=event,  # type: ignore[arg-type]
             client=Client(
-                addr=decision.client_addr if decision.client_addr != "unknown" else None,
+                addr=decision.client_addr if decision.client_addr != UNKNOWN else None,
                 name=decision.client_name,
                 user=decision.user,
                 port=found.client[1] if found.client else None,
@@ -318,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         sink = SyslogSink(os.path.basename(args[0]) if args else "tcpwrap-tcpd")
         sink.level("err", f"error: configuration: {exc}")
         return _refuse_early(5.0)  # no configured pause to trust: tcpd's
-    facility = FACILITIES[config.facility] << 3
+    facility = OPENLOG_FACILITIES[config.facility] << 3
     own = os.path.basename(args[0]) if args else "tcpwrap-tcpd"
     found: Endpoints | None = None
     if own in OWN_NAMES and os.path.exists("/etc/inetd.conf"):

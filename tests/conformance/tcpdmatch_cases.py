@@ -1,4 +1,4 @@
-"""Reading the recorded tcpdmatch cases of ../shared/conformance/cases as data.
+"""Reading the recorded tcpdmatch cases of recorded/cases (recorded/README.md) as data.
 
 Each case directory holds hosts.allow / hosts.deny (or not), `queries` (one tcpdmatch argument
 list per line; `AS nobody: ...` runs as uid 65534), an optional `setup` script and `output.txt`
@@ -8,13 +8,11 @@ it produced.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-SHARED = Path(os.environ.get("TCPWRAP_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-CASES = SHARED / "conformance" / "cases"
+CASES = Path(__file__).resolve().parent / "recorded" / "cases"
 
 
 @dataclass(frozen=True)
@@ -54,8 +52,8 @@ def load_case(case_dir: Path) -> list[Query]:
 
 
 def all_queries() -> list[Query]:
-    if not CASES.is_dir():
-        return []
+    if not CASES.is_dir():  # recorded data in the repository: never a silent empty suite
+        raise FileNotFoundError(f"{CASES}: the recorded tcpdmatch cases are missing")
     found: list[Query] = []
     for case_dir in sorted(CASES.iterdir()):
         if (case_dir / "output.txt").exists():

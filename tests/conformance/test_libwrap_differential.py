@@ -2,14 +2,13 @@
 
 Thousands of generated table pairs (tests/conformance/corpus.py) and queries per run; every
 verdict must agree. The real libwrap is Debian's libwrap.so.0, driven in-process through
-ctypes by ../shared/conformance/libwrap_ctl.py (dry run, as tcpdmatch). A different seed per
+ctypes by recorded/libwrap_ctl.py (dry run, as tcpdmatch). A different seed per
 day widens coverage over time; TCPWRAP_DIFF_SEED reproduces a run, TCPWRAP_DIFF_CORPORA sizes it.
 """
 
 from __future__ import annotations
 
 import datetime
-import importlib.util
 import os
 import random
 from pathlib import Path
@@ -17,9 +16,9 @@ from types import ModuleType
 
 import pytest
 from corpus import make_corpus
-from tcpdmatch_cases import SHARED
 
 import tcpwrap
+from harness import oracle
 
 pytestmark = pytest.mark.oracle
 
@@ -28,14 +27,7 @@ SEED = int(os.environ.get("TCPWRAP_DIFF_SEED", datetime.date.today().strftime("%
 
 
 def _libwrap_module() -> ModuleType:
-    path = SHARED / "conformance" / "libwrap_ctl.py"
-    if not path.exists():
-        pytest.skip(f"{path} is not present")
-    spec = importlib.util.spec_from_file_location("libwrap_ctl", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return oracle.libwrap_ctl()
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,9 +51,11 @@ HARNESS_LIMITS: dict[str, str] = {
 
 
 @pytest.fixture(scope="module")
-def harness_tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def harness_tree() -> Iterator[Path]:
     """A private, writable copy of the conformance tree mounted at /tmp/harness."""
-    copy = tmp_path_factory.mktemp("harness")
+    # Not under pytest's /tmp/pytest-of-root: another pytest run on the machine resets that to
+    # mode 0700, and the `AS nobody` queries follow /usr/sbin's symlinks into this copy.
+    copy = Path(tempfile.mkdtemp(prefix="tcpwrap-harness."))
     tree = copy / "tree"
     shutil.copytree(CASES.parent, tree, symlinks=True)
     for path in [copy, *copy.parents]:
@@ -82,6 +85,10 @@ def harness_tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(target)], check=False)
         if made:
             target.rmdir()
+        # never through a bind mount still in place (it would delete the real /usr/sbin)
+        points = {line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()}
+        if str(original) not in points and str(target) not in points:
+            shutil.rmtree(copy)
 
 
 # The daemons of the recorded inetd.conf, as the recording machine had them (fake daemons in

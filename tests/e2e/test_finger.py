@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.reachable import python_for
 from tcpwrap.proto.finger_filter import TRAILER
 from tcpwrap.tools.finger import LOOP_MARKER, SAFE_PATH, split_arguments
 
@@ -54,8 +55,9 @@ elif mode == 'report':
         sys.argv, os.geteuid(), os.getegid(), sorted(os.getgroups()), fds,
         os.environ.get('TCPWRAP_SAFE_FINGER'))).encode())
 elif mode == 'recurse':
+    env = dict(os.environ, PYTHONPATH=os.environ.get('TOOL_PYTHONPATH', ''))
     r = __import__('subprocess').run([os.environ['TOOL_PYTHON'], '-m', 'tcpwrap.cli', 'finger',
-        '--finger-program', sys.argv[0], '@again'], capture_output=True)
+        '--finger-program', sys.argv[0], '@again'], capture_output=True, env=env)
     out.write(b'inner rc=%d out=%r err=%r\n' % (r.returncode, r.stdout, r.stderr))
 """
 
@@ -85,12 +87,32 @@ def bindir() -> Iterator[Path]:
         shutil.rmtree(path)
 
 
+@pytest.fixture(scope="module")
+def nobody_python() -> Iterator[tuple[str, str | None]]:
+    """An interpreter `nobody` can run tcpwrap with (the suite's may be under /root)."""
+    if not IS_ROOT:
+        yield sys.executable, None
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="tcpwrap-nobody-python-"))
+    workdir.chmod(0o755)
+    try:
+        yield python_for("nobody", workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def tool(
-    *args: str, mode: str = "basic", env: dict[str, str] | None = None, timeout: float = 30
+    *args: str,
+    mode: str = "basic",
+    env: dict[str, str] | None = None,
+    timeout: float = 30,
+    inner: tuple[str, str | None] = (sys.executable, None),
 ) -> subprocess.CompletedProcess[bytes]:
     full_env = {k: v for k, v in os.environ.items() if k != LOOP_MARKER}
     full_env["FAKEFINGER"] = mode
-    full_env["TOOL_PYTHON"] = sys.executable
+    full_env["TOOL_PYTHON"], pythonpath = inner  # the fake finger (as nobody) runs this one
+    if pythonpath:
+        full_env["TOOL_PYTHONPATH"] = pythonpath
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "tcpwrap.cli", "finger", *args],
@@ -189,8 +211,11 @@ def test_loop_marker_refuses(bindir: Path) -> None:
     assert b"finger loop" in r.stderr
 
 
-def test_a_nested_safe_finger_is_refused(bindir: Path) -> None:
-    r = tool("--finger-program", str(bindir / "fakefinger"), "@h", mode="recurse")
+def test_a_nested_safe_finger_is_refused(
+    bindir: Path, nobody_python: tuple[str, str | None]
+) -> None:
+    r = tool("--finger-program", str(bindir / "fakefinger"), "@h", mode="recurse",
+             inner=nobody_python)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith(b" inner rc=1 out=b'' err=b'tcpwrap finger: refusing")
 

@@ -1,7 +1,7 @@
 """Name lookups against the real resolver and dnsmasq in the test namespace.
 
 Reproduces what the real tcpdmatch recorded for cases F01, F02, E03, E07 and C26 (read from
-/work/shared/conformance/cases/*/output.txt, not copied), the crafted records of
+tests/conformance/recorded/cases/*/output.txt), the crafted records of
 tests/harness/README.md, and the explicit timeouts against a DNS server that never answers.
 """
 
@@ -75,7 +75,7 @@ RECORDED = _recorded()
 
 
 def _dotted_quad_or_ipv6(host: str) -> bool:
-    """tcpdmatch takes these as typed: no lookup, name unknown (SPEC 7.1.2 step 8)."""
+    """tcpdmatch takes these as typed: no lookup, name unknown (docs/match.md, step 6)."""
     return (host.count(".") == 3 and lookup.is_inet_aton(host)) or ":" in host
 
 

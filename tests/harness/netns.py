@@ -18,10 +18,11 @@ import os
 NS_ENV = "TCPWRAP_NS"
 E2E_ENV = "TCPWRAP_E2E"
 
-# Where the conformance world lives (the records dnsmasq serves are translated from it):
-# ../shared/conformance beside the repository (as on the developers' machines and in CI).
-_BESIDE_REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "conformance")
-CONFORMANCE_DIR = os.environ.get("TCPWRAP_CONFORMANCE_DIR", os.path.realpath(_BESIDE_REPO))
+# Where the conformance world lives (the records dnsmasq serves are translated from it): the
+# recorded oracle data in the repository (tests/conformance/recorded/README.md; harness/oracle.py).
+CONFORMANCE_DIR = os.path.realpath(
+    os.path.join(os.path.dirname(__file__), "..", "conformance", "recorded")
+)
 
 
 def in_test_namespace() -> bool:

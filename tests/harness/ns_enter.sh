@@ -14,8 +14,8 @@ if [ "${TCPWRAP_NS:-}" = 1 ]; then
 fi
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# ../shared beside the repository, as on the developers' machines and in CI
-conf=${TCPWRAP_CONFORMANCE_DIR:-$(cd "$here/../../.." && pwd)/shared/conformance}/conf
+# the name-service world of the recorded conformance runs, kept in the repository
+conf=$here/../conformance/recorded/conf
 
 die() { echo "ns_enter.sh: $*" >&2; exit 97; }
 [ "$(id -u)" = 0 ] || die "must run as root inside 'unshare -m -n --propagation private'"

@@ -23,13 +23,14 @@ from hypothesis import strategies as st
 
 from tcpwrap.library.ctl import CTL_MODE, ctl_connection
 from tcpwrap.policy import index, quick
+from tcpwrap.policy.compile import compile_policy
 from tcpwrap.policy.cstr import dot_quad_addr
 from tcpwrap.policy.decision import Verdict
 from tcpwrap.policy.environment import StaticEnvironment
 from tcpwrap.policy.match import evaluate
 from tcpwrap.policy.patternfile import PatternFile
 from tcpwrap.policy.quick import DENIED_ENV, UNDECIDED, ctl_verdict
-from tcpwrap.policy.rules import Policy, TableSource, compile_policy
+from tcpwrap.policy.rules import Policy, TableSource
 
 DAEMONS = ["sshd", "SSHD", "in.ftpd", "telnetd", "::ffff:10.0.0.1", "", "x" * 130]
 DAEMON_TOKENS = [

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tcpwrap.policy.compile import compile_policy
 from tcpwrap.policy.decision import AclExecResult, Connection, Decision, Endpoint, Mode, NeedRequest
 from tcpwrap.policy.environment import StaticEnvironment
 from tcpwrap.policy.facts import HostName, KnownName, NameLookup, Need, ParanoidName, UnknownName
 from tcpwrap.policy.match import Evaluation
-from tcpwrap.policy.rules import Language, TableSource, compile_policy
+from tcpwrap.policy.rules import Language, TableSource
 
 DAEMONS = ["sshd", "in.ftpd", "in.fingerd", "SSHD", "telnetd", "::ffff:10.0.0.1"]
 DAEMON_TOKENS = [

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tcpwrap.policy.compile import compile_policy
 from tcpwrap.policy.decision import Connection, Decision, Endpoint, Mode, NeedRequest
 from tcpwrap.policy.environment import StaticEnvironment
 from tcpwrap.policy.facts import HostName, KnownName, NameLookup, Need, ParanoidName, UnknownName
@@ -30,7 +31,7 @@ from tcpwrap.policy.patternfile import (
     load_pattern_file,
     split_tokens,
 )
-from tcpwrap.policy.rules import Policy, TableSource, compile_policy
+from tcpwrap.policy.rules import Policy, TableSource
 
 FILES = ("/f0", "/f1", "/f2")
 INDEXABLE = [

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tcpwrap.policy.compile import compile_policy, compile_table
 from tcpwrap.policy.cstr import INADDR_NONE, inet_addr
 from tcpwrap.policy.decision import AclExecResult, Connection, Endpoint, Mode, NeedRequest
 from tcpwrap.policy.environment import StaticEnvironment
@@ -18,7 +19,7 @@ from tcpwrap.policy.expand import ALLOWED
 from tcpwrap.policy.facts import KnownName, NameLookup, Need
 from tcpwrap.policy.match import Evaluation
 from tcpwrap.policy.options import Spawn
-from tcpwrap.policy.rules import Language, TableSource, compile_policy, compile_table
+from tcpwrap.policy.rules import Language, TableSource
 
 # --------------------------------------------------------------------------- (b) robustness
 

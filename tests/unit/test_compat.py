@@ -9,9 +9,7 @@ unless TCPWRAP_E2E=required.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -20,27 +18,21 @@ from types import ModuleType
 import pytest
 
 import tcpwrap
+from harness import oracle
 from tcpwrap.cli import main
 from tcpwrap.drivers import environment as sysenv
 from tcpwrap.drivers import tables as tables_driver
 from tcpwrap.drivers.environment import SystemEnvironment
 from tcpwrap.drivers.lookup import HostAddresses
+from tcpwrap.policy.compile import compile_policy
 from tcpwrap.policy.decision import Connection, Endpoint, Verdict
 from tcpwrap.policy.facts import KnownName, NameLookup
 from tcpwrap.policy.match import Evaluation, evaluate
 from tcpwrap.policy.options import Banner, ChangeUser
-from tcpwrap.policy.rules import TableSource, compile_policy
+from tcpwrap.policy.rules import TableSource
 from tcpwrap.tools import match as match_tool
 
-SHARED = Path(os.environ.get("TCPWRAP_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-
-
-def _need(what: str, available: bool) -> None:
-    if available:
-        return
-    if os.environ.get("TCPWRAP_E2E") == "required":
-        pytest.fail(f"{what} is required here")
-    pytest.skip(f"{what} is not available")
+_need = oracle.need
 
 
 @pytest.fixture
@@ -102,7 +94,7 @@ def _child_identity(user: str | None, group: str | None) -> tuple[int, int, list
 
 
 def test_the_wrapper_really_drops_privileges() -> None:
-    # Debian's tcpd only validates the names (inverted dry-run test, SPEC 3.3, T10/T10b)
+    # Debian's tcpd only validates the names (inverted dry-run test, docs/compat.md §1, T10/T10b)
     if os.getuid() != 0:
         pytest.skip("needs root to change identity")
     import grp
@@ -218,8 +210,7 @@ def test_nul_byte_line_is_a_missing_newline() -> None:
 
 @pytest.mark.oracle
 def test_debian_joins_the_text_before_a_nul_with_the_next_line(tmp_path: Path) -> None:
-    tcpdmatch = shutil.which("tcpdmatch") or "/usr/sbin/tcpdmatch"
-    _need("tcpdmatch", os.access(tcpdmatch, os.X_OK))
+    tcpdmatch = oracle.binary("tcpdmatch")
     (tmp_path / "hosts.allow").write_bytes(NUL_ALLOW)
     (tmp_path / "hosts.deny").write_bytes(b"ALL: ALL\n")
     (tmp_path / "inetd.conf").write_bytes(b"")
@@ -335,13 +326,7 @@ def test_hosts_ctl_cuts_strings_at_127(
 
 
 def _libwrap_module() -> ModuleType:
-    path = SHARED / "conformance" / "libwrap_ctl.py"
-    _need(str(path), path.exists())
-    spec = importlib.util.spec_from_file_location("libwrap_ctl", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return oracle.libwrap_ctl()
 
 
 @pytest.mark.oracle

@@ -19,11 +19,12 @@ import tcpwrap.library as library
 from tcpwrap.drivers import async_lookup, ident, lookup
 from tcpwrap.drivers.deciding import AskIdent, Check, LookupName, RunAclExec
 from tcpwrap.library.sockets import connection_for, site_of
+from tcpwrap.policy.compile import compile_policy
 from tcpwrap.policy.decision import AclExecResult, Mode, Verdict
 from tcpwrap.policy.facts import KnownName, NameLookup, ParanoidName
 from tcpwrap.policy.match import Evaluation
 from tcpwrap.policy.options import AclExec, Spawn
-from tcpwrap.policy.rules import TableSource, compile_policy
+from tcpwrap.policy.rules import TableSource
 
 LOGGER = "tcpwrap"
 

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import asyncio
 
-from tcpwrap.drivers.ident import DEFAULT_TIMEOUT, Endpoint, Warn, open_bound_socket, prepare
+from tcpwrap.drivers.config import RFC931_TIMEOUT
+from tcpwrap.drivers.endpoint import Address
+from tcpwrap.drivers.ident import Warn, open_bound_socket, prepare
 from tcpwrap.proto.ident import IDENT_PORT, MAX_LINE, frame_reply, parse_reply
 
 
 async def lookup_user(
-    client: Endpoint,
-    server: Endpoint,
+    client: Address,
+    server: Address,
     *,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float = RFC931_TIMEOUT,
     ident_port: int = IDENT_PORT,
     on_warning: Warn | None = None,
 ) -> str | None:

@@ -15,32 +15,36 @@ from __future__ import annotations
 
 import os
 
-from tcpwrap._record import field_names, replace
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import field_names, record, replace
+from tcpwrap.drivers.oserror import strerror
 from tcpwrap.errors import ConfigError, Origin
+from tcpwrap.policy.options import OPENLOG_FACILITIES
+from tcpwrap.proto.ident import IDENT_PORT as IDENT_PORT  # re-exported with the other defaults
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 DEFAULT_CONFIG = "/etc/tcpwrap/tcpd.conf"
-FACILITIES = {"daemon": 3, "auth": 4, "authpriv": 10, "mail": 2, "user": 1, "local0": 16,
-              "local1": 17, "local2": 18, "local3": 19, "local4": 20, "local5": 21,
-              "local6": 22, "local7": 23}  # fmt: skip
+# The one default of every program that does not configure its own (the wrapper, serve, the
+# library, try-from; docs/lookup.md): the resolver's own give-up time is ~10 s (two tries of
+# 5 s); a client, and the inetd slot it holds, should not wait that long for a name.
+DNS_TIMEOUT = 5.0
+RFC931_TIMEOUT = 10  # tcpd's ident default, until a rule's `rfc931 N` changes it
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WrapperConfig:
     allow: str = "/etc/hosts.allow"
     deny: str = "/etc/hosts.deny"
     language: str = "options"  # or "classic" (the paper's shell-command third field)
     real_daemon_dir: str = "/usr/sbin"
-    dns_timeout: float = 10.0  # the whole reverse + forward verification
-    ident_timeout: int = 10  # RFC931_TIMEOUT; the rfc931 option overrides it per rule
-    ident_port: int = 113
+    dns_timeout: float = DNS_TIMEOUT  # the whole reverse + forward verification
+    ident_timeout: int = RFC931_TIMEOUT  # the rfc931 option overrides it per rule
+    ident_port: int = IDENT_PORT
     refuse_pause: float = 5.0  # tcpd's clean exit sleeps 5 s (protects inetd's respawn)
     json_log: str = ""  # a file to append one JSON line per connection to ("" = off)
-    aclexec: str = "documented"  # or "debian" (SPEC 3.5 fall-through semantics)
+    aclexec: str = "documented"  # or "debian" (docs/rules.md#aclexec)
     user_option: str = "drop"  # or "validate" (Debian: names checked, privileges kept)
     facility: str = "daemon"
 
@@ -51,7 +55,7 @@ _CHOICES = {
     "language": ("options", "classic"),
     "aclexec": ("documented", "debian"),
     "user_option": ("drop", "validate"),
-    "facility": tuple(FACILITIES),
+    "facility": tuple(OPENLOG_FACILITIES),
 }
 KEYS = field_names(WrapperConfig)
 
@@ -108,7 +112,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> WrapperConfig:
         if "TCPWRAP_CONFIG" in env:
             raise ConfigError(f"{path}: no such file") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: {os.strerror(exc.errno or 0)}") from None
+        raise ConfigError(f"{path}: {strerror(exc)}") from None
     overrides = {
         key: _value(key, env[f"TCPWRAP_{key.upper()}"], None, f"TCPWRAP_{key.upper()}")
         for key in KEYS

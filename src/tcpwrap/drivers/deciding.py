@@ -31,7 +31,9 @@ Errors: lookups and commands never raise here; failures are diagnostics and valu
 
 from __future__ import annotations
 
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import record
+from tcpwrap.drivers.config import DNS_TIMEOUT, IDENT_PORT, RFC931_TIMEOUT
+from tcpwrap.drivers.endpoint import Address
 from tcpwrap.errors import Diagnostic, Origin, error, warning
 from tcpwrap.policy.decision import AclExecResult, Decision, NeedRequest, Verdict
 from tcpwrap.policy.facts import NameLookup, Need, UnknownName
@@ -49,16 +51,10 @@ else:
     Protocol = object  # typing costs start-up time; only the type checker needs it
     AclExecStyle = str
 
-IDENT_PORT = 113
-# One default for every program that does not configure its own: the system resolver's own
-# give-up time is ~10 s (two tries of 5 s); a client should not wait that long for a name.
-DNS_TIMEOUT = 5.0
 ABSENT_NEEDS = frozenset((Need.CLIENT_ADDR, Need.SERVER_ADDR, Need.SERVER_PORT))
-RFC931_TIMEOUT = 10  # tcpd's ident default, until a rule's `rfc931 N` changes it
-Address = tuple[str, int]  # printable address, port
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Settings:
     """How a conduct answers the matcher's questions."""
 
@@ -67,7 +63,7 @@ class Settings:
     ident_port: int = IDENT_PORT
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LookupName:
     """Reverse + forward lookup (double-reverse verification) of a numeric address."""
 
@@ -75,7 +71,7 @@ class LookupName:
     timeout: float | None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class AskIdent:
     """RFC 931 query to the client's identd about the connection client -> server."""
 
@@ -85,7 +81,7 @@ class AskIdent:
     port: int
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class RunAclExec:
     """Carry out `before` (the actions due first, in order), then run the aclexec command."""
 
@@ -97,7 +93,7 @@ class RunAclExec:
 Task = LookupName | AskIdent | RunAclExec
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Outcome:
     """A finished decision and whether its actions could all be carried out."""
 

@@ -1,4 +1,4 @@
-"""Who is connecting, from the socket the wrapper was handed (SPEC 1.3, 1.6).
+"""Who is connecting, from the socket the wrapper was handed (docs/wrapper.md).
 
 What it does: `discover(fd)` finds the client and server endpoints of the socket on `fd`:
 getpeername for TCP; for an unconnected (UDP) socket, the sender of the first queued datagram
@@ -19,21 +19,22 @@ import os
 import select
 import socket
 
-from tcpwrap._record import field
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import field, record
+from tcpwrap.drivers.oserror import strerror
 from tcpwrap.policy.decision import Connection, Endpoint
 
+Address = tuple[str, int]  # a printable address and a port
 PEEK_TIMEOUT = 30.0
 LSRR, SSRR = 0x83, 0x89
 IPOPT_EOL, IPOPT_NOP = 0, 1
 
 
-@dataclass
+@record
 class Endpoints:
     sock: socket.socket | None = None  # a view of the fd (never closes it)
     datagram: bool = False
-    client: tuple[str, int] | None = None  # printable address, port
-    server: tuple[str, int] | None = None
+    client: Address | None = None
+    server: Address | None = None
     warnings: list[str] = field(default_factory=list)
     not_a_socket: str | None = None  # strerror when fd is not a socket at all
 
@@ -65,10 +66,6 @@ def connection_for(
     )
 
 
-def _strerror(exc: OSError) -> str:
-    return os.strerror(exc.errno) if exc.errno else str(exc)
-
-
 def _printable(address: object) -> tuple[str, int] | None:
     if isinstance(address, tuple) and len(address) >= 2:
         return str(address[0]), int(address[1])
@@ -80,8 +77,8 @@ def discover(fd: int = 0) -> Endpoints:
     try:
         sock = socket.socket(fileno=fd)
     except OSError as exc:
-        found.warnings.append(f"can't get client address: {_strerror(exc)}")
-        found.not_a_socket = _strerror(exc)
+        found.warnings.append(f"can't get client address: {strerror(exc)}")
+        found.not_a_socket = strerror(exc)
         return found
     found.sock = sock
     try:
@@ -95,12 +92,12 @@ def discover(fd: int = 0) -> Endpoints:
             _, sender = sock.recvfrom(1, socket.MSG_PEEK)
             found.client = _printable(sender)
         except OSError as exc:
-            found.warnings.append(f"can't get client address: {_strerror(exc)}")
+            found.warnings.append(f"can't get client address: {strerror(exc)}")
             return found
     try:
         found.server = _printable(sock.getsockname())
     except OSError as exc:
-        found.warnings.append(f"getsockname: {_strerror(exc)}")
+        found.warnings.append(f"getsockname: {strerror(exc)}")
     return found
 
 
@@ -123,14 +120,14 @@ def systemd_socket(environ: dict[str, str] | None = None) -> int | None:
     return 3 if count >= 1 else None
 
 
-@dataclass
+@record
 class IpOptionsReport:
     records: list[tuple[str, str]] = field(default_factory=list)  # (level, message)
     fatal: bool = False  # tcpd's clean exit (getsockname failed)
 
 
 def check_ip_options(found: Endpoints, client_info: str) -> IpOptionsReport:
-    """KILL_IP_OPTIONS (SPEC 1.6): refuse source routing, clear other IP options."""
+    """KILL_IP_OPTIONS (docs/wrapper.md, step 2): refuse source routing, clear other IP options."""
     report = IpOptionsReport()
     sock = found.sock
     if sock is None:
@@ -142,7 +139,7 @@ def check_ip_options(found: Endpoints, client_info: str) -> IpOptionsReport:
     try:
         local = sock.getsockname()
     except OSError as exc:
-        report.records.append(("err", f"getpeername: {_strerror(exc)}"))
+        report.records.append(("err", f"getpeername: {strerror(exc)}"))
         report.fatal = True
         return report
     if sock.family != socket.AF_INET or found.datagram or not isinstance(local, tuple):
@@ -178,7 +175,7 @@ def check_ip_options(found: Endpoints, client_info: str) -> IpOptionsReport:
     try:
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_OPTIONS, b"")
     except OSError as exc:
-        report.records.append(("err", f"setsockopt IP_OPTIONS NULL: {_strerror(exc)}"))
+        report.records.append(("err", f"setsockopt IP_OPTIONS NULL: {strerror(exc)}"))
         _shutdown(sock)
     return report
 

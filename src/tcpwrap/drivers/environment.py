@@ -46,6 +46,8 @@ import time
 from _thread import allocate_lock  # not threading: the wrapper's start-up does not need it
 from functools import lru_cache
 
+from tcpwrap.drivers.oserror import strerror
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ctypes
@@ -65,10 +67,6 @@ BANNER_LIMIT = 1024 * 1024
 # keeps the identity. Files read this soon after their last change are compared by content.
 RACY_WINDOW_NS = 2_000_000_000
 _C_SPACE = b" \t\n\v\f\r"
-
-
-def _strerror(exc: OSError) -> str:
-    return os.strerror(exc.errno) if exc.errno else str(exc)
 
 
 class SystemEnvironment:
@@ -140,7 +138,7 @@ class SystemEnvironment:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            return _strerror(exc)
+            return strerror(exc)
         try:
             info = os.fstat(fd)
             identity = _identity(info)
@@ -150,7 +148,7 @@ class SystemEnvironment:
             regular = stat.S_ISREG(info.st_mode)
             data = _read(fd, PATTERN_FILE_LIMIT, info.st_size) if regular else b""
         except OSError as exc:
-            return _strerror(exc)
+            return strerror(exc)
         finally:
             os.close(fd)
         racy_until = _racy_until(identity, read_ns)
@@ -177,7 +175,7 @@ class SystemEnvironment:
         try:
             os.stat(directory)
         except OSError as exc:
-            return _strerror(exc)
+            return strerror(exc)
         return None
 
     def innetgr(self, group: str, host: str) -> bool:

@@ -1,6 +1,6 @@
 """Acting on a decision: spawn, twist, aclexec, banners, setenv, umask, nice, sockets, users.
 
-What it does: performs the actions a Decision lists, in order, the way tcpd does (SPEC 3.3, 6):
+What it does: performs the actions a Decision lists, in order, the way tcpd does (docs/rules.md):
 `spawn` runs `/bin/sh -c` with stdio on /dev/null and SIGHUP ignored, and waits for that shell
 (a trailing `&` in the command backgrounds the work, so nothing is left for the real daemon to
 reap); `twist` makes the client socket fd 0-2 and execs `/bin/sh -c`; `aclexec` runs a shell and
@@ -24,6 +24,7 @@ import socket
 import struct
 from collections.abc import Callable
 
+from tcpwrap.drivers.oserror import strerror
 from tcpwrap.policy.decision import AclExecResult
 from tcpwrap.policy.options import (
     AclExec,
@@ -44,10 +45,6 @@ Warn = Callable[[str], None]
 
 class PrivilegeError(Exception):
     """A `user`/`group` option could not be carried out (the connection is refused)."""
-
-
-def _strerror(exc: OSError) -> str:
-    return os.strerror(exc.errno) if exc.errno else str(exc)
 
 
 def _fork_shell(command: str, stdio: int | None) -> int:
@@ -85,7 +82,7 @@ def spawn(command: str, warn: Warn) -> None:
     try:
         pid = _fork_shell(command, None)
     except OSError as exc:
-        warn(f"cannot fork: {_strerror(exc)}")
+        warn(f"cannot fork: {strerror(exc)}")
         return
     _wait(pid)
 
@@ -95,7 +92,7 @@ def aclexec(command: str, client_fd: int | None, warn: Warn) -> AclExecResult:
     try:
         pid = _fork_shell(command, client_fd)
     except OSError as exc:
-        warn(f"aclexec_option: /bin/sh: {_strerror(exc)}")
+        warn(f"aclexec_option: /bin/sh: {strerror(exc)}")
         return AclExecResult(0, 1)
     status = _wait(pid)
     if os.WIFSIGNALED(status):
@@ -112,12 +109,12 @@ def twist(command: str, fd: int, warn: Warn) -> None:
         if fd > 2:
             os.close(fd)
     except OSError as exc:
-        warn(f"twist_option: dup: {_strerror(exc)}")
+        warn(f"twist_option: dup: {strerror(exc)}")
         return
     try:
         os.execv(SHELL, ["sh", "-c", command])  # noqa: S606 - admin's command, % sanitised
     except OSError as exc:
-        warn(f"twist_option: /bin/sh: {_strerror(exc)}")
+        warn(f"twist_option: /bin/sh: {strerror(exc)}")
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -133,7 +130,13 @@ def write_all(fd: int, data: bytes) -> None:
 
 
 def drop_privileges(user: str | None, group: str | None) -> None:
-    """`user u` / `user u.g` / `group g`, with the intended semantics (SPEC 3.3)."""
+    """`user u` / `user u.g` / `group g`, with the intended semantics (docs/compat.md §1).
+
+    What runs after the drop must not import: the new user may not be able to read the
+    interpreter's files (a Python installed under /root), so the modules a later spawn or
+    twist child needs are loaded first."""
+    import signal  # noqa: F401 - _fork_shell's child imports it after the drop
+
     try:
         if user is None:
             assert group is not None
@@ -158,7 +161,7 @@ def _step(label: str, call: Callable[[], None]) -> None:
     try:
         call()
     except OSError as exc:
-        raise PrivilegeError(f"{label}: {_strerror(exc)}") from None
+        raise PrivilegeError(f"{label}: {strerror(exc)}") from None
 
 
 def perform(
@@ -183,20 +186,20 @@ def perform(
         try:
             os.nice(action.increment)
         except OSError as exc:
-            warn(f"nice({action.increment}): {_strerror(exc)}")
+            warn(f"nice({action.increment}): {strerror(exc)}")
     elif isinstance(action, KeepAlive):
         if sock is not None:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             except OSError as exc:
-                warn(f"setsockopt SO_KEEPALIVE: {_strerror(exc)}")
+                warn(f"setsockopt SO_KEEPALIVE: {strerror(exc)}")
     elif isinstance(action, Linger):
         if sock is not None:
             try:
                 value = struct.pack("ii", 1 if action.seconds else 0, action.seconds)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, value)
             except OSError as exc:
-                warn(f"setsockopt SO_LINGER {action.seconds}: {_strerror(exc)}")
+                warn(f"setsockopt SO_LINGER {action.seconds}: {strerror(exc)}")
     elif isinstance(action, ChangeUser):
         if drop_users:
             drop_privileges(action.user, action.group)

@@ -1,4 +1,4 @@
-"""Ask the client's identd who owns a connection (RFC 931 / RFC 1413 client, SPEC 5.4).
+"""Ask the client's identd who owns a connection (RFC 931 / RFC 1413 client, docs/ident.md).
 
 What it does: `lookup_user(client, server)` opens a new TCP socket bound to the server's address
 of the connection (port 0), connects to the client's address on port 113, sends
@@ -25,7 +25,9 @@ import socket
 import time
 from collections.abc import Callable
 
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import record
+from tcpwrap.drivers.config import RFC931_TIMEOUT
+from tcpwrap.drivers.endpoint import Address
 from tcpwrap.errors import Diagnostic, warning
 from tcpwrap.proto.ident import (
     IDENT_PORT,
@@ -39,12 +41,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-DEFAULT_TIMEOUT = 10.0  # RFC931_TIMEOUT
-Endpoint = tuple[str, int]
 Warn = Callable[[Diagnostic], None]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Query:
     """Everything one ident exchange needs, resolved from numeric addresses (no DNS)."""
 
@@ -80,7 +80,7 @@ def _sockaddr(address: str, port: int) -> tuple[socket.AddressFamily, tuple[Any,
     return None
 
 
-def prepare(client: Endpoint, server: Endpoint, ident_port: int = IDENT_PORT) -> Query | None:
+def prepare(client: Address, server: Address, ident_port: int = IDENT_PORT) -> Query | None:
     """Resolve the two numeric endpoints into a query, or None if no query is possible."""
     client_addr, client_port = client
     server_addr, server_port = server
@@ -118,10 +118,10 @@ def open_bound_socket(query: Query, on_warning: Warn | None) -> socket.socket | 
 
 
 def lookup_user(
-    client: Endpoint,
-    server: Endpoint,
+    client: Address,
+    server: Address,
     *,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float = RFC931_TIMEOUT,
     ident_port: int = IDENT_PORT,
     on_warning: Warn | None = None,
 ) -> str | None:

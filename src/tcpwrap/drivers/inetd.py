@@ -1,4 +1,4 @@
-"""Which daemons inetd (or xinetd) runs, and are they wrapped? (tcpdchk/tcpdmatch, SPEC 7.2.2)
+"""Which daemons inetd (or xinetd) runs, and are they wrapped? (tcpdchk/tcpdmatch, docs/check.md)
 
 What it does: `analyze_inetd(path, real_daemon_dir=..., for_check=...)` reads an inetd.conf
 (or xinetd.conf with its `include`/`includedir` files), checks every entry's programs on the
@@ -25,6 +25,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
+from tcpwrap.drivers.oserror import strerror
 from tcpwrap.errors import Diagnostic, Origin, warning
 from tcpwrap.proto.inetd import InetdEntry, InetdParse, looks_like_xinetd, parse_inetd, parse_xinetd
 
@@ -67,10 +68,6 @@ def default_file() -> str | None:
     return None
 
 
-def _strerror(exc: OSError) -> str:
-    return os.strerror(exc.errno) if exc.errno else str(exc)
-
-
 def _read(path: str) -> str | OSError:
     try:
         with open(path, "rb") as handle:
@@ -93,7 +90,7 @@ def analyze_inetd(
     analysis = InetdAnalysis(path)
     text = _read(path)
     if isinstance(text, OSError):
-        analysis.open_error = _strerror(text)
+        analysis.open_error = strerror(text)
         return analysis
     _analyze_text(analysis, path, text, real_daemon_dir, 0)
     return _finish(analysis, for_check)
@@ -125,7 +122,7 @@ def _analyze_text(
         for included in _include_files(kind, target, analysis):
             sub = _read(included)
             if isinstance(sub, OSError):
-                analysis.warnings.append(warning(f"open {included}: {_strerror(sub)}"))
+                analysis.warnings.append(warning(f"open {included}: {strerror(sub)}"))
                 continue
             _analyze_text(analysis, included, sub, real_daemon_dir, depth + 1)
 
@@ -136,7 +133,7 @@ def _include_files(kind: str, target: str, analysis: InetdAnalysis) -> list[str]
     try:
         names = sorted(os.listdir(target), key=lambda n: n.encode("utf-8", "surrogateescape"))
     except OSError as exc:
-        analysis.warnings.append(warning(f"includedir {target}: {_strerror(exc)}"))
+        analysis.warnings.append(warning(f"includedir {target}: {strerror(exc)}"))
         return []
     return [
         os.path.join(target, name)
@@ -154,13 +151,13 @@ def _stat(path: str) -> os.stat_result | str:
     try:
         return os.stat(path)
     except OSError as exc:
-        return _strerror(exc)
+        return strerror(exc)
 
 
 def check_entry(
     analysis: InetdAnalysis, file: str, entry: InetdEntry, real_daemon_dir: str
 ) -> None:
-    """The per-entry checks of SPEC 7.2.2; records the service's wrap status."""
+    """The per-entry checks of docs/check.md; records the service's wrap status."""
     origin = Origin(file, entry.line)
 
     def warn(message: str) -> None:
@@ -214,7 +211,7 @@ def check_entry(
             except FileNotFoundError:
                 status = NO
             except OSError as exc:
-                warn(f"{daemon}: file lookup: {_strerror(exc)}")
+                warn(f"{daemon}: file lookup: {strerror(exc)}")
                 status = MAYBE
     if status == YES and entry.protocol == "rpc/tcp":
         warn(f"{name}: cannot wrap rpc/tcp services")
@@ -238,7 +235,7 @@ def check_real_daemon_dir(directory: str) -> str | None:
     try:
         info = os.stat(directory)
     except OSError as exc:
-        return f"REAL_DAEMON_DIR {directory}: {_strerror(exc)}"
+        return f"REAL_DAEMON_DIR {directory}: {strerror(exc)}"
     if not stat.S_ISDIR(info.st_mode):
         return f"REAL_DAEMON_DIR {directory} is not a directory"
     return None

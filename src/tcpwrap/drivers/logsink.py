@@ -16,11 +16,9 @@ from __future__ import annotations
 import os
 import syslog
 
-from tcpwrap.errors import Diagnostic, Kind
-from tcpwrap.policy.options import Priority
-
-LEVELS = {"emerg": 0, "alert": 1, "crit": 2, "err": 3, "warning": 4, "notice": 5, "info": 6,
-          "debug": 7}  # fmt: skip
+from tcpwrap.drivers.oserror import strerror
+from tcpwrap.errors import Diagnostic
+from tcpwrap.policy.options import LEVELS, Priority
 
 
 class SyslogSink:
@@ -40,36 +38,48 @@ class SyslogSink:
         self.log(LEVELS[name], message)
 
     def diagnostic(self, diag: Diagnostic) -> None:
-        if diag.kind is Kind.DEBUG:
-            self.log(syslog.LOG_DEBUG, diag.render())
-        elif diag.kind is Kind.INFO:
-            self.log(syslog.LOG_INFO, diag.render())
-        else:
-            self.log(syslog.LOG_ERR, diag.render())
+        self.log(diag.severity, diag.render())
 
     def close(self) -> None:
         syslog.closelog()
 
 
 class JsonSink:
+    """One JSON line per record, appended in one write. The file is opened, and what a record
+    is built from is imported, when the sink is made: a `user` option may drop privileges
+    before the first record, to a user who can neither write the log nor read the
+    interpreter's files (a Python under /root); doing either later would lose the record or
+    refuse the connection."""
+
     def __init__(self, path: str, complain: SyslogSink) -> None:
         self.path = path
         self.complain = complain
+        import datetime  # noqa: F401
+        import socket  # noqa: F401
+
+        import tcpwrap.proto.logrecord  # noqa: F401
+
+        self.fd: int | None = None
+        self.failure = ""
+        try:
+            self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        except OSError as exc:
+            self.failure = strerror(exc)
 
     def write(self, line: str) -> None:
         data = (line.replace("\n", " ") + "\n").encode("utf-8", "backslashreplace")
-        try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
-        except OSError as exc:
-            self.complain.level(
-                "err", f"warning: json log {self.path}: {os.strerror(exc.errno or 0)}"
-            )
+        if self.fd is None:
+            self._complain(self.failure)
             return
         try:
-            os.write(fd, data)
+            os.write(self.fd, data)
         except OSError as exc:
-            self.complain.level(
-                "err", f"warning: json log {self.path}: {os.strerror(exc.errno or 0)}"
-            )
-        finally:
-            os.close(fd)
+            self._complain(strerror(exc))
+
+    def _complain(self, reason: str) -> None:
+        self.complain.level("err", f"warning: json log {self.path}: {reason}")
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None

@@ -1,4 +1,4 @@
-"""Host names from DNS: double-reverse verification (SPEC 5.1) and tcpdmatch's lookup (7.1.3).
+"""Host names from DNS: double-reverse verification and tcpdmatch's lookup (docs/lookup.md).
 
 What it does: `verify_host_name(address)` finds the name of an endpoint address the way
 Debian's tcpd does: reverse lookup (getnameinfo NI_NAMEREQD, see `reverse_lookup`),
@@ -36,7 +36,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import record
+from tcpwrap.drivers.config import DNS_TIMEOUT
 from tcpwrap.policy.facts import KnownName, NameLookup, ParanoidName, UnknownName
 
 TYPE_CHECKING = False
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 
 NAME_MAX = 127  # tcpd keeps host names in a 128-byte buffer
 CANON_SHOWN = 128  # "%.*s" with STRING_LENGTH in the mismatch warnings
-DEFAULT_TIMEOUT = 5.0
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -60,11 +60,11 @@ def _same_name(a: str, b: str) -> bool:
     return a.translate(_ASCII_LOWER) == b.translate(_ASCII_LOWER)
 
 
-# --- the endpoint ----------------------------------------------------------------------------
+# --- the address -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
+@record(frozen=True, slots=True)
+class ParsedAddress:
     """An address to name: IPv4 or IPv6 (IPv4-mapped already unmapped), scope id separate."""
 
     address: IPAddress
@@ -116,7 +116,7 @@ def _longest_zero_run(words: Sequence[int]) -> int:
     return best
 
 
-def endpoint(address: str) -> Endpoint | None:
+def parse_address(address: str) -> ParsedAddress | None:
     """Parse a numeric address (IPv6 may carry `%scope`); None if it is not IPv4/IPv6."""
     text, _, scope = address.partition("%")
     try:
@@ -124,9 +124,9 @@ def endpoint(address: str) -> Endpoint | None:
     except ValueError:
         return None
     if isinstance(ip, ipaddress.IPv4Address):
-        return None if scope else Endpoint(ip)
+        return None if scope else ParsedAddress(ip)
     if ip.ipv4_mapped is not None:
-        return Endpoint(ip.ipv4_mapped)
+        return ParsedAddress(ip.ipv4_mapped)
     scope_id = 0
     if scope:
         if scope.isdigit():
@@ -136,13 +136,13 @@ def endpoint(address: str) -> Endpoint | None:
                 scope_id = socket.if_nametoindex(scope)
             except OSError:
                 return None
-    return Endpoint(ip, scope_id)
+    return ParsedAddress(ip, scope_id)
 
 
 # --- the pure verification -------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Forward:
     """What a successful forward lookup gave: canonical name and same-family addresses."""
 
@@ -184,7 +184,7 @@ def is_inet_aton(text: str) -> bool:
     return values[-1] <= _INET_MAX[len(parts)]
 
 
-def is_numeric_for(name: str, ep: Endpoint) -> bool:
+def is_numeric_for(name: str, ep: ParsedAddress) -> bool:
     """Does `name` parse as a numeric address of the endpoint's family (AI_NUMERICHOST)?"""
     if ep.address.version == 4:
         return is_inet_aton(name)
@@ -195,7 +195,7 @@ def is_numeric_for(name: str, ep: Endpoint) -> bool:
     return True
 
 
-def forward_name(ep: Endpoint, reverse: str | None) -> str | None:
+def forward_name(ep: ParsedAddress, reverse: str | None) -> str | None:
     """The name to look up forward after reverse lookup `reverse`, or None if none is needed."""
     if reverse is None:
         return None
@@ -203,8 +203,8 @@ def forward_name(ep: Endpoint, reverse: str | None) -> str | None:
     return None if is_numeric_for(name, ep) else name
 
 
-def decide(ep: Endpoint, reverse: str | None, forward: Forward | None) -> NameLookup:
-    """SPEC 5.1 steps 2-8 on plain values.
+def conclude(ep: ParsedAddress, reverse: str | None, forward: Forward | None) -> NameLookup:
+    """The verification of docs/lookup.md on plain values.
 
     `reverse` is the getnameinfo(NI_NAMEREQD) answer (None: failed). `forward` is the
     getaddrinfo(AI_CANONNAME) answer for `forward_name(ep, reverse)` (None: failed, or not
@@ -232,7 +232,7 @@ def _paranoid(message: str) -> NameLookup:
     return NameLookup(ParanoidName(), (message,))
 
 
-def forward_from_addrinfo(ep: Endpoint, infos: Sequence[AddrInfo]) -> Forward:
+def forward_from_addrinfo(ep: ParsedAddress, infos: Sequence[AddrInfo]) -> Forward:
     """Turn getaddrinfo() entries into a `Forward` (canonical name: the first entry's)."""
     canonical = str(infos[0][3]) if infos and infos[0][3] else None
     addresses: list[tuple[IPAddress, int]] = []
@@ -295,7 +295,7 @@ def _with_deadline(fn: Callable[[], T], deadline: float | None) -> T | _Timeout:
     return result[0]
 
 
-def reverse_lookup(ep: Endpoint) -> str | None:
+def reverse_lookup(ep: ParsedAddress) -> str | None:
     """getnameinfo(NI_NAMEREQD), done as glibc does it: gethostbyaddr_r(), then h_name.
 
     CPython 3.11's socket.getnameinfo() keeps the GIL while the resolver waits, which would
@@ -322,17 +322,17 @@ def _getaddrinfo(name: str, family: int, flags: int) -> list[AddrInfo] | None:
         raise
 
 
-def _forward(ep: Endpoint, name: str) -> Forward | None:
+def _forward(ep: ParsedAddress, name: str) -> Forward | None:
     infos = _getaddrinfo(name, ep.family, socket.AI_CANONNAME)
     return None if infos is None else forward_from_addrinfo(ep, infos)
 
 
-def verify_host_name(address: str, *, timeout: float | None = DEFAULT_TIMEOUT) -> NameLookup:
-    """The verified name of numeric `address` (SPEC 5.1), within `timeout` seconds.
+def verify_host_name(address: str, *, timeout: float | None = DNS_TIMEOUT) -> NameLookup:
+    """The verified name of numeric `address` (docs/lookup.md), within `timeout` seconds.
 
     `timeout=None` waits as long as the resolver does (tcpd's behaviour) and uses no thread.
     """
-    ep = endpoint(address)
+    ep = parse_address(address)
     if ep is None:
         return NameLookup(UnknownName())
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -344,13 +344,13 @@ def verify_host_name(address: str, *, timeout: float | None = DEFAULT_TIMEOUT) -
     if name is not None:
         answer = _with_deadline(lambda: _forward(ep, name), deadline)
         forward = None if isinstance(answer, _Timeout) else answer
-    return decide(ep, reverse, forward)
+    return conclude(ep, reverse, forward)
 
 
 # --- tcpdmatch / tcpdchk: find_inet_addr -----------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class HostAddresses:
     """All addresses of a host argument, in resolver order; none means "host not found"."""
 
@@ -366,7 +366,7 @@ class HostAddresses:
 
 
 def alias_warnings(host: str, canonical: str | None) -> tuple[str, ...]:
-    """tcpdmatch's warnings when a name is not the official one (SPEC 7.1.3)."""
+    """tcpdmatch's warnings when a name is not the official one (docs/lookup.md)."""
     if canonical and _same_name(host, canonical):
         return ()
     if not canonical:
@@ -382,7 +382,7 @@ def _printable(infos: Sequence[AddrInfo]) -> tuple[str, ...]:
     return tuple(str(info[4][0]) for info in infos)
 
 
-def find_inet_addr(host: str, *, timeout: float | None = DEFAULT_TIMEOUT) -> HostAddresses:
+def find_inet_addr(host: str, *, timeout: float | None = DNS_TIMEOUT) -> HostAddresses:
     """Addresses of `host`: numeric (any family) first, else by name with AI_CANONNAME."""
     infos = _getaddrinfo(host, socket.AF_UNSPEC, socket.AI_NUMERICHOST)
     if infos is not None:

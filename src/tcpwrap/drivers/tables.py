@@ -38,8 +38,9 @@ import time
 
 from tcpwrap._record import field, record
 from tcpwrap.drivers.gcpause import paused_gc
-from tcpwrap.policy.compile import compile_table, extend_table
-from tcpwrap.policy.rules import Language, Policy, TableSource, compile_policy
+from tcpwrap.drivers.oserror import strerror
+from tcpwrap.policy.compile import compile_policy, compile_table, extend_table
+from tcpwrap.policy.rules import Language, Policy, TableSource
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def read_table(path: str) -> TableSource:
     except IsADirectoryError:
         return TableSource(path, b"")
     except OSError as exc:
-        return TableSource(path, None, os.strerror(exc.errno) if exc.errno else str(exc))
+        return TableSource(path, None, strerror(exc))
 
 
 def load_policy(allow: str, deny: str, language: Language = Language.OPTIONS) -> Policy:

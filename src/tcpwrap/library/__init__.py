@@ -1,4 +1,4 @@
-"""The library: what Python programs call instead of libwrap (SPEC Appendix B).
+"""The library: what Python programs call instead of libwrap (docs/library.md).
 
 What it does: `hosts_ctl` / `decide` answer for four strings (`library.ctl`); `check_socket`
 decides for a server's own socket with lazy DNS and ident (`library.sockets`), and

@@ -23,9 +23,8 @@ from __future__ import annotations
 import asyncio
 import socket
 
+from tcpwrap.drivers.config import DNS_TIMEOUT, IDENT_PORT
 from tcpwrap.drivers.deciding import (
-    DNS_TIMEOUT,
-    IDENT_PORT,
     AclExecStyle,
     Settings,
     ThreadedConduct,

@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import logging
 
+from tcpwrap.drivers.config import DNS_TIMEOUT, IDENT_PORT
 from tcpwrap.drivers.deciding import (
-    DNS_TIMEOUT,
-    IDENT_PORT,
     AclExecStyle,
-    Address,
     BlockingConduct,
     Settings,
 )
+from tcpwrap.drivers.endpoint import Address
 from tcpwrap.errors import Diagnostic, Kind, Origin
 
 TYPE_CHECKING = False

@@ -22,20 +22,19 @@ Errors: socket problems become tcpd's warnings (`can't get client address: ...`,
 
 from __future__ import annotations
 
-import os
 import socket
 from dataclasses import dataclass, field
 
+from tcpwrap.drivers.config import DNS_TIMEOUT, IDENT_PORT
 from tcpwrap.drivers.deciding import (
-    DNS_TIMEOUT,
-    IDENT_PORT,
     AclExecStyle,
-    Address,
     Check,
     Settings,
     drive,
 )
+from tcpwrap.drivers.endpoint import Address
 from tcpwrap.drivers.endpoint import connection_for as endpoint_connection
+from tcpwrap.drivers.oserror import strerror
 from tcpwrap.library.ctl import (
     HOSTS_ALLOW,
     HOSTS_DENY,
@@ -66,10 +65,6 @@ def _printable(address: object) -> Address | None:
     return None
 
 
-def _strerror(exc: OSError) -> str:
-    return os.strerror(exc.errno) if exc.errno else str(exc)
-
-
 def site_of(sock: object, peer: object = None) -> Site:
     """Endpoints of a socket (or asyncio TransportSocket); `peer` = a UDP sender address."""
     site = Site(datagram=getattr(sock, "type", socket.SOCK_STREAM) == socket.SOCK_DGRAM)
@@ -79,12 +74,12 @@ def site_of(sock: object, peer: object = None) -> Site:
         try:
             site.client = _printable(sock.getpeername())  # type: ignore[attr-defined]
         except OSError as exc:
-            site.warnings.append(f"can't get client address: {_strerror(exc)}")
+            site.warnings.append(f"can't get client address: {strerror(exc)}")
             return site  # as tcpd: nothing more is learned
     try:
         site.server = _printable(sock.getsockname())  # type: ignore[attr-defined]
     except OSError as exc:
-        site.warnings.append(f"getsockname: {_strerror(exc)}")
+        site.warnings.append(f"getsockname: {strerror(exc)}")
     return site
 
 

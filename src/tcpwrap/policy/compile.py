@@ -44,6 +44,11 @@ def _parse(
     return rules, notes
 
 
+def table_of(path: str, rules: tuple[Rule, ...]) -> Table:
+    """A complete Table of rules parsed elsewhere (policy.lint tries rules one at a time)."""
+    return Table(path, rules, (), None, None, build_index(rules))
+
+
 def compile_table(source: TableSource, language: Language = Language.OPTIONS) -> Table:
     """Read, parse and index one table (missing = empty, as in tcpd)."""
     if source.data is None:

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import enum
 
-from tcpwrap._record import field
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import field, record
 from tcpwrap.errors import Diagnostic, Origin
-from tcpwrap.policy.facts import Need
+from tcpwrap.policy.facts import UNKNOWN, Need
 from tcpwrap.policy.options import ALLOW_PRIORITY, DENY_PRIORITY, Action, Priority
 
 
@@ -28,7 +27,15 @@ class Verdict(enum.Enum):
     ABORT = "abort"  # percent_x overflow: tcpd sleeps and exits without a verdict record
 
 
-@dataclass(frozen=True, slots=True)
+class Scan(enum.Enum):
+    """How one table's scan ended (docs/rules.md#tables-and-the-decision): tcpd's 1, 0, -1."""
+
+    MATCH = "match"
+    NO_MATCH = "no match"
+    ERROR = "error"  # unreadable table, or a line too long / without its newline
+
+
+@record(frozen=True, slots=True)
 class Endpoint:
     """One side of a connection as known before deciding."""
 
@@ -41,7 +48,7 @@ class Endpoint:
     ask_absent: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Connection:
     daemon: str
     client: Endpoint = Endpoint()
@@ -51,14 +58,14 @@ class Connection:
     pid: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Mode:
     dry_run: bool = True  # tcpdmatch / hosts_ctl: run nothing, twist is "delegated"
     resident: bool = False  # a long-lived library caller: twist is refused
     verbose: bool = False  # produce the "matched:" and "option:" debug records
     header: bool = False  # tcpdmatch: evaluate (and sanitise) its header values first
     # aclexec as hosts_options(5) documents it (exit 0 allows, anything else refuses) instead
-    # of Debian's accidental table fall-through (SPEC 3.5); docs/compat.md.
+    # of Debian's accidental table fall-through (docs/rules.md#aclexec); docs/compat.md.
     debian_aclexec: bool = False
     ident_timeout: int = 10  # RFC931_TIMEOUT until a rule's `rfc931 N` changes it
 
@@ -67,7 +74,7 @@ DRY_RUN = Mode()
 LIVE = Mode(dry_run=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class NeedRequest:
     """What the matcher needs before it can go on."""
 
@@ -81,7 +88,7 @@ class NeedRequest:
     acting: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class AclExecResult:
     """How an aclexec command ended: exit status or signal number."""
 
@@ -90,7 +97,7 @@ class AclExecResult:
     signal: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Decision:
     verdict: Verdict
     origin: Origin | None  # the deciding rule or table line; None = nothing matched
@@ -102,8 +109,8 @@ class Decision:
     deny_priority: Priority = DENY_PRIORITY
     twist: str | None = None  # the expanded twist command (live) or None
     delegated: bool = False  # dry run reached a twist (tcpdmatch prints "delegated")
-    client_info: str = "unknown"  # %c at the end: what the log line shows
-    client_addr: str = "unknown"
+    client_info: str = UNKNOWN  # %c at the end: what the log line shows
+    client_addr: str = UNKNOWN
     client_name: str | None = None  # the name if it was looked up (for JSON logs)
     user: str | None = None  # the ident user if it was looked up
     ident_timeout: int = 10

@@ -12,8 +12,7 @@ text), never raise.
 
 from __future__ import annotations
 
-from tcpwrap._record import field
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import field, record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,7 +41,7 @@ class Environment(Protocol):
     def group_exists(self, name: str) -> bool: ...
 
 
-@dataclass
+@record
 class StaticEnvironment:
     files: dict[str, str] = field(default_factory=dict)
     banners: dict[tuple[str, str], bytes] = field(default_factory=dict)

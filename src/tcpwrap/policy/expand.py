@@ -1,4 +1,4 @@
-"""`%` expansions and the shell allow-list (percent_x, SPEC 4).
+"""`%` expansions and the shell allow-list (percent_x, docs/rules.md#-expansions).
 
 What it does: expands `%a %A %c %d %h %H %n %N %p %r %R %s %u %%` in option values, banner
 lines and classic shell commands. Every expanded value is filtered through the allow-list
@@ -7,7 +7,7 @@ becomes `_`. Only the expanded values are filtered, never the literal text of th
 
 Hazards: this is the one place where network-controlled text (host names, ident users, even
 addresses) flows toward `/bin/sh`. The allow-list is the security boundary: do not widen it.
-The source of the values sanitises its stored copy in place, as tcpd does (SPEC 4.3), so later
+The source of the values sanitises its stored copy in place, as tcpd does (docs/rules.md), so later
 logs and matching see the sanitised value.
 Errors: an output longer than the buffer raises `ExpansionTooLong` (tcpd: warn, sleep 5 s,
 exit 0); an unknown letter is reported through the source's `warn` and expands to nothing.

@@ -3,7 +3,7 @@
 What it does: models the lazily learned facts (host name with its double-reverse state, ident
 user) and the `Need` a matcher asks a driver for. "unknown" and "paranoid" are states, not
 strings; `text()` gives the word tcp_wrappers would compare against, because the original's
-keywords work by plain string comparison (SPEC 2.10) and we must agree with it.
+keywords work by plain string comparison (docs/rules.md) and we must agree with it.
 
 Hazards: none (pure). Names come from DNS and are hostile; they are only ever compared or
 passed through `expand` sanitisation, never interpreted here.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import record
 
 UNKNOWN = "unknown"
 PARANOID = "paranoid"
@@ -33,7 +33,7 @@ class Need(enum.Enum):
     SERVER_PORT = "server port"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class KnownName:
     """A verified host name (reverse and forward agree), case as the PTR gave it."""
 
@@ -43,7 +43,7 @@ class KnownName:
         return self.name
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class UnknownName:
     """No usable name: no address, or the reverse lookup failed.
 
@@ -56,9 +56,9 @@ class UnknownName:
         return self.word
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ParanoidName:
-    """A reverse name was found but failed verification (SPEC 5.1)."""
+    """A reverse name was found but failed verification (docs/lookup.md)."""
 
     word: str = PARANOID
 
@@ -80,7 +80,7 @@ def host_name_from_text(text: str) -> HostName:
     return KnownName(text)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class NameLookup:
     """What a name lookup found, with the warnings tcpd would log about it (texts only)."""
 

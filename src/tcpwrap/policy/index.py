@@ -30,8 +30,7 @@ import bisect
 import heapq
 from collections.abc import Iterable, Iterator, Sequence
 
-from tcpwrap._record import field
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import field, record
 from tcpwrap.policy.cstr import INADDR_NONE, dot_quad_addr, fold, strip_mapped
 from tcpwrap.policy.patterns import (
     CLIENT,
@@ -50,17 +49,34 @@ from tcpwrap.policy.patterns import (
     Suffix,
     parse_ipv6,
 )
-from tcpwrap.policy.rules import Rule
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Protocol, TypeVar
 
-    from tcpwrap.policy.rules import Table
-
     K = TypeVar("K")
 else:
     Protocol = object  # typing costs start-up time; only the type checker needs it
+
+
+# What the index reads of rules and tables. policy/rules.py defines Rule and Table (a Table
+# holds its TableIndex); this module does not import it, so the two never import each other.
+class IndexedRule(Protocol):
+    """What the index files of a rule (policy.rules.Rule)."""
+
+    @property
+    def daemons(self) -> PatternList: ...
+    @property
+    def clients(self) -> PatternList: ...
+
+
+class IndexedTable(Protocol):
+    """What a daemon plan reads of a table (policy.rules.Table)."""
+
+    @property
+    def rules(self) -> Sequence[IndexedRule]: ...
+    @property
+    def index(self) -> TableIndex: ...
 
 INF = 1 << 62
 ALL_DAEMONS = "\x00all"  # group key for daemon list ALL
@@ -79,7 +95,7 @@ def _keep_min(table: dict[K, int], key: K, pos: int) -> None:
         table[key] = pos
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class KeyTable:
     """Smallest position per key, for one kind of subject (address or name).
 
@@ -221,7 +237,7 @@ class KeyTable:
         return best
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class _Group:
     """The indexed rules of one daemon-list key."""
 
@@ -323,7 +339,7 @@ def _file(group: _Group, token: AddressOrName | NetMask, pos: int) -> None:
         group.name.add(matcher, pos)
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class TableIndex:
     groups: dict[str, _Group]
     residual: dict[str, list[int]]  # daemon key (or ALL_DAEMONS, or "" = any) -> positions
@@ -335,12 +351,12 @@ class TableIndex:
         return Candidates.of(self, ctx)
 
 
-def build_index(rules: Sequence[Rule]) -> TableIndex:
+def build_index(rules: Sequence[IndexedRule]) -> TableIndex:
     """The index of a table's rules (positions are indexes into `rules`)."""
     return extend_index(None, rules, 0)
 
 
-def extend_index(index: TableIndex | None, rules: Sequence[Rule], start: int) -> TableIndex:
+def extend_index(index: TableIndex | None, rules: Sequence[IndexedRule], start: int) -> TableIndex:
     """`index` (built for rules[:start]) plus rules[start:], as a new index; see the header."""
     groups = {} if index is None else dict(index.groups)
     residual = {} if index is None else dict(index.residual)
@@ -427,7 +443,7 @@ class DaemonPlan:
 
     __slots__ = ("_rules", "flat", "generic", "groups", "parts", "residual", "v4", "v6")
 
-    def __init__(self, table: Table, key: str) -> None:
+    def __init__(self, table: IndexedTable, key: str) -> None:
         index = table.index
         groups = [g for k in dict.fromkeys((ALL_DAEMONS, key)) if (g := index.groups.get(k))]
         self.groups = tuple(groups)
@@ -496,7 +512,7 @@ def _merge(first: _Group, second: _Group) -> _Group:
     )
 
 
-def daemon_plan(table: Table, key: str) -> DaemonPlan:
+def daemon_plan(table: IndexedTable, key: str) -> DaemonPlan:
     index = table.index  # (an index belongs to one table: its positions are the table's)
     plans = index.plans
     plan = plans.get(key)

@@ -2,7 +2,7 @@
 
 What it does: walks hosts.allow then hosts.deny line by line (every line, also after a line
 that makes tcpd stop) and produces an ordered stream of events: `Finding`s (warning/error with
-file:line, tcpdchk's wording where tcpdchk has one, SPEC 7.2.3), the `-v` listing lines and
+file:line, tcpdchk's wording where tcpdchk has one, docs/check.md), the `-v` listing lines and
 the `option:` records of the dry-run option evaluation. Options are run through the real
 evaluator (policy.match) in dry-run mode against tcpdchk's fictitious request (daemon
 `daemon_name`, client `client_hostname`/`client_addr`, user `user_name`, server
@@ -26,9 +26,9 @@ import ipaddress
 import re
 from typing import Any, Protocol
 
-from tcpwrap._record import record as dataclass
-from tcpwrap._record import replace
+from tcpwrap._record import record, replace
 from tcpwrap.errors import Kind, Origin
+from tcpwrap.policy.compile import table_of
 from tcpwrap.policy.cstr import fold, not_inaddr, scan_uint, split_at
 from tcpwrap.policy.decision import Connection, Endpoint, Mode, Verdict
 from tcpwrap.policy.environment import Environment
@@ -48,7 +48,7 @@ from tcpwrap.policy.patterns import (
     parse_ipv6,
     split_list,
 )
-from tcpwrap.policy.rules import Language, Policy, Rule, Table, TableSource, parse_rule
+from tcpwrap.policy.rules import Language, Policy, Rule, TableSource, parse_rule
 from tcpwrap.policy.shadow import Seen, ShadowIndex
 from tcpwrap.policy.tables import LINE_LIMIT, read_lines
 
@@ -61,7 +61,7 @@ _RESERVED = frozenset({"unknown", "known", "paranoid", "all", "local"})
 _LISTING_SEPARATORS = re.compile(r"[, \t\n]+")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Finding:
     severity: str  # WARNING or ERROR
     message: str
@@ -81,14 +81,14 @@ class Finding:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Listing:
     """One line of tcpdchk's `-v` listing (stdout)."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Debug:
     """An `option:` or `command:` record (shown with `-v`)."""
 
@@ -98,7 +98,7 @@ class Debug:
 Event = Finding | Listing | Debug
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class HostCheck:
     """What tcpdchk's DNS check of one host pattern found."""
 
@@ -126,7 +126,7 @@ class Probe(Protocol):
     def daemon_status(self, daemon: str) -> str | None: ...  # "yes"/"no"/"maybe"/None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TableInput:
     path: str  # as shown in messages
     source: TableSource
@@ -134,7 +134,7 @@ class TableInput:
     explicit: bool = False  # named on the command line (a missing file is worth a warning)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CheckOptions:
     language: Language = Language.OPTIONS
     implicit_allow: bool = False  # -a
@@ -574,8 +574,8 @@ class _Checker:
         if rule.third is None:  # nothing to run: the table decides
             return ("granted", True) if table.role == "allow" else ("denied", False)
         single = replace(rule, daemons=_ALL_DAEMONS, clients=_ALL_CLIENTS)
-        mine = Table(table.path, (single,), (), None, None)
-        empty = Table("", (), (), None, None)
+        mine = table_of(table.path, (single,))
+        empty = table_of("", ())
         language = self.options.language
         if table.role == "allow":
             policy = Policy(mine, empty, language)

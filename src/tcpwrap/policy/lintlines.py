@@ -11,7 +11,7 @@ Hazards: none (pure, bounded by the input). Errors: none raised.
 
 from __future__ import annotations
 
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import record
 from tcpwrap.policy.tables import LINE_LIMIT
 
 TOO_LONG = "too long"
@@ -19,7 +19,7 @@ NO_NEWLINE = "no newline"
 NUL = "nul"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CheckLine:
     text: str  # the joined text (trailing newline included when there is one)
     first: int  # first physical line

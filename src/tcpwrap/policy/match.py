@@ -1,9 +1,9 @@
 """evaluate(): the hosts_access algorithm over a Policy, asking for facts, returning a Decision.
 
-What it does: scans the allow table, then the deny table (SPEC 2.1, Appendix C), evaluating
+What it does: scans the allow table, then the deny table (docs/rules.md), evaluating
 candidate rules in line order with the original's lazy, short-circuit list semantics; runs the
-deciding rule's options (SPEC 3) as pure steps that produce actions; keeps the request state
-the way tcpd does (values sanitised in place by % expansions, SPEC 4.3) and records every
+deciding rule's options (docs/rules.md) as pure steps that produce actions; keeps the request state
+the way tcpd does (values sanitised in place by % expansions, docs/rules.md) and records every
 diagnostic with its file:line in the original's order.
 
 How facts are asked for: a run that reaches a fact it does not have (client or server host
@@ -34,11 +34,12 @@ from tcpwrap.policy.decision import (
     Endpoint,
     Mode,
     NeedRequest,
+    Scan,
     Verdict,
 )
 from tcpwrap.policy.environment import NO_ENVIRONMENT, Environment
 from tcpwrap.policy.expand import BANNER_BUFFER, ExpansionTooLong, percent_x, sanitize
-from tcpwrap.policy.facts import NameLookup, Need
+from tcpwrap.policy.facts import PARANOID, UNKNOWN, NameLookup, Need
 from tcpwrap.policy.index import Candidates, daemon_plan
 from tcpwrap.policy.options import (
     ALLOW_PRIORITY,
@@ -68,12 +69,11 @@ if TYPE_CHECKING:
 
     from tcpwrap.policy.patterns import FileMatcher
 
-UNKNOWN: Final = "unknown"
 STRING_LENGTH: Final = 127  # tcpd's 128-byte request strings
 FILE_DEPTH_LIMIT: Final = 32  # nested /file lists (the original recursed until it crashed)
 BANNER_CHUNK: Final = 8189  # fgets(ibuf, sizeof(ibuf) - 2): at most 8189 characters a read
 
-MATCH, NO_MATCH, ERROR = 1, 0, -1
+MATCH, NO_MATCH, ERROR = Scan.MATCH, Scan.NO_MATCH, Scan.ERROR
 
 
 class _Restart(Exception):
@@ -267,7 +267,7 @@ class _Run:
             return self.addr(side), "addr"
         name = self.name(side)
         folded = fold(name)
-        if folded != UNKNOWN and folded != "paranoid":
+        if folded != UNKNOWN and folded != PARANOID:
             return name, "name"
         return self.addr(side), "addr"
 
@@ -329,17 +329,17 @@ class _Run:
                 self._header()
             policy = self.evaluation.policy
             result, origin = self._scan(policy.allow)
-            if result == MATCH:
+            if result is MATCH:
                 reason = "matched in the allow table"
             else:
-                allow_error = result == ERROR
+                allow_error = result is ERROR
                 result, origin = self._scan(policy.deny)
-                if result == NO_MATCH:
+                if result is NO_MATCH:
                     verdict, origin = Verdict.GRANT, None
                     reason = "no rule matched"
                     if allow_error:
                         reason += " (the allow table had an error)"
-                elif result == MATCH:
+                elif result is MATCH:
                     verdict, reason = Verdict.DENY, "matched in the deny table"
                 else:
                     verdict, reason = Verdict.DENY, "the deny table has an error (fail-closed)"
@@ -401,7 +401,7 @@ class _Run:
         if fold(process) != UNKNOWN:
             self.header.append(("server:   process ", process, len(self.diagnostics)))
 
-    def _scan(self, table: Table) -> tuple[int, Origin | None]:
+    def _scan(self, table: Table) -> tuple[Scan, Origin | None]:
         self.origin = None
         if table.open_error is not None:
             self.warn(f"cannot open {table.path}: {table.open_error}")

@@ -4,7 +4,7 @@ What it does: splits a rule's third field at `:` (`\\:` is a literal colon), tri
 key/value (`key value`, `key=value`, `key = value`), and checks each field in the original's
 order (missing name, bad name, value arity, "must be at end"). Value checks that need no
 request (umask, linger, nice, rfc931, severity) are done here too; their error texts are
-Debian's, byte for byte (SPEC 3.2-3.4). Actions are plain values: nothing here executes.
+Debian's, byte for byte (docs/rules.md#options). Actions are plain values: nothing here executes.
 
 Hazards: option values may later reach /bin/sh (spawn, twist, aclexec); they are only expanded
 through `expand.percent_x`, which sanitises every network-derived value.
@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import enum
 
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import record
+from tcpwrap.errors import Severity
 from tcpwrap.policy.cstr import C_SPACE, chop, fold, scan_int, scan_octal, split_at
 
 
@@ -49,6 +50,10 @@ OPTION_FLAGS: dict[str, Flag] = {
     "aclexec": _NEED | Flag.EXPAND,
 }
 
+# The one syslog table (names as syslog.conf and tcpd spell them). FACILITIES are those tcpd's
+# `severity` option accepts; OPENLOG_FACILITIES those a program may openlog() with (the
+# wrapper's and serve's `facility` setting). LEVELS is the one severity ladder (lower is
+# more severe); drivers log at these numbers.
 FACILITIES = {
     "kern": 0,
     "user": 1,
@@ -61,19 +66,12 @@ FACILITIES = {
     "cron": 9,
     **{f"local{i}": 16 + i for i in range(8)},
 }
-LEVELS = {
-    "emerg": 0,
-    "alert": 1,
-    "crit": 2,
-    "err": 3,
-    "warning": 4,
-    "notice": 5,
-    "info": 6,
-    "debug": 7,
-}
+LEVELS = {level.name.lower(): level for level in Severity}  # emerg, alert, ..., err, ..., debug
+# (kern is the kernel's own: a program that names it gets user)
+OPENLOG_FACILITIES = {**{k: v for k, v in FACILITIES.items() if k != "kern"}, "authpriv": 10}
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Priority:
     """A syslog priority; facility None means "the facility openlog() chose"."""
 
@@ -93,7 +91,7 @@ ALLOW_PRIORITY = Priority(LEVELS["info"])
 DENY_PRIORITY = Priority(LEVELS["warning"])
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class OptionStep:
     """One option field, parsed. `error` set means: processing stops here and denies."""
 
@@ -130,7 +128,7 @@ def split_fields(text: str) -> list[tuple[str, bool]]:
 
 
 def split_key_value(field_text: str) -> tuple[str, str | None]:
-    """The key runs to the first blank or '='; exactly one '=' is skipped (SPEC 3.2 step 3)."""
+    """The key runs to the first blank or '='; exactly one '=' is skipped (docs/rules.md)."""
     opt = chop(field_text)
     cut = len(opt)
     for i, ch in enumerate(opt):
@@ -231,7 +229,7 @@ def split_setenv(value: str) -> tuple[str, str]:
 # ----------------------------------------------------------------------------- actions
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Spawn:
     """Run `/bin/sh -c command` with stdio on /dev/null and wait for it (spawn, classic)."""
 
@@ -239,40 +237,40 @@ class Spawn:
     origin: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Banner:
     """Send these bytes to the client (banners: already expanded, CRLF line ends)."""
 
     data: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SetEnv:
     name: str
     value: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Umask:
     mask: int
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Nice:
     increment: int
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class KeepAlive:
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Linger:
     seconds: int
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ChangeUser:
     """user NAME[.GROUP] / group NAME: drop privileges before exec (documented deviation)."""
 
@@ -280,7 +278,7 @@ class ChangeUser:
     group: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class AclExec:
     command: str
 

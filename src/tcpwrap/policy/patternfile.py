@@ -1,7 +1,7 @@
 """`/file` pattern lists, compiled once per file version and indexed like tables.
 
 What it does: `compile_pattern_file(tokens)` turns the whitespace-separated tokens of a pattern
-file (SPEC 2.12) into a `PatternFile`: exact addresses and names, `prefix.`, `.suffix`, `[v6]`,
+file (docs/rules.md) into a `PatternFile`: exact addresses and names, `prefix.`, `.suffix`, `[v6]`,
 IPv4 and IPv6 networks and ALL are filed under dictionary keys with the smallest token position
 carrying them (index.KeyTable, the tables' own key tables); every other token (`/nested`,
 `@netgroup`, KNOWN, LOCAL, wildcards) stays on an ordered residual list. `PatternFile.match(ctx,

@@ -1,7 +1,7 @@
 """Pattern grammar: list tokens -> frozen pattern objects that know how to match.
 
 What it does: compiles each daemon-list and client-list token into one of the pattern kinds of
-hosts_access(5) as Debian 7.6.q ships it (SPEC 2.5-2.12): string forms (ALL, KNOWN, `.suffix`,
+hosts_access(5) as Debian 7.6.q ships it (docs/rules.md): string forms (ALL, KNOWN, `.suffix`,
 `prefix.`, `*`/`?` globs, `[v6]`, exact), port numbers, `net/mask`, `n.n.n.n/len`, `[v6]/len`,
 `@netgroup`, `/file`, KNOWN/LOCAL host keywords, `user@host`, `daemon@host`, and EXCEPT lists.
 Matching asks a `MatchContext` for facts; asking for a name or a user may interrupt the
@@ -20,8 +20,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from tcpwrap._record import field
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import field, record
 from tcpwrap.policy.cstr import (
     INADDR_NONE,
     dot_quad_addr,
@@ -31,6 +30,7 @@ from tcpwrap.policy.cstr import (
     split_at,
     strip_mapped,
 )
+from tcpwrap.policy.facts import PARANOID, UNKNOWN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,8 +42,6 @@ else:
 CLIENT = 0
 SERVER = 1
 
-UNKNOWN = "unknown"
-PARANOID = "paranoid"
 
 
 class MatchContext(Protocol):
@@ -99,7 +97,7 @@ class StringMatcher:
         raise NotImplementedError
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Glob(StringMatcher):
     token: str
     regex: re.Pattern[str] = field(compare=False)
@@ -111,7 +109,7 @@ class Glob(StringMatcher):
         return self.regex.fullmatch(subject) is not None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Suffix(StringMatcher):
     token: str  # folded, starts with "."
 
@@ -120,19 +118,19 @@ class Suffix(StringMatcher):
         return len(subject) > len(self.token) and fold(subject).endswith(self.token)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class AllWord(StringMatcher):
     def match(self, subject: str) -> bool:
         return True
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class KnownWord(StringMatcher):
     def match(self, subject: str) -> bool:
         return fold(strip_mapped(subject)) != UNKNOWN
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Prefix(StringMatcher):
     token: str  # folded, ends with "."
 
@@ -140,7 +138,7 @@ class Prefix(StringMatcher):
         return fold(strip_mapped(subject)).startswith(self.token)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Bracket6(StringMatcher):
     """`[v6addr]`: numeric IPv6 equality (any textual form)."""
 
@@ -154,7 +152,7 @@ class Bracket6(StringMatcher):
         return other is not None and other == self.value
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Exact(StringMatcher):
     token: str  # folded
 
@@ -190,7 +188,7 @@ def _glob_regex(token: str) -> re.Pattern[str]:
 
 
 def compile_string(token: str) -> StringMatcher:
-    """The string_match() form of a token (SPEC 2.8, in its precedence order)."""
+    """The string_match() form of a token (docs/rules.md#string-matching, in order)."""
     if "*" in token or "?" in token:
         return Glob(token, _glob_regex(token))
     if token.startswith("."):
@@ -219,7 +217,7 @@ class HostPattern:
         raise NotImplementedError
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Netgroup(HostPattern):
     group: str  # case-sensitive
 
@@ -227,7 +225,7 @@ class Netgroup(HostPattern):
         return ctx.innetgr(self.group, ctx.name(side))
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class FileList(HostPattern):
     path: str
 
@@ -241,7 +239,7 @@ class FileList(HostPattern):
             ctx.leave_file(self.path)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class KnownHost(HostPattern):
     def match(self, ctx: MatchContext, side: int) -> bool:
         name = ctx.name(side)  # the original evaluates the name first
@@ -250,16 +248,16 @@ class KnownHost(HostPattern):
         return known_addr and hostname_known(name)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LocalHost(HostPattern):
     def match(self, ctx: MatchContext, side: int) -> bool:
         name = ctx.name(side)
         return "." not in name and hostname_known(name)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class NetMask(HostPattern):
-    """`net/mask`, `n.n.n.n/len` or `[v6]/len`: compared with the address only (SPEC 2.9)."""
+    """`net/mask`, `n.n.n.n/len` or `[v6]/len`: compared with the address only (docs/rules.md)."""
 
     net_token: str
     mask_token: str
@@ -314,7 +312,7 @@ def compile_netmask(net_token: str, mask_token: str) -> NetMask:
     return NetMask(net_token, mask_token, v4, v6)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class AddressOrName(HostPattern):
     """Row 6 of host_match: the address first, then (if the token is not numeric) the name."""
 
@@ -333,7 +331,7 @@ class AddressOrName(HostPattern):
 
 
 def host_pattern(token: str) -> HostPattern:
-    """The host_match() form of a token, in the original's dispatch order (SPEC 2.7).
+    """The host_match() form of a token, in the original's dispatch order (docs/rules.md).
 
     Uncached: for callers that compile many distinct tokens once (a `/file` list), where
     going through `compile_host`'s cache would only evict everybody else's entries.
@@ -379,7 +377,7 @@ def names_too(token: str) -> bool:
 
     The original compares every token with a character outside `0-9 . /` with the name too,
     so `192.0.2.*` matched a client whose (attacker-controlled) PTR is `192.0.2.evil.example`
-    (SPEC 2.7, case H01). Deliberate fix (docs/compat.md): a wildcard made only of digits,
+    (docs/rules.md, case H01). Deliberate fix (docs/compat.md): a wildcard made only of digits,
     dots, `*` and `?` is an address pattern and never matches (or looks up) a host name.
     """
     return not_inaddr(token) and bool(token.strip(_ADDRESS_WILDCARD))  # see cstr.not_inaddr
@@ -398,7 +396,7 @@ class Item:
         raise NotImplementedError
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class DaemonName(Item):
     token: str
     matcher: StringMatcher
@@ -407,7 +405,7 @@ class DaemonName(Item):
         return self.matcher.match(ctx.daemon())
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Port(Item):
     """A decimal number <= 65535 in a daemon list: the server's port (Debian match_port)."""
 
@@ -418,7 +416,7 @@ class Port(Item):
         return ctx.server_port() == self.port
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class DaemonAt(Item):
     token: str
     daemon: Item
@@ -428,7 +426,7 @@ class DaemonAt(Item):
         return self.daemon.match(ctx) and self.host.match(ctx, SERVER)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ClientHost(Item):
     token: str
     host: HostPattern
@@ -437,7 +435,7 @@ class ClientHost(Item):
         return self.host.match(ctx, CLIENT)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class UserAt(Item):
     token: str
     user: StringMatcher
@@ -481,9 +479,9 @@ def split_list(text: str) -> list[str]:
     return [tok for tok in _SEPARATORS.split(text) if tok]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PatternList:
-    """A daemon or client list with its EXCEPT structure (SPEC 2.4)."""
+    """A daemon or client list with its EXCEPT structure (docs/rules.md#lists-and-except)."""
 
     items: tuple[Item | None, ...]  # None marks an EXCEPT token
     next_except: tuple[int, ...]  # for each index, the next EXCEPT index (or len)

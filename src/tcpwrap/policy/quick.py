@@ -28,6 +28,7 @@ while the policy does not, so it must not be memoised with the policy.
 from __future__ import annotations
 
 from tcpwrap.policy.cstr import INADDR_NONE, dot_quad_addr, fold, strip_mapped
+from tcpwrap.policy.facts import UNKNOWN
 from tcpwrap.policy.index import INF, DaemonPlan, daemon_plan
 from tcpwrap.policy.patterns import CLIENT, parse_ipv6
 
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
     # (floor, exact keys, the key table, prefix keys, suffix keys, always probe)
     _NameProbe = tuple[int, dict[object, int], KeyTable, tuple[str, ...], tuple[str, ...], bool]
 
-UNKNOWN: Final = "unknown"
 STRING_LENGTH: Final = 127  # as match.STRING_LENGTH: tcpd's 128-byte request strings
 FILE_DEPTH_LIMIT: Final = 32  # as match.FILE_DEPTH_LIMIT
 

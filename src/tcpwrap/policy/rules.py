@@ -3,8 +3,10 @@
 What it does: splits each logical line into daemon list, client list and third field at the
 first and second `:` outside brackets, compiles the lists into patterns and the third field into
 option steps (options language, Debian's default) or keeps it as a shell command (the paper's
-classic language). Whole tables are compiled and indexed by compile.py, which builds complete
-Tables; `compile_table` and `compile_policy` here are its entry points, kept for callers.
+classic language). Defines the compiled shapes: Rule, Table (its rules and their index) and
+Policy. Whole tables are compiled and indexed in one place, policy/compile.py (`compile_table`,
+`compile_policy`), so a Table is complete when it exists. This module imports index.py only
+for the type of a Table's index; index.py does not import this one.
 
 Hazards: a table may hold 100,000 lines; compiling is linear and done once per file version.
 Errors: none raised for table content: problems become diagnostics with file:line, exactly
@@ -15,8 +17,7 @@ from __future__ import annotations
 
 import enum
 
-from tcpwrap._record import field
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import field, record
 from tcpwrap.errors import Diagnostic, Origin
 from tcpwrap.policy.cstr import split_at
 from tcpwrap.policy.options import OptionStep, compile_options
@@ -37,7 +38,7 @@ class Language(enum.Enum):
     CLASSIC = "classic"  # the paper's language: a shell command run on match
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Rule:
     origin: Origin
     daemons: PatternList
@@ -47,7 +48,7 @@ class Rule:
     text: str  # the logical line, for listings
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TableSource:
     """A table as read by a driver: its path and content, or why it could not be read."""
 
@@ -56,16 +57,14 @@ class TableSource:
     error: str | None = None  # strerror text when it exists but cannot be read
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Table:
     path: str
     rules: tuple[Rule, ...]
     notes: tuple[tuple[int, Diagnostic], ...]  # (line, warning) for skipped lines, in order
     stop: LineProblem | None
     open_error: str | None
-    # Built with the table by compile.py; None only in hand-made tables that are scanned
-    # without the index (use_index=False, as policy.lint does).
-    index: TableIndex = field(repr=False, compare=False, default=None)
+    index: TableIndex = field(repr=False, compare=False)  # built with the table (compile.py)
     physical: int = 0  # physical lines read: where the numbering of an append goes on
 
     @property
@@ -92,14 +91,7 @@ def parse_rule(line_text: str, origin: Origin, language: Language) -> Rule | Non
     )
 
 
-def compile_table(source: TableSource, language: Language = Language.OPTIONS) -> Table:
-    """Read, parse and index one table (missing = empty, as in tcpd): compile.compile_table."""
-    from tcpwrap.policy import compile  # compile.py builds on this module: import it late
-
-    return compile.compile_table(source, language)
-
-
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Policy:
     """The two tables a decision is made against."""
 
@@ -109,12 +101,3 @@ class Policy:
     # What policy/quick.py derives per daemon name, made on first use (the tables never
     # change, so neither does this).
     plans: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-
-def compile_policy(
-    allow: TableSource, deny: TableSource, language: Language = Language.OPTIONS
-) -> Policy:
-    """Both tables compiled: compile.compile_policy."""
-    from tcpwrap.policy import compile
-
-    return compile.compile_policy(allow, deny, language)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import record
 from tcpwrap.policy.patterns import (
     AddressOrName,
     AllWord,
@@ -51,7 +51,7 @@ PARANOID_WORD = "paranoid"
 SAMPLE_LIMIT = 200_000
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Probe:
     daemon: str
     addr: str

@@ -14,7 +14,7 @@ only make it miss a report, never invent one.
 
 from __future__ import annotations
 
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import record
 from tcpwrap.policy.cstr import fold, split_at
 
 ANY = "\x00ALL"
@@ -22,7 +22,7 @@ MAX_KEYS = 256
 MAX_BUCKET = 64
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Seen:
     """A rule tcpd really reads."""
 

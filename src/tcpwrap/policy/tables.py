@@ -19,14 +19,14 @@ Errors: none raised; problems are returned as `LineProblem` values with their li
 
 from __future__ import annotations
 
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import record
 
 # BUFLEN 2048 with a NUL: a logical line plus its newline must fit in 2047 bytes.
 LINE_LIMIT = 2047
 _BLANK = " \t\r\n"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LogicalLine:
     """One joined line, including its trailing newline, numbered by its last physical line."""
 
@@ -34,7 +34,7 @@ class LogicalLine:
     line: int
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LineProblem:
     """The line that stops a table: no newline within the buffer (Debian: ERROR)."""
 
@@ -43,7 +43,7 @@ class LineProblem:
     reason: str  # "too long" or "no newline"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TableText:
     """The usable lines of a table and, if any, the problem that ends it."""
 

@@ -1,7 +1,7 @@
 """safe_finger's output filter: make a hostile finger server's answer safe to mail or print.
 
 What it does: `FingerFilter` turns the raw bytes of a finger reply into text that cannot carry
-terminal escapes or mailer commands (SPEC 6.4), byte-identical to Debian's safe_finger:
+terminal escapes or mailer commands (docs/finger.md), byte-identical to Debian's safe_finger:
 every non-empty output line starts with a space; `\\n` is copied; printable ASCII and the C
 blanks (space, \\t, \\r, \\v, \\f) are copied, with `\\` doubled; any other byte becomes `\\ooo`
 (three octal digits); a line that already holds 128 characters (the leading space and escapes

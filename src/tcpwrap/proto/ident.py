@@ -3,7 +3,7 @@
 What it does: `build_request` renders `<client port>,<server port>\\r\\n`; `frame_reply` decides
 when the bytes read so far hold the one reply line (the way tcpd's fgets did); `parse_reply`
 reads that line with the semantics of tcpd's `sscanf("%u , %u : USERID :%*[^:]:%255s")`
-(SPEC 5.4) and returns the user name, or None for "unknown".
+(docs/ident.md) and returns the user name, or None for "unknown".
 
 Hazards: every byte comes from the client's machine and is hostile. Sizes are bounded here
 (511-byte line, 255-character scan, 127-character result); the user name can still hold shell

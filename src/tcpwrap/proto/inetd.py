@@ -1,6 +1,6 @@
 """inetd.conf and xinetd.conf text -> service entries with line numbers (pure).
 
-What it does: `parse_inetd` reads inetd.conf the way tcpdchk/tcpdmatch do (SPEC 7.2.2):
+What it does: `parse_inetd` reads inetd.conf the way tcpdchk/tcpdmatch do (docs/check.md):
 backslash-newline continuations (a logical line is numbered by its last physical line),
 `#` comments and blank lines skipped, the `stream`/`dgram` first-field form (no service name),
 an optional user field (a field starting with `/` where the user belongs is the path), IRIX

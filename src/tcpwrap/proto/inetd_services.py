@@ -22,7 +22,7 @@ import enum
 import posixpath
 import re
 
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import record
 from tcpwrap.proto.inetd import InetdProblem
 
 INTERNAL = "internal"
@@ -51,7 +51,7 @@ class Family(enum.Enum):
     DUAL = "dual"  # tcp46/udp46: one IPv6 socket that also takes IPv4 (mapped)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ServiceLine:
     """One service line of inetd.conf, fields as written (see the module docstring)."""
 
@@ -75,7 +75,7 @@ class ServiceLine:
         return self.program == INTERNAL
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ServiceParse:
     lines: tuple[ServiceLine, ...]
     problems: tuple[InetdProblem, ...]
@@ -229,7 +229,7 @@ def _user_group(field: str) -> tuple[str, str | None]:
     return field, None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Daemon:
     """What a service line runs: the program, its argv, and the name tcpd would use."""
 
@@ -240,7 +240,7 @@ class Daemon:
 
 
 def line_daemon(line: ServiceLine, real_daemon_dir: str) -> Daemon:
-    """The daemon of a line; for a tcpd line, the daemon tcpd would have exec'ed (SPEC 1.1).
+    """The daemon of a line; for a tcpd line, the daemon tcpd would have exec'ed (docs/wrapper.md).
 
     `... /usr/sbin/tcpd in.fingerd -w` runs /usr/sbin/in.fingerd (tcpd's REAL_DAEMON_DIR) as
     `in.fingerd -w`; `... /usr/sbin/tcpd /usr/sbin/in.fingerd` runs that path as

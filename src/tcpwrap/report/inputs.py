@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import datetime
 
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import record
 from tcpwrap.report.model import Event, Stats
 from tcpwrap.report.parse import SourceParser
 from tcpwrap.report.rotation import first_years, rotation_order
@@ -53,7 +53,7 @@ def year(text: str | None) -> int | None:
     return int(text)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Inputs:
     """The files in reading order (`Event.src` indexes `paths`) and each one's year and zone."""
 

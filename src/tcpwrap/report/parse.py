@@ -10,7 +10,7 @@ collector's prefix (`- 1131566503 2005.11.09 node Nov 9 12:01:43 src@node prog: 
 with year and zone (`2005 Jun 17 07:07:00 EDT host prog: ...`), ISO-8601 stamps, RFC 5424,
 `journalctl -o json` and tcpwrap's JSON lines (`tcpwrap.proto.logrecord`).
 Messages: tcpd's `connect from`, `refused connect from`, `twist ... to ...` and the
-`host name/address mismatch` warning (SPEC 1.4 and Appendix A); postfix's `name[addr]`;
+`host name/address mismatch` warning (docs/wrapper.md); postfix's `name[addr]`;
 xinetd's `START:`/`FAIL:`/`libwrap refused connection`/`EXIT:` (joined into one record per
 connection, see `_Open`); inetd's `svc from addr` and its `-t` trace `svc[pid] from addr port`;
 the classic daemons' own lines (`ftpd: connection from ADDR (NAME) at <date>`, rshd/rlogind

@@ -29,6 +29,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tcpwrap.drivers.oserror import strerror
 from tcpwrap.errors import TcpwrapError
 
 SHELL = "/bin/sh"
@@ -157,7 +158,7 @@ class Children:
         except OSError as exc:
             self.failed += 1
             raise SpawnError(
-                spec.program, os.strerror(exc.errno) if exc.errno else str(exc)
+                spec.program, strerror(exc)
             ) from None
         except (ValueError, subprocess.SubprocessError) as exc:
             self.failed += 1

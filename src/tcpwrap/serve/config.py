@@ -37,9 +37,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tcpwrap.drivers.config import DNS_TIMEOUT
 from tcpwrap.errors import ConfigError, Origin
 from tcpwrap.fleet.settings import NAME_PATTERN, FleetConfig
-from tcpwrap.policy.options import FACILITIES  # tcpd's own facility names
+from tcpwrap.policy.options import OPENLOG_FACILITIES
 from tcpwrap.proto.prefix import parse_networks
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -73,7 +74,7 @@ class TrapConfig:
 
 @dataclass(frozen=True, slots=True)
 class LookupConfig:
-    dns_timeout: float = 5.0  # the whole reverse + forward verification, per client
+    dns_timeout: float = DNS_TIMEOUT  # the whole reverse + forward verification, per client
     ident_timeout: int = 10  # the rfc931 default; a rule's `rfc931 N` overrides it
     ident_port: int = 113
     cache_ttl: float = 60.0  # verified names are reused this long
@@ -303,7 +304,7 @@ LOOKUPS: Schema = {
 }
 LOG: Schema = {
     "syslog": (_boolean, "syslog"),
-    "facility": (_choice(*FACILITIES), "facility"),
+    "facility": (_choice(*OPENLOG_FACILITIES), "facility"),
     "json": (_abs_path, "json"),
     "stdout": (_boolean, "stdout"),
     "aggregate_interval": (_number(0.1, 3600), "aggregate_interval"),

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tcpwrap.drivers.deciding import Outcome
-from tcpwrap.policy.options import DENY_PRIORITY, FACILITIES, LEVELS, Priority
+from tcpwrap.policy.options import DENY_PRIORITY, LEVELS, OPENLOG_FACILITIES, Priority
 from tcpwrap.proto.logrecord import Client, ConnectionRecord, Event, RuleRef
 from tcpwrap.proto.logrecord import Server as ServerEnd
 from tcpwrap.serve.conduct import Records
@@ -50,7 +50,7 @@ class Logbook:
         """Take a (new) [log] configuration: writers reopened (log rotation on SIGHUP)."""
         self.close()
         self.config = config
-        self.facility = FACILITIES[config.facility]
+        self.facility = OPENLOG_FACILITIES[config.facility]
         if config.syslog:
             self.writers.append(
                 SyslogWriter(add_writer=self.loop.add_writer, remove_writer=self.loop.remove_writer)

@@ -24,8 +24,9 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from tcpwrap.drivers.deciding import drive_async
+from tcpwrap.policy.compile import compile_policy
 from tcpwrap.policy.options import DENY_PRIORITY
-from tcpwrap.policy.rules import Policy, TableSource, compile_policy
+from tcpwrap.policy.rules import Policy, TableSource
 from tcpwrap.serve.config import TrapConfig
 from tcpwrap.serve.logbook import TRAP
 from tcpwrap.serve.services import Service

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import IO
 
 from tcpwrap.library import hosts_ctl
+from tcpwrap.policy.facts import UNKNOWN
 from tcpwrap.policy.rules import Language
 
 LINE_LIMIT = 4096
@@ -38,7 +39,7 @@ def run_batch(
             )
             out.append("denied\n")
         else:
-            user = fields[3] if len(fields) == 4 else "unknown"
+            user = fields[3] if len(fields) == 4 else UNKNOWN
             granted = hosts_ctl(
                 fields[0], fields[1], fields[2], user, allow=allow, deny=deny, language=language
             )

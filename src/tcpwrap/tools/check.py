@@ -1,4 +1,4 @@
-"""`tcpwrap check`: lint hosts.allow/hosts.deny and the inetd configuration (tcpdchk, SPEC 7.2).
+"""`tcpwrap check`: lint hosts.allow/hosts.deny and the inetd config (tcpdchk, docs/check.md).
 
 What it does: reads the inetd (or xinetd) configuration and both tables and prints every
 finding of `tcpwrap.policy.lint` as `warning: <file>, line <n>: <msg>` / `error: ...` on stdout,
@@ -34,6 +34,7 @@ from tcpwrap.drivers.inetd import (
     world_writable,
 )
 from tcpwrap.drivers.lookup import find_inet_addr, verify_host_name
+from tcpwrap.drivers.oserror import strerror
 from tcpwrap.drivers.tables import read_table
 from tcpwrap.policy.environment import Environment
 from tcpwrap.policy.facts import UnknownName
@@ -163,7 +164,7 @@ class SystemProbe:
         except IsADirectoryError:
             return []
         except OSError as exc:
-            return os.strerror(exc.errno) if exc.errno else str(exc)
+            return strerror(exc)
         return [line.decode("latin-1").split() for line in data.split(b"\n")]
 
     def daemon_status(self, daemon: str) -> str | None:

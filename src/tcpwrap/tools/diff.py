@@ -23,7 +23,7 @@ from collections import Counter
 from contextlib import ExitStack
 from typing import Any
 
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import record
 from tcpwrap.drivers.environment import SystemEnvironment
 from tcpwrap.errors import Origin
 from tcpwrap.policy.rules import Language, Rule, Table
@@ -80,7 +80,7 @@ def _paths(args: argparse.Namespace) -> tuple[str, str, str, str]:
 # ----------------------------------------------------------------------------- rules
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class RuleChange:
     change: str  # "added", "removed", "changed"
     table: str  # "allow" or "deny"
@@ -128,7 +128,7 @@ def _line(change: RuleChange) -> int:
 # ----------------------------------------------------------------------------- verdicts
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Difference:
     daemon: str
     addr: str | None

@@ -1,6 +1,6 @@
 """`tcpwrap finger`: safe_finger — run finger(1) for a booby trap and make its output harmless.
 
-What it does (SPEC 6.4, Debian's safe_finger): as root, drops to user `nobody` (setgid,
+What it does (docs/finger.md, Debian's safe_finger): as root, drops to user `nobody` (setgid,
 initgroups, setuid; uid/gid 65534 with no supplementary groups if there is no usable
 `nobody`); sets PATH=/bin:/usr/bin:/sbin:/usr/sbin; makes sure fds 0-2 are open; runs
 `finger` (or `--finger-program`) found through that PATH with the remaining arguments

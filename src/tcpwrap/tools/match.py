@@ -1,6 +1,6 @@
 """`tcpwrap match`: what tcpd would do with a connection (tcpdmatch), and `--batch` verdicts.
 
-What it does: parses `daemon[@server] [user@]client` as tcpdmatch does (SPEC 7.1), looks names
+What it does: parses `daemon[@server] [user@]client` as tcpdmatch does (docs/match.md), looks names
 up with double-reverse verification, and prints one prediction per client address: the header
 lines, then `access:   granted|denied|delegated`. Stdout is Debian's, line for line; by default
 (a documented deviation) the diagnostics Debian hides in syslog are printed inline in upstream
@@ -32,6 +32,7 @@ from tcpwrap.drivers.tables import load_policy
 from tcpwrap.errors import Diagnostic, Kind
 from tcpwrap.policy.cstr import INADDR_NONE, dot_quad_addr, fold, split_at
 from tcpwrap.policy.decision import Connection, Decision, Endpoint, Mode, Verdict
+from tcpwrap.policy.facts import PARANOID, UNKNOWN
 from tcpwrap.policy.match import evaluate
 from tcpwrap.policy.options import Banner, Spawn
 from tcpwrap.policy.patterns import parse_ipv6
@@ -282,9 +283,9 @@ def predict(
         for message in inetd.world_writable(path):
             printer.warn(message)
 
-    server_endpoint = Endpoint(name="unknown")
+    server_endpoint = Endpoint(name=UNKNOWN)
     if server is not None:
-        if fold(server) in ("unknown", "paranoid"):
+        if fold(server) in (UNKNOWN, PARANOID):
             server_endpoint = Endpoint(name=server)
         else:
             found = find_inet_addr(server, timeout=args.timeout)
@@ -320,7 +321,7 @@ def predict(
     if dot_quad_addr(client) != INADDR_NONE or parse_ipv6(client) is not None:
         one(Endpoint(addr=client))
         return 0
-    if fold(client) in ("unknown", "paranoid"):
+    if fold(client) in (UNKNOWN, PARANOID):
         one(Endpoint(name=client))
         return 0
     found = find_inet_addr(client, timeout=args.timeout)
@@ -339,7 +340,7 @@ def _verified(address: str, args: argparse.Namespace, printer: Printer) -> str:
     for text in lookup.warnings:
         printer.warn(text)
     name = lookup.name.text()
-    if fold(name) == "unknown":
+    if fold(name) == UNKNOWN:
         printer.warn(f"host address {address}->name lookup failed")
     return name
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack
 
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import record
 from tcpwrap.report.inputs import Inputs
 from tcpwrap.report.merge import merge
 from tcpwrap.report.model import CONNECT, NOT_A_HOST, REFUSED, TWIST, Event, Stats
@@ -29,7 +29,7 @@ from tcpwrap.tools.replaying import Outcome, is_address
 OUTCOME_OF_KIND = {CONNECT: Outcome.GRANTED, REFUSED: Outcome.DENIED, TWIST: Outcome.TWIST}
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Logged:
     """One connection record: the decision's fields as logged, and what the log says."""
 

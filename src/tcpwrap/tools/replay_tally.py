@@ -21,8 +21,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from tcpwrap._record import field
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import field, record
 from tcpwrap.errors import Origin
 from tcpwrap.report.model import Event
 from tcpwrap.report.render_text import clean
@@ -38,7 +37,7 @@ SHOWN_GROUPS = 50  # groups printed per section of the text output
 FlipKey = tuple[str, str | None, str | None, str | None, Outcome, Outcome, Origin | None]
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Flip:
     """One distinct flip and the records that showed it."""
 
@@ -65,7 +64,7 @@ def rule_text(origin: Origin | None) -> str:
     return "(no rule matched)" if origin is None else f"{origin.file}:{origin.line}"
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Tally:
     sources: list[str] = field(default_factory=list)  # log names, by Event.src
     records: int = 0
@@ -162,7 +161,7 @@ def json_text(tally: Tally) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class _Group:
     count: int = 0
     first: Event | None = None

@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 
-from tcpwrap._record import record as dataclass
+from tcpwrap._record import record
 from tcpwrap.errors import Origin
 from tcpwrap.policy.decision import Connection, Endpoint, Mode, NeedRequest, Verdict
 from tcpwrap.policy.environment import NO_ENVIRONMENT, Environment
@@ -88,7 +88,7 @@ ACTING_ANSWERS: dict[Need, NameLookup | None] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Replayed:
     """One record decided again: an outcome and its deciding rule, or (outcome None) what was
     missing."""
@@ -98,7 +98,7 @@ class Replayed:
     missing: Missing | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Lookups:
     """Live answers for what a log lacks: `name(addr)` and `addresses(name)` (blocking)."""
 

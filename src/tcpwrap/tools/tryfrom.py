@@ -1,4 +1,4 @@
-"""`tcpwrap try-from`: what the wrapper learns about the connection on stdin (SPEC 6.5).
+"""`tcpwrap try-from`: what the wrapper learns about the connection on stdin (docs/library.md).
 
 What it does: run as a remote command (`ssh host tcpwrap try-from`, inetd, or with a socket
 as stdin), it prints tcp_wrappers' eight lines
@@ -29,9 +29,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tcpwrap.drivers.config import DNS_TIMEOUT, IDENT_PORT
 from tcpwrap.drivers.deciding import (
-    DNS_TIMEOUT,
-    IDENT_PORT,
     BlockingConduct,
     Check,
     Settings,
@@ -41,10 +40,11 @@ from tcpwrap.drivers.endpoint import discover, release
 from tcpwrap.errors import Diagnostic
 from tcpwrap.library.ctl import _environment
 from tcpwrap.library.sockets import Site, connection_for
+from tcpwrap.policy.compile import compile_policy
 from tcpwrap.policy.decision import DRY_RUN
 from tcpwrap.policy.match import Evaluation
 from tcpwrap.policy.options import Spawn
-from tcpwrap.policy.rules import Policy, TableSource, compile_policy
+from tcpwrap.policy.rules import Policy, TableSource
 
 PROCESS = "try-from"
 LINES = (

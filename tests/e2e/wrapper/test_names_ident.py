@@ -112,7 +112,7 @@ def test_hostile_names_reach_the_shell_only_sanitised(
     assert sorted(p.name for p in kit.dir.iterdir() if p.name.startswith("pwned")) == [
         f"pwned.{name_seen}"
     ]
-    # the cached value stays sanitised: the log line shows what the shell saw (SPEC 4.3)
+    # the cached value stays sanitised: the log line shows what the shell saw (docs/rules.md)
     assert _log(syslog) == [f"daemon.info connect from {name_seen} ({client})"]
 
 

@@ -19,11 +19,12 @@ from tcpwrap.drivers.deciding import (
     drive_async,
 )
 from tcpwrap.errors import Diagnostic, Origin
+from tcpwrap.policy.compile import compile_policy
 from tcpwrap.policy.decision import AclExecResult, Connection, Endpoint, Mode, Verdict
 from tcpwrap.policy.facts import KnownName, NameLookup
 from tcpwrap.policy.match import Evaluation
 from tcpwrap.policy.options import Action, ChangeUser, Spawn
-from tcpwrap.policy.rules import TableSource, compile_policy
+from tcpwrap.policy.rules import TableSource
 
 CLIENT = ("192.0.2.7", 4000)
 SERVER = ("192.0.2.1", 21)

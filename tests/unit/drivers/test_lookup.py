@@ -1,4 +1,4 @@
-"""Name verification (SPEC 5.1) and tcpdmatch's host lookup (7.1.3) on plain values.
+"""Name verification (docs/lookup.md) and tcpdmatch's host lookup on plain values.
 
 The pure functions get resolver answers as values; the two drivers are driven through a fake
 resolver (monkeypatched gethostbyaddr/getaddrinfo) to check timeouts and that the blocking and
@@ -19,22 +19,22 @@ import pytest
 
 from tcpwrap.drivers import async_lookup, lookup
 from tcpwrap.drivers.lookup import (
-    Endpoint,
     Forward,
     HostAddresses,
+    ParsedAddress,
     alias_warnings,
-    decide,
-    endpoint,
+    conclude,
     forward_from_addrinfo,
     forward_name,
     is_inet_aton,
     ntop,
+    parse_address,
 )
 from tcpwrap.policy.facts import KnownName, NameLookup, ParanoidName, UnknownName
 
 
-def ep(text: str) -> Endpoint:
-    e = endpoint(text)
+def ep(text: str) -> ParsedAddress:
+    e = parse_address(text)
     assert e is not None
     return e
 
@@ -49,7 +49,7 @@ V4 = ep("192.0.2.60")
 
 
 def test_endpoint_unmaps_ipv4_mapped() -> None:
-    assert ep("::ffff:192.0.2.1") == Endpoint(ipaddress.IPv4Address("192.0.2.1"))
+    assert ep("::ffff:192.0.2.1") == ParsedAddress(ipaddress.IPv4Address("192.0.2.1"))
     assert ep("::FFFF:192.0.2.1").family == socket.AF_INET
 
 
@@ -62,7 +62,7 @@ def test_endpoint_keeps_ipv6_scope() -> None:
 
 @pytest.mark.parametrize("text", ["", "unknown", "192.0.2", "1.2.3.4%1", "fe80::1%no-such-if9"])
 def test_endpoint_rejects_non_addresses(text: str) -> None:
-    assert endpoint(text) is None
+    assert parse_address(text) is None
 
 
 def test_ntop_matches_glibc() -> None:
@@ -110,17 +110,17 @@ def test_inet_aton_rejects(text: str) -> None:
     assert not is_inet_aton(text)
 
 
-# --- decide: SPEC 5.1 ------------------------------------------------------------------------
+# --- conclude: docs/lookup.md ---------------------------------------------------------------------
 
 
 def test_reverse_failure_is_unknown_silently() -> None:
     assert forward_name(V4, None) is None
-    assert decide(V4, None, None) == NameLookup(UnknownName())
+    assert conclude(V4, None, None) == NameLookup(UnknownName())
 
 
 def test_numeric_ptr_is_paranoid_without_forward_lookup() -> None:  # F01 probe64
     assert forward_name(ep("192.0.2.64"), "192.0.2.99") is None
-    assert decide(ep("192.0.2.64"), "192.0.2.99", None) == paranoid(
+    assert conclude(ep("192.0.2.64"), "192.0.2.99", None) == paranoid(
         "host name/name mismatch: reverse lookup results in non-FQDN 192.0.2.99"
     )
 
@@ -129,29 +129,29 @@ def test_numeric_check_is_per_family() -> None:
     six = ep("2001:db8::1")
     assert forward_name(six, "192.0.2.99") == "192.0.2.99"  # not numeric for AF_INET6
     assert forward_name(V4, "2001:db8::5") == "2001:db8::5"
-    assert decide(six, "2001:db8::5", None) == paranoid(
+    assert conclude(six, "2001:db8::5", None) == paranoid(
         "host name/name mismatch: reverse lookup results in non-FQDN 2001:db8::5"
     )
 
 
 def test_forward_failure() -> None:  # F01 probe62
-    assert decide(ep("192.0.2.62"), "nofwd.dns.test", None) == paranoid(
+    assert conclude(ep("192.0.2.62"), "nofwd.dns.test", None) == paranoid(
         "can't verify hostname: getaddrinfo(nofwd.dns.test, AF_INET) failed"
     )
-    assert decide(ep("2001:db8::1"), "x.test", None) == paranoid(
+    assert conclude(ep("2001:db8::1"), "x.test", None) == paranoid(
         "can't verify hostname: getaddrinfo(x.test, AF_INET6) failed"
     )
 
 
 def test_alias_ptr_is_name_mismatch() -> None:  # F01 probe63
     fwd = Forward.of("canon.dns.test", "192.0.2.63")
-    assert decide(ep("192.0.2.63"), "alias.dns.test", fwd) == paranoid(
+    assert conclude(ep("192.0.2.63"), "alias.dns.test", fwd) == paranoid(
         "host name/name mismatch: alias.dns.test != canon.dns.test"
     )
 
 
 def test_missing_canonical_name_is_a_mismatch() -> None:
-    assert decide(V4, "a.test", Forward.of(None, "192.0.2.60")) == paranoid(
+    assert conclude(V4, "a.test", Forward.of(None, "192.0.2.60")) == paranoid(
         "host name/name mismatch: a.test != "
     )
 
@@ -159,46 +159,46 @@ def test_missing_canonical_name_is_a_mismatch() -> None:
 def test_localhost_skips_the_name_check_only() -> None:
     lo = ep("127.0.0.1")
     fwd = Forward.of("localhost.localdomain", "127.0.0.1")
-    assert decide(lo, "LocalHost", fwd) == NameLookup(KnownName("LocalHost"))
-    assert decide(lo, "localhost", Forward.of("localhost.localdomain", "127.0.0.2")) == paranoid(
+    assert conclude(lo, "LocalHost", fwd) == NameLookup(KnownName("LocalHost"))
+    assert conclude(lo, "localhost", Forward.of("localhost.localdomain", "127.0.0.2")) == paranoid(
         "host name/address mismatch: 127.0.0.1 != localhost.localdomain"
     )
 
 
 def test_address_mismatch() -> None:  # F01 probe60
-    assert decide(V4, "liar.dns.test", Forward.of("liar.dns.test", "192.0.2.61")) == paranoid(
+    assert conclude(V4, "liar.dns.test", Forward.of("liar.dns.test", "192.0.2.61")) == paranoid(
         "host name/address mismatch: 192.0.2.60 != liar.dns.test"
     )
 
 
 def test_consistent_name_keeps_the_ptr_case() -> None:  # F02 probe68
     fwd = Forward.of("upper.dns.test", "192.0.2.68")
-    assert decide(ep("192.0.2.68"), "UPPER.DNS.TEST", fwd) == NameLookup(
+    assert conclude(ep("192.0.2.68"), "UPPER.DNS.TEST", fwd) == NameLookup(
         KnownName("UPPER.DNS.TEST")
     )
 
 
 def test_case_folding_is_ascii_only() -> None:
     fwd = Forward.of("\u0131.test", "192.0.2.60")  # dotless i: not "I" for strcasecmp
-    assert decide(V4, "I.test", fwd).name == ParanoidName()
+    assert conclude(V4, "I.test", fwd).name == ParanoidName()
 
 
 def test_address_anywhere_in_the_list() -> None:
     fwd = Forward.of("twoaddr.dns.test", "192.0.2.80", "192.0.2.81")
-    assert decide(ep("192.0.2.81"), "twoaddr.dns.test", fwd).name == KnownName("twoaddr.dns.test")
+    assert conclude(ep("192.0.2.81"), "twoaddr.dns.test", fwd).name == KnownName("twoaddr.dns.test")
 
 
 def test_ipv4_mapped_client_is_checked_as_ipv4() -> None:
     mapped = ep("::ffff:192.0.2.65")
     assert forward_name(mapped, "good.dns.test") == "good.dns.test"
     fwd = Forward.of("good.dns.test", "192.0.2.65")
-    assert decide(mapped, "good.dns.test", fwd).name == KnownName("good.dns.test")
+    assert conclude(mapped, "good.dns.test", fwd).name == KnownName("good.dns.test")
 
 
 def test_ipv6_scope_must_match() -> None:
     fwd = Forward.of("ll.test", "fe80::1%2")
-    assert decide(ep("fe80::1%2"), "ll.test", fwd).name == KnownName("ll.test")
-    assert decide(ep("fe80::1%3"), "ll.test", fwd) == paranoid(
+    assert conclude(ep("fe80::1%2"), "ll.test", fwd).name == KnownName("ll.test")
+    assert conclude(ep("fe80::1%3"), "ll.test", fwd) == paranoid(
         "host name/address mismatch: fe80::1 != ll.test"
     )
 
@@ -208,23 +208,23 @@ def test_long_names_are_truncated_to_127() -> None:  # F02 probe67
     cut = "a" * 62 + "." + "b" * 63 + "."
     assert len(cut) == 127
     assert forward_name(ep("192.0.2.67"), long) == cut
-    assert decide(ep("192.0.2.67"), long, None) == paranoid(
+    assert conclude(ep("192.0.2.67"), long, None) == paranoid(
         f"can't verify hostname: getaddrinfo({cut}, AF_INET) failed"
     )
     # a forward answer for the truncated name is judged on the truncated name
-    assert decide(ep("192.0.2.67"), long, Forward.of(cut, "192.0.2.67")).name == KnownName(cut)
+    assert conclude(ep("192.0.2.67"), long, Forward.of(cut, "192.0.2.67")).name == KnownName(cut)
 
 
 def test_canonical_name_shown_at_most_128_chars() -> None:
     canon = "c" * 200
-    got = decide(V4, "x.test", Forward.of(canon, "192.0.2.60"))
+    got = conclude(V4, "x.test", Forward.of(canon, "192.0.2.60"))
     assert got == paranoid("host name/name mismatch: x.test != " + "c" * 128)
 
 
 def test_hostile_names_are_plain_values() -> None:
     name = "a;b$(id)`x`|y&z.test"
     fwd = Forward.of(name, "192.0.2.60")
-    assert decide(V4, name, fwd) == NameLookup(KnownName(name))
+    assert conclude(V4, name, fwd) == NameLookup(KnownName(name))
 
 
 def test_forward_from_addrinfo() -> None:

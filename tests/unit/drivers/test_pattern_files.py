@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from tcpwrap.drivers.environment import SystemEnvironment
+from tcpwrap.policy.compile import compile_policy
 from tcpwrap.policy.decision import Connection, Endpoint
 from tcpwrap.policy.match import evaluate
 from tcpwrap.policy.patternfile import PatternFile
-from tcpwrap.policy.rules import TableSource, compile_policy
+from tcpwrap.policy.rules import TableSource
 
 
 def compiled(env: SystemEnvironment, path: Path) -> PatternFile:

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from tcpwrap.drivers.environment import SystemEnvironment
 from tcpwrap.fleet.banlist import Bans
+from tcpwrap.policy.compile import compile_policy
 from tcpwrap.policy.decision import Connection, Endpoint, Verdict
 from tcpwrap.policy.match import evaluate
-from tcpwrap.policy.rules import TableSource, compile_policy
+from tcpwrap.policy.rules import TableSource
 from tcpwrap.proto.prefix import ban_token, overlaps, parse_networks, token_key
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tcpwrap.policy.compile import compile_policy
 from tcpwrap.policy.decision import (
     DRY_RUN,
     AclExecResult,
@@ -20,7 +21,7 @@ from tcpwrap.policy.facts import KnownName, NameLookup, Need
 from tcpwrap.policy.match import Evaluation, evaluate
 from tcpwrap.policy.patternfile import compile_pattern_file
 from tcpwrap.policy.patterns import FileMatcher
-from tcpwrap.policy.rules import Language, Policy, TableSource, compile_policy
+from tcpwrap.policy.rules import Language, Policy, TableSource
 
 ALLOW = "hosts.allow"
 DENY = "hosts.deny"

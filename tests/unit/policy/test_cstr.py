@@ -80,7 +80,7 @@ def test_inet_addr_rejects(text: str) -> None:
 
 
 def test_all_ones_is_indistinguishable_from_failure() -> None:
-    # inet_addr's old ambiguity: this is why a /255.255.255.255 mask never works (SPEC 2.9).
+    # inet_addr's old ambiguity: this is why a /255.255.255.255 mask never works (docs/rules.md).
     assert inet_addr("255.255.255.255") == INADDR_NONE
     assert inet_addr("0xffffffff") == INADDR_NONE
     assert inet_addr("255.255.255.254") == 0xFFFFFFFE

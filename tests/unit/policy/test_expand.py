@@ -1,4 +1,4 @@
-"""expand: % letters, the shell allow-list, in-place sanitisation and the buffer limit (SPEC 4)."""
+"""expand: % letters, the shell allow-list, in-place sanitisation and the limit (docs/rules.md)."""
 
 from __future__ import annotations
 

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from tcpwrap.policy.compile import compile_table
 from tcpwrap.policy.index import TableIndex
 from tcpwrap.policy.quick import quick_table
-from tcpwrap.policy.rules import Table, TableSource, compile_table
+from tcpwrap.policy.rules import Table, TableSource
 
 from .support import conn, decide
 
@@ -75,7 +76,7 @@ def test_only_rules_that_read_the_name_trigger_it() -> None:
 def test_ipv6_and_mapped_keys() -> None:
     text = "ALL: [2001:db8::1]\nALL: [2001:db8::]/32\nALL: 192.0.2.5\n"
     assert candidates(text, Ctx("sshd", "2001:DB8:0::1")) == [1]
-    # a bracketed address that fails on the address also reads the name (SPEC 2.7)
+    # a bracketed address that fails on the address also reads the name (docs/rules.md)
     assert candidates(text, Ctx("sshd", "2001:db8::2")) == [1, 2]
     assert candidates(text, Ctx("sshd", "::ffff:192.0.2.5")) == [1, 3]
     assert candidates(text, Ctx("sshd", "::ffff:192.0.2.5", "n.example")) == [3]

@@ -1,4 +1,4 @@
-"""match: the decision flow of SPEC 2.1 / Appendix C, options in a decision, lazy lookups and
+"""match: the decision flow of docs/rules.md, options in a decision, lazy lookups and
 the order of diagnostics. Facts come from plain values (support.Provider)."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tcpwrap.errors import Kind, TcpwrapError
+from tcpwrap.policy.compile import compile_policy
 from tcpwrap.policy.decision import (
     AclExecResult,
     Endpoint,
@@ -17,7 +18,7 @@ from tcpwrap.policy.environment import StaticEnvironment
 from tcpwrap.policy.facts import KnownName, NameLookup, Need, ParanoidName, UnknownName
 from tcpwrap.policy.match import Evaluation, evaluate
 from tcpwrap.policy.options import AclExec, Banner, ChangeUser, SetEnv, Spawn, Umask
-from tcpwrap.policy.rules import Language, TableSource, compile_policy
+from tcpwrap.policy.rules import Language, TableSource
 
 from .support import ALLOW, DENY, Provider, conn, decide, policy, run, texts
 
@@ -211,7 +212,7 @@ def test_twist_dry_live_resident() -> None:
 
 
 def test_classic_language_runs_the_third_field_and_keeps_the_verdict() -> None:
-    # SPEC 2.15: the booby trap denies *and* fingers the client
+    # docs/rules.md#the-classic-language: the booby trap denies *and* fingers the client
     pol = policy(None, "in.tftpd: ALL: (safe_finger -l @%h | mail -s %d-%h root) &\n",
                  Language.CLASSIC)
     decision = evaluate(pol, conn(daemon="in.tftpd"))

@@ -1,4 +1,4 @@
-"""options: splitting, key/value forms and every validation error of SPEC 3.2-3.3, in order."""
+"""options: splitting, key/value forms and every validation error of docs/rules.md, in order."""
 
 from __future__ import annotations
 

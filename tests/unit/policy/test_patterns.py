@@ -1,4 +1,4 @@
-"""patterns: every token form of SPEC 2.4-2.12, against plain facts.
+"""patterns: every token form of docs/rules.md, against plain facts.
 
 Most tests use a FakeContext (support.py) that records which lookups a pattern forces; /file
 lists and netgroups go through evaluate() with a StaticEnvironment, because the file stack
@@ -235,7 +235,7 @@ def test_net_mask_validity(token: str, address: str, expected: bool) -> None:
         ("LOCAL", "192.0.2.9", "a.example", False, ["name0"]),
         ("LOCAL", "192.0.2.9", "unknown", False, ["name0"]),
         ("LOCAL", "192.0.2.9", "PARANOID", False, ["name0"]),
-        ("[2001:db8::1]", "192.0.2.9", "x", False, ["name0"]),  # pointless lookup (SPEC 2.7)
+        ("[2001:db8::1]", "192.0.2.9", "x", False, ["name0"]),  # pointless lookup (docs/rules.md)
         ("a*", "192.0.2.9", "alpha", True, ["name0"]),
         # compat (docs/compat.md, H01): an all-numeric wildcard is an address pattern only
         ("192.0.2.*", "203.0.113.74", "192.0.2.evil2.dns.test", False, []),

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from tcpwrap.library.ctl import CTL_MODE, ctl_connection
+from tcpwrap.policy.compile import compile_policy
 from tcpwrap.policy.decision import Verdict
 from tcpwrap.policy.environment import StaticEnvironment
 from tcpwrap.policy.match import evaluate
 from tcpwrap.policy.quick import DENIED_ENV, GRANTED, GRANTED_ENV, ctl_verdict
-from tcpwrap.policy.rules import Policy, TableSource, compile_policy
+from tcpwrap.policy.rules import Policy, TableSource
 
 ENV = StaticEnvironment(files={"/list": "192.0.2.1 192.0.2.2"})
 

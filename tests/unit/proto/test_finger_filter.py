@@ -1,7 +1,7 @@
 """safe_finger's output filter against the output recorded from Debian's safe_finger.
 
-The expected bytes below are conformance/safe_finger/output.txt (sf_test.sh run against
-conformance/fakebin/finger), decoded from `cat -A`.
+The expected bytes below are tests/conformance/recorded/safe_finger/output.txt (sf_test.sh run
+against tests/conformance/recorded/fakebin/finger), decoded from `cat -A`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ident request and reply-line parser (SPEC 5.4, conformance T22-T25d)."""
+"""The ident request and reply-line parser (docs/ident.md, conformance T22-T25d)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`tcpwrap try-from`: the eight lines of SPEC 6.5 in the recorded format, for a non-socket stdin
+"""`tcpwrap try-from`: the eight lines (docs/library.md), recorded format, for a non-socket stdin
 (compared with the real try-from's output in conformance/misc) and for loopback TCP sockets
 with the lookups replaced by recorders (order of the questions, sanitising)."""
 
