@@ -1,7 +1,7 @@
 """`tcpwrap check`: lint hosts.allow/hosts.deny and the inetd configuration (tcpdchk, SPEC 7.2).
 
 What it does: reads the inetd (or xinetd) configuration and both tables and prints every
-finding of `tcpwrap.policy.lint` as `warning: <file>, line <n>: <msg>` / `error: ...` on stdout,
+finding of `tcpwrap.policy.check` as `warning: <file>, line <n>: <msg>` / `error: ...` on stdout,
 in tcpdchk's order; `-v` adds tcpdchk's listing (`Using network configuration file: ...`,
 `>>> Rule ...`, daemons/clients/access) with the findings inline where they arise, `-a` reports
 implicit allows. `--json` prints only the findings as a JSON list of {file, line, severity,
@@ -35,20 +35,19 @@ from tcpwrap.drivers.inetd import (
 )
 from tcpwrap.drivers.lookup import find_inet_addr, verify_host_name
 from tcpwrap.drivers.tables import read_table
-from tcpwrap.policy.environment import Environment
-from tcpwrap.policy.facts import UnknownName
-from tcpwrap.policy.lint import (
-    ERROR,
-    WARNING,
+from tcpwrap.errors import Diagnostic, Kind
+from tcpwrap.policy.check import (
     CheckOptions,
-    Debug,
     Event,
-    Finding,
     HostCheck,
     Listing,
     TableInput,
     check_policy,
+    finding,
+    is_problem,
 )
+from tcpwrap.policy.environment import Environment
+from tcpwrap.policy.facts import UnknownName
 from tcpwrap.policy.rules import Language
 
 USAGE = (
@@ -103,7 +102,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 class SystemProbe:
-    """The facts `policy.lint` asks for, from this system (DNS, NSS, files, inetd.conf)."""
+    """The facts `policy.check` asks for, from this system (DNS, NSS, files, inetd.conf)."""
 
     def __init__(
         self,
@@ -184,13 +183,14 @@ def collect(args: argparse.Namespace, analysis: InetdAnalysis) -> list[Event]:
         events.append(Listing(f"Using network configuration file: {analysis.shown_file}"))
     problem = check_real_daemon_dir(args.real_daemon_dir)
     if problem is not None:
-        events.append(Finding(WARNING, problem))
+        events.append(finding(Kind.WARNING, problem))
     for diag in analysis.warnings:
         origin = diag.origin
-        events.append(Finding(WARNING, diag.message, origin.file if origin else analysis.file,
+        events.append(finding(Kind.WARNING, diag.message,
+                              origin.file if origin else analysis.file,
                               origin.line if origin else None))
     for path in (allow, deny):
-        events.extend(Finding(WARNING, text, path) for text in world_writable(path))
+        events.extend(finding(Kind.WARNING, text, path) for text in world_writable(path))
     probe = SystemProbe(analysis, timeout=args.timeout, dns=not args.no_dns,
                         limit=args.dns_limit)
     options = CheckOptions(Language(args.language), args.implicit_allow, args.verbose,
@@ -202,7 +202,7 @@ def collect(args: argparse.Namespace, analysis: InetdAnalysis) -> list[Event]:
         options,
     ))
     if probe.skipped:
-        events.append(Finding(WARNING, (
+        events.append(finding(Kind.WARNING, (
             f"DNS checks stopped after {args.dns_limit} distinct host patterns; "
             f"{probe.skipped} more were not looked up (--dns-limit 0 checks them all)"
         )))
@@ -212,7 +212,7 @@ def collect(args: argparse.Namespace, analysis: InetdAnalysis) -> list[Event]:
 def render(events: list[Event], out: IO[str], *, mode: str) -> None:
     """mode: "inline" (ours), "json" or "debian" (listing on stdout, findings to syslog)."""
     if mode == "json":
-        records = [e.as_json() for e in events if isinstance(e, Finding)]
+        records = [as_json(e) for e in events if is_problem(e)]
         out.write(json.dumps(records, indent=2) + "\n")
         return
     log = _syslog() if mode == "debian" else None
@@ -222,13 +222,21 @@ def render(events: list[Event], out: IO[str], *, mode: str) -> None:
         elif log is not None:
             import syslog
 
-            priority = syslog.LOG_DEBUG if isinstance(event, Debug) else syslog.LOG_ERR
-            log(priority, event.text if isinstance(event, Debug) else event.render())
-        elif isinstance(event, Debug):
-            out.write(event.text + "\n")
+            priority = syslog.LOG_DEBUG if event.kind is Kind.DEBUG else syslog.LOG_ERR
+            log(priority, event.render())
         else:
             out.write(event.render() + "\n")
     out.flush()
+
+
+def as_json(finding: Diagnostic) -> dict[str, object]:
+    """One finding as `--json` prints it: {file, line, severity, message}."""
+    return {
+        "file": finding.path,
+        "line": finding.line,
+        "severity": finding.kind.value,
+        "message": finding.message,
+    }
 
 
 def _syslog() -> Callable[[int, str], None]:
@@ -247,4 +255,4 @@ def run(args: argparse.Namespace) -> int:
     events = collect(args, analysis)
     mode = "json" if args.json else "debian" if args.debian else "inline"
     render(events, sys.stdout, mode=mode)
-    return 1 if any(isinstance(e, Finding) and e.severity == ERROR for e in events) else 0
+    return 1 if any(isinstance(e, Diagnostic) and e.kind is Kind.ERROR for e in events) else 0

@@ -1,4 +1,4 @@
-"""`tcpwrap check`: every planted problem is reported with its file and line (policy.lint and
+"""`tcpwrap check`: every planted problem is reported with its file and line (policy.check and
 tools.check), the JSON shape, the -v listing and the exit statuses."""
 
 from __future__ import annotations
@@ -10,21 +10,23 @@ from pathlib import Path
 import pytest
 
 from tcpwrap.cli import main
-from tcpwrap.policy.environment import Environment, StaticEnvironment
-from tcpwrap.policy.lint import (
-    ERROR,
-    WARNING,
+from tcpwrap.errors import Diagnostic, Kind
+from tcpwrap.policy.check import (
     CheckOptions,
-    Debug,
     Event,
-    Finding,
     HostCheck,
     Listing,
     TableInput,
     check_policy,
+    finding,
+    is_problem,
 )
+from tcpwrap.policy.environment import Environment, StaticEnvironment
 from tcpwrap.policy.rules import Language, TableSource
 from tcpwrap.tools.check import USAGE
+
+WARNING = Kind.WARNING
+ERROR = Kind.ERROR
 
 
 @dataclass
@@ -81,11 +83,15 @@ def run_check(
     )
 
 
-def findings(events: list[Event]) -> list[tuple[str | None, int | None, str, str]]:
-    return [(e.file, e.line, e.severity, e.message) for e in events if isinstance(e, Finding)]
+def findings(events: list[Event]) -> list[tuple[str | None, int | None, Kind, str]]:
+    return [(e.path, e.line, e.kind, e.message) for e in events if is_problem(e)]
 
 
-def has(events: list[Event], file: str, line: int | None, severity: str, text: str) -> bool:
+def debug_records(events: list[Event]) -> list[str]:
+    return [e.message for e in events if isinstance(e, Diagnostic) and e.kind is Kind.DEBUG]
+
+
+def has(events: list[Event], file: str, line: int | None, severity: Kind, text: str) -> bool:
     return any(
         f == file and n == line and s == severity and text in m for f, n, s, m in findings(events)
     )
@@ -295,7 +301,7 @@ def test_options_are_dry_run_with_the_fictitious_request() -> None:
         verbose=True,
         implicit_allow=True,
     )
-    debug = [e.text for e in events if isinstance(e, Debug)]
+    debug = debug_records(events)
     assert debug == [
         "option:   setenv A=B x",
         "option:   aclexec /bin/false",
@@ -339,7 +345,7 @@ def test_classic_language_shows_the_command_and_flags_option_words() -> None:
     events = run_check(b"sshd: ALL: allow\nin.ftpd: ALL: echo %d\n", language=Language.CLASSIC,
                        verbose=True)
     assert has(events, "hosts.allow", 1, WARNING, 'the third field looks like options ("allow")')
-    assert [e.text for e in events if isinstance(e, Debug)] == [
+    assert debug_records(events) == [
         "command:  allow",
         "command:  echo daemon_name",
     ]
@@ -385,8 +391,8 @@ def test_unreadable_and_missing_tables() -> None:
 
 
 def test_render_with_and_without_context() -> None:
-    assert Finding(ERROR, "m", "f", 3).render() == "error: f, line 3: m"
-    assert Finding(WARNING, "cannot open f: x", "f").render() == "warning: cannot open f: x"
+    assert finding(ERROR, "m", "f", 3).render() == "error: f, line 3: m"
+    assert finding(WARNING, "cannot open f: x", "f").render() == "warning: cannot open f: x"
 
 
 # ----------------------------------------------------------------------------- the command

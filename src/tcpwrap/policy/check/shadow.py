@@ -7,14 +7,20 @@ connection L matches also matches E: both lists free of EXCEPT, and each list of
 or contains every token of L's list (daemon names compared case-insensitively, `d` covering
 `d@host`; client tokens compared exactly, since netgroups and paths are case-sensitive).
 
+`report_shadow` files a rule and reports it when an earlier rule of its table, or (for the
+deny table) of the allow table, covers it.
+
 Hazards: none (pure). Deliberately conservative: it never guesses (no suffix or network
 reasoning), and the index is bounded (`MAX_KEYS` per rule, `MAX_BUCKET` per key), which can
-only make it miss a report, never invent one.
+only make it miss a report, never invent one. An allow rule with `aclexec` is not taken as
+covering a deny rule (an aclexec failure turns its match into "no match").
+Errors: none raised; a shadowed rule is a warning on the `Report`.
 """
 
 from __future__ import annotations
 
 from tcpwrap._record import record as dataclass
+from tcpwrap.policy.check.events import Report
 from tcpwrap.policy.cstr import fold, split_at
 
 ANY = "\x00ALL"
@@ -102,3 +108,29 @@ class ShadowIndex:
             ):
                 return seen
         return None
+
+
+def report_shadow(
+    report: Report,
+    seen: Seen,
+    role: str,
+    table: ShadowIndex,
+    allow: ShadowIndex,
+) -> None:
+    """Report `seen` if an earlier rule covers it, then file it in `table` (its own table)."""
+    earlier = table.find(seen)
+    if earlier is not None:
+        report.warn(
+            f"this rule can never match: line {earlier.line} ({' '.join(earlier.daemons)}"
+            f" : {' '.join(earlier.clients)}) already matches every connection it would "
+            f"match, and the first matching rule ends the scan of {seen.path}"
+        )
+    elif role == "deny":
+        earlier = allow.find(seen, skip_aclexec=True)
+        if earlier is not None:
+            report.warn(
+                f"this rule can never match: {earlier.path} line {earlier.line} "
+                f"already matches every connection it would match, and a match "
+                f"in the allow table decides before the deny table is read"
+            )
+    table.add(seen)

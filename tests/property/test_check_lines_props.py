@@ -9,7 +9,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcpwrap.policy.lintlines import check_lines
+from tcpwrap.policy.check.lines import check_lines
 from tcpwrap.policy.tables import LINE_LIMIT, read_lines
 
 PIECES = st.sampled_from(

@@ -1,0 +1,62 @@
+"""What `tcpwrap check` is given: the tables, the options, and a `Probe` of the system.
+
+What it does: defines `TableInput` (a table's path as shown, its content, its role),
+`CheckOptions` (tcpdchk's -a/-v, the option language, the pid shown in `option:` records),
+`HostCheck` (what a DNS check of a host pattern found) and the `Probe` protocol through which
+the pure checks ask DNS, NSS netgroups, pattern files and the inetd service table.
+
+Hazards: none here; the driver (tools/check.py) implements the Probe and bounds its lookups.
+Errors: none raised.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from tcpwrap._record import record as dataclass
+from tcpwrap.policy.environment import Environment
+from tcpwrap.policy.rules import Language, TableSource
+
+
+@dataclass(frozen=True, slots=True)
+class HostCheck:
+    """What tcpdchk's DNS check of one host pattern found."""
+
+    count: int  # number of addresses (0: not found)
+    warnings: tuple[str, ...] = ()
+
+
+class Probe(Protocol):
+    """The facts the checks need from the system."""
+
+    @property
+    def inetd_file(self) -> str: ...  # as shown in messages; "(null)" when there is none
+
+    @property
+    def env(self) -> Environment: ...
+
+    def dns(self, host: str) -> HostCheck | None: ...  # None: DNS checks are disabled
+
+    def netgroup_empty(self, group: str) -> bool: ...
+
+    def pattern_file(self, path: str) -> list[list[str]] | str | None:
+        """Tokens per line; None when absent (ENOENT); strerror text on other errors."""
+        ...
+
+    def daemon_status(self, daemon: str) -> str | None: ...  # "yes"/"no"/"maybe"/None
+
+
+@dataclass(frozen=True, slots=True)
+class TableInput:
+    path: str  # as shown in messages
+    source: TableSource
+    role: str  # "allow" or "deny"
+    explicit: bool = False  # named on the command line (a missing file is worth a warning)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOptions:
+    language: Language = Language.OPTIONS
+    implicit_allow: bool = False  # -a
+    verbose: bool = False  # -v
+    pid: int = 0

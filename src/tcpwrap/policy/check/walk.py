@@ -1,0 +1,113 @@
+"""`check_policy`: both tables, line by line, through every check, in tcpdchk's order.
+
+What it does: reads hosts.allow then hosts.deny with `lines.check_lines` (every line, also
+after a line that makes tcpd stop), and for each rule line emits tcpdchk's `-v` listing, the
+silent traps (traps.py), tcpdchk's pattern checks (patterns.py), the option dry run
+(options.py) and the shadowing report (shadow.py), in that order; returns the events.
+
+Hazards: none here (pure): the system is asked through the `Probe`. A missing table is empty
+(a warning only when it was named explicitly); an unreadable one is an error (tcpd denies).
+Errors: none raised; everything is an event.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tcpwrap.errors import Origin
+from tcpwrap.policy.check.events import Event, Report
+from tcpwrap.policy.check.lines import check_lines
+from tcpwrap.policy.check.options import dry_run, third_field_hints
+from tcpwrap.policy.check.patterns import PatternChecks
+from tcpwrap.policy.check.probe import CheckOptions, Probe, TableInput
+from tcpwrap.policy.check.shadow import Seen, ShadowIndex, report_shadow
+from tcpwrap.policy.check.traps import line_traps, list_shape, stop_explanation, swallowing_comment
+from tcpwrap.policy.cstr import split_at
+from tcpwrap.policy.patterns import split_list
+from tcpwrap.policy.rules import parse_rule
+from tcpwrap.policy.tables import read_lines
+
+_LISTING_SEPARATORS = re.compile(r"[, \t\n]+")
+
+
+def listing_tokens(text: str) -> str:
+    return " ".join(tok for tok in _LISTING_SEPARATORS.split(text) if tok)
+
+
+def check_policy(
+    allow: TableInput, deny: TableInput, probe: Probe, options: CheckOptions | None = None
+) -> list[Event]:
+    """All findings and listing lines for a pair of tables, in tcpdchk's order."""
+    options = options or CheckOptions()
+    report = Report(verbose=options.verbose)
+    patterns = PatternChecks(report, probe)
+    allow_seen = ShadowIndex()  # the allow table's live rules, which can shadow deny rules
+    _table(report, patterns, allow, probe, options, allow_seen, allow_seen)
+    _table(report, patterns, deny, probe, options, ShadowIndex(), allow_seen)
+    return report.events
+
+
+def _table(
+    report: Report,
+    patterns: PatternChecks,
+    table: TableInput,
+    probe: Probe,
+    options: CheckOptions,
+    seen: ShadowIndex,
+    allow_seen: ShadowIndex,
+) -> None:
+    """Check one table; `seen` collects its live rules."""
+    source = table.source
+    report.at(table.path, None)
+    if source.error is not None:
+        report.error(f"cannot open {table.path}: {source.error}")
+        return
+    if source.data is None:
+        if table.explicit:
+            report.warn(f"{table.path}: no such file (tcpd treats a missing table as empty)")
+        return
+    stop = read_lines(source.data).stop
+    lines = check_lines(source.data)
+    for index, cl in enumerate(lines):
+        if cl.problem is not None:
+            report.at(table.path, cl.first)
+            report.warn("missing newline or line too long")
+            if stop is not None and cl.first == stop.physical:
+                report.error(stop_explanation(table, cl, stop.line, lines[index + 1 :]))
+            continue
+        if cl.comment:
+            swallowing_comment(report, table, cl)
+            continue
+        if cl.blank:
+            continue
+        report.at(table.path, cl.last)
+        line_traps(report, cl)
+        rule = parse_rule(cl.text, Origin(table.path, cl.last), options.language)
+        if rule is None:
+            report.warn('missing ":" separator')
+            continue
+        first = split_at(cl.text, ":")
+        assert first is not None
+        daemons_text, rest = first
+        second = split_at(rest, ":")
+        clients_text = rest if second is None else second[0]
+        report.listing("")
+        report.listing(f">>> Rule {table.path} line {cl.last}:")
+        report.listing(f"daemons:  {listing_tokens(daemons_text)}")
+        report.listing(f"clients:  {listing_tokens(clients_text)}")
+        daemons = split_list(daemons_text)
+        clients = split_list(clients_text)
+        patterns.daemon_list(daemons)
+        patterns.client_list(clients)
+        list_shape(report, daemons, "daemon")
+        list_shape(report, clients, "client")
+        verdict, implicit = dry_run(report, table, rule, probe, options)
+        if implicit and options.implicit_allow:
+            report.warn('implicit "allow" at end of rule')
+        third_field_hints(report, rule, options.language)
+        live = stop is None or cl.last < stop.physical
+        if live:
+            aclexec = any(step.name == "aclexec" for step in rule.options or ())
+            me = Seen(table.path, cl.last, tuple(daemons), tuple(clients), aclexec)
+            report_shadow(report, me, table.role, seen, allow_seen)
+        report.listing(f"access:   {verdict}")
