@@ -27,8 +27,10 @@ def test_check_lines_agrees_with_read_lines(text: str) -> None:
     checked = check_lines(text)
     first_bad = next((i for i, cl in enumerate(checked) if cl.problem is not None), None)
     good = checked if first_bad is None else checked[:first_bad]
-    usable = [(cl.text, cl.last) for cl in good if not cl.comment and not cl.blank]
+    usable = [(cl.text, cl.line) for cl in good if not cl.comment and not cl.blank]
     assert usable == [(line.text, line.line) for line in runtime.lines]
+    physical = [(cl.text, cl.last) for cl in good if not cl.comment and not cl.blank]
+    assert physical == [(line.text, line.physical) for line in runtime.lines]
     if runtime.stop is None:
         assert first_bad is None
     else:

@@ -129,7 +129,10 @@ raw = st.lists(
 
 
 @settings(max_examples=2000, deadline=None)
-@given(raw, st.integers(0, 100))
-def test_read_lines_fast_path_equals_reference(data: str, first_line: int) -> None:
+@given(raw, st.integers(0, 100), st.integers(0, 3))
+def test_read_lines_fast_path_equals_reference(data: str, first_line: int, hidden: int) -> None:
     assert read_lines(data, first_line) == _read_lines(data, first_line)
+    assert read_lines(data, first_line, first_line + hidden) == _read_lines(
+        data, first_line, first_line + hidden
+    )
     assert read_lines(data.encode("latin-1")) == _read_lines(data)

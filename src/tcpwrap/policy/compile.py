@@ -35,7 +35,7 @@ def _parse(
     rules: list[Rule] = []
     notes: list[tuple[int, Diagnostic]] = []
     for logical in lines:
-        origin = Origin(path, logical.line)
+        origin = Origin(path, logical.line, logical.physical)
         rule = parse_rule(logical.text, origin, language)
         if rule is None:
             notes.append((logical.line, warning('missing ":" separator', origin)))
@@ -51,7 +51,17 @@ def compile_table(source: TableSource, language: Language = Language.OPTIONS) ->
     text = read_lines(source.data)
     rules, notes = _parse(source.path, text.lines, language)
     index = build_index(rules)
-    return Table(source.path, tuple(rules), tuple(notes), text.stop, None, index, text.physical)
+    return Table(
+        source.path,
+        tuple(rules),
+        tuple(notes),
+        text.stop,
+        None,
+        index,
+        text.line_count,
+        text.physical,
+        text.nuls,
+    )
 
 
 def ends_cleanly(data: bytes) -> bool:
@@ -81,12 +91,15 @@ def extend_table(
     ):
         return None
     # The old part ends with a complete line: numbering goes on after its last one.
-    text = read_lines(after[len(before) :], table.physical)
+    text = read_lines(after[len(before) :], table.line_count, table.physical)
     added, notes = _parse(table.path, text.lines, language)
     rules = table.rules + tuple(added)
     index = extend_index(table.index, rules, len(table.rules))
     notes_all = table.notes + tuple(notes)
-    return Table(table.path, rules, notes_all, text.stop, None, index, text.physical)
+    nuls = table.nuls + text.nuls
+    return Table(
+        table.path, rules, notes_all, text.stop, None, index, text.line_count, text.physical, nuls
+    )
 
 
 def compile_policy(

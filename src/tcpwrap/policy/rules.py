@@ -21,7 +21,7 @@ from tcpwrap.errors import Diagnostic, Origin
 from tcpwrap.policy.cstr import split_at
 from tcpwrap.policy.options import OptionStep, compile_options
 from tcpwrap.policy.patterns import PatternList, compile_client_list, compile_daemon_list
-from tcpwrap.policy.tables import LineProblem
+from tcpwrap.policy.tables import LineProblem, NulPiece
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -66,7 +66,11 @@ class Table:
     # Built with the table by compile.py; None only in hand-made tables that are scanned
     # without the index (use_index=False, as policy.lint does).
     index: TableIndex = field(repr=False, compare=False, default=None)
-    physical: int = 0  # physical lines read: where the numbering of an append goes on
+    line_count: int = 0  # tcpd's line count at the end: where the numbering of an append goes on
+    physical: int = 0  # physical lines read (more than line_count after NUL-hidden newlines)
+    # Pieces of lines that held NUL bytes (tcpd joins their text with the next line and says
+    # nothing; `tcpwrap check` reports them).
+    nuls: tuple[NulPiece, ...] = ()
 
     @property
     def missing(self) -> bool:

@@ -1,8 +1,9 @@
 """The silent traps: text that makes tcpd do something other than what the table seems to say.
 
 What it does: findings tcpdchk never gives, each naming the line the admin has to edit: a line
-that stops tcpd's reading (over-long, NUL byte, no final newline: which line tcpd logs, how
-many rules it ignores, what that does in the deny table), a comment ending in a backslash that
+that stops tcpd's reading (over-long, no final newline: which line tcpd logs, how many rules
+it ignores, what that does in the deny table), NUL bytes (what tcpd keeps of the line and joins
+with the next one, and how to clean the file), a comment ending in a backslash that
 swallows the next line(s), an indented `#` (a live rule), a `#` inside a rule, a continuation
 gluing two tokens, unbracketed IPv6 addresses in the daemon or client list, and lists that
 start or end with EXCEPT.
@@ -16,10 +17,10 @@ import ipaddress
 import re
 
 from tcpwrap.policy.check.events import Report
-from tcpwrap.policy.check.lines import NUL, TOO_LONG, CheckLine
+from tcpwrap.policy.check.lines import TOO_LONG, CheckLine
 from tcpwrap.policy.check.probe import TableInput
 from tcpwrap.policy.cstr import fold, split_at
-from tcpwrap.policy.tables import LINE_LIMIT
+from tcpwrap.policy.tables import LINE_LIMIT, NulPiece
 
 
 def stop_explanation(table: TableInput, cl: CheckLine, logged: int, after: list[CheckLine]) -> str:
@@ -30,8 +31,6 @@ def stop_explanation(table: TableInput, cl: CheckLine, logged: int, after: list[
             f"this line is {cl.length} bytes long, more than tcpd's {LINE_LIMIT}-byte line "
             f"buffer (newline included)"
         )
-    elif cl.problem == NUL:
-        what = "this line contains a NUL byte, which hides its newline from tcpd"
     else:
         what = "the last line has no final newline"
     rest = f" and the {later} rule line(s) after it" if later else ""
@@ -44,6 +43,34 @@ def stop_explanation(table: TableInput, cl: CheckLine, logged: int, after: list[
         f"{what}: tcpd stops reading {table.path} here and ignores this line{rest} "
         f'(it logs "{table.path}, line {logged}: missing newline or line too long")'
         f"{consequence}"
+    )
+
+
+def _shown(text: str) -> str:
+    text = text.rstrip("\n")
+    return f'"{text[:60]}..."' if len(text) > 60 else f'"{text}"'
+
+
+def nul_bytes(report: Report, table: TableInput, piece: NulPiece) -> None:
+    """NUL bytes in a line: what tcpd makes of the line (SPEC 2.2) and how to clean the file.
+
+    tcpd says nothing about them; the verdicts stay tcpd's, so this only explains them.
+    """
+    report.at(table.path, piece.physical)
+    lost = f"the text after them, {_shown(piece.lost)}, and " if piece.lost else ""
+    if not piece.joined:
+        then = "and the table ends there"
+    elif piece.kept:
+        then = (
+            f"and the text before them is read together with the next line as one rule, "
+            f"{_shown(piece.joined)} (tcpd's line {piece.line})"
+        )
+    else:
+        then = f"and tcpd goes on with the next line (its line {piece.line})"
+    report.error(
+        f"NUL bytes: tcpd ignores {lost}this line's newline, {then}; every later line "
+        f"number tcpd logs is one lower. Clean the file: remove the NUL bytes (tr -d '\\000' "
+        f"< {table.path} > {table.path}.new), check what they leave, and move it in place"
     )
 
 

@@ -21,7 +21,13 @@ from tcpwrap.policy.check.options import dry_run, third_field_hints
 from tcpwrap.policy.check.patterns import PatternChecks
 from tcpwrap.policy.check.probe import CheckOptions, Probe, TableInput
 from tcpwrap.policy.check.shadow import Seen, ShadowIndex, report_shadow
-from tcpwrap.policy.check.traps import line_traps, list_shape, stop_explanation, swallowing_comment
+from tcpwrap.policy.check.traps import (
+    line_traps,
+    list_shape,
+    nul_bytes,
+    stop_explanation,
+    swallowing_comment,
+)
 from tcpwrap.policy.cstr import split_at
 from tcpwrap.policy.patterns import split_list
 from tcpwrap.policy.rules import parse_rule
@@ -69,6 +75,8 @@ def _table(
     stop = read_lines(source.data).stop
     lines = check_lines(source.data)
     for index, cl in enumerate(lines):
+        for piece in cl.nuls:
+            nul_bytes(report, table, piece)
         if cl.problem is not None:
             report.at(table.path, cl.first)
             report.warn("missing newline or line too long")
