@@ -135,7 +135,7 @@ def test_text_before_a_nul_is_joined_with_the_next_line() -> None:
     )
     assert result.stop is None
     assert (result.line_count, result.physical) == (3, 4)
-    assert result.nuls == (NulPiece(2, "c", 2, "c: d\n"),)
+    assert result.nuls == (NulPiece(2, "c", 2, "c: d\n", "junk"),)
 
 
 def test_a_line_starting_with_nul_contributes_nothing() -> None:
@@ -145,7 +145,7 @@ def test_a_line_starting_with_nul_contributes_nothing() -> None:
         ("sshd: 10.0.0.1\n", 1, 1),
         ("sshd: 10.0.0.3\n", 2, 3),
     ]
-    assert result.nuls == (NulPiece(2, "", 2, "sshd: 10.0.0.3\n"),)
+    assert result.nuls == (NulPiece(2, "", 2, "sshd: 10.0.0.3\n", "ALL: 10.0.0.2"),)
 
 
 def test_a_nul_run_longer_than_the_buffer_is_read_in_fgets_pieces() -> None:
@@ -153,7 +153,7 @@ def test_a_nul_run_longer_than_the_buffer_is_read_in_fgets_pieces() -> None:
     # the same physical line is kept
     result = read_lines("\x00" * 10 + "x" * 2037 + "ALL: 10.0.0.1\n")
     assert [x.text for x in result.lines] == ["ALL: 10.0.0.1\n"]
-    assert result.nuls == (NulPiece(1, "", 1, "ALL: 10.0.0.1\n"),)
+    assert result.nuls == (NulPiece(1, "", 1, "ALL: 10.0.0.1\n", "x" * 2037),)
 
 
 def test_a_nul_at_the_end_of_the_file() -> None:
