@@ -60,7 +60,7 @@ from tcpwrap.policy.options import (
     split_setenv,
 )
 from tcpwrap.policy.patterns import CLIENT, SERVER
-from tcpwrap.policy.rules import Language, Policy, Rule, Table
+from tcpwrap.policy.rules import Language, Policy, Rule, Table, match_denies
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ class _Run:
         "aclexec_count", "aclexec_failed", "aclexec_passed", "action_origins", "actions",
         "allow_priority", "daemon_text", "delegated", "deny_priority", "diagnostics", "env",
         "evaluation", "file_stack", "header", "hosts", "ident_timeout", "identable", "lookups",
-        "mode", "origin", "pid", "user_text",
+        "mode", "origin", "pid", "restrictive", "user_text",
     )  # fmt: skip
 
     def __init__(self, evaluation: Evaluation) -> None:
@@ -125,6 +125,7 @@ class _Run:
         self.identable = conn.identable
         self.pid = conn.pid
         self.origin: Origin | None = None
+        self.restrictive = False  # MatchContext.restrictive: set per rule by _scan
         self.diagnostics: list[Diagnostic] = []
         self.actions: list[Action] = []
         self.action_origins: list[Origin | None] = []  # the rule each action came from
@@ -388,6 +389,7 @@ class _Run:
             )
         else:
             positions = range(len(rules))
+        deny_table = table is self.evaluation.policy.deny
         for pos in positions:
             rule = rules[pos]
             line = rule.origin.line
@@ -395,6 +397,7 @@ class _Run:
                 self.diagnostics.append(notes[shown][1])
                 shown += 1
             self.origin = rule.origin
+            self.restrictive = match_denies(rule, deny_table)
             if rule.daemons.match(self) and rule.clients.match(self):
                 matched = rule
                 break

@@ -47,7 +47,14 @@ PARANOID = "paranoid"
 
 
 class MatchContext(Protocol):
-    """What a pattern may ask about the connection being decided."""
+    """What a pattern may ask about the connection being decided.
+
+    `restrictive`: whether a match of the token being evaluated makes the verdict stricter (a
+    rule that denies, outside an EXCEPT, or one that grants, inside one). The scanner sets it
+    per rule; PatternList flips it inside EXCEPT. Only address wildcards read it (names_too).
+    """
+
+    restrictive: bool
 
     def daemon(self) -> str: ...
 
@@ -314,12 +321,17 @@ class AddressOrName(HostPattern):
 
     token: str
     matcher: StringMatcher
-    names_too: bool  # NOT_INADDR(token)
+    names_too: bool  # NOT_INADDR(token), except for address wildcards (see names_too())
+    # An address wildcard (`192.0.2.*`): compared with the name too only where a match is
+    # restrictive (ctx.restrictive), as Debian does; never where it would grant.
+    guarded: bool = False
 
     def match(self, ctx: MatchContext, side: int) -> bool:
         if self.matcher.match(ctx.addr(side)):
             return True
-        return self.names_too and self.matcher.match(ctx.name(side))
+        if self.names_too:
+            return self.matcher.match(ctx.name(side))
+        return self.guarded and ctx.restrictive and self.matcher.match(ctx.name(side))
 
 
 def host_pattern(token: str) -> HostPattern:
@@ -340,23 +352,39 @@ def host_pattern(token: str) -> HostPattern:
     cut = split_at(token, "/")
     if cut is not None:
         return compile_netmask(*cut)
+    if not_inaddr(token) and address_wildcard(token):
+        return AddressOrName(token, compile_string(token), False, True)
     return AddressOrName(token, compile_string(token), names_too(token))
 
 
 compile_host = lru_cache(maxsize=65536)(host_pattern)
 
 _ADDRESS_WILDCARD = "0123456789.*?"
+_DIGITS = "0123456789"
+
+
+def address_wildcard(token: str) -> bool:
+    """A wildcard made only of digits, dots, `*` and `?`, with at least one digit and one
+    wildcard: it can only be meant for IPv4 addresses (`192.0.2.*`, `10.?.0.1`)."""
+    return (
+        not token.strip(_ADDRESS_WILDCARD)
+        and ("*" in token or "?" in token)
+        and any(digit in token for digit in _DIGITS)
+    )
 
 
 def names_too(token: str) -> bool:
-    """Whether a plain host token is also compared with the host name.
+    """Whether a plain host token is always compared with the host name too.
 
     The original compares every token with a character outside `0-9 . /` with the name too,
     so `192.0.2.*` matched a client whose (attacker-controlled) PTR is `192.0.2.evil.example`
-    (SPEC 2.7, case H01). Deliberate fix (docs/compat.md): a wildcard made only of digits,
-    dots, `*` and `?` is an address pattern and never matches (or looks up) a host name.
+    (SPEC 2.7, case H01). Deliberate fix (docs/compat.md): an address wildcard
+    (`address_wildcard`) is compared with the name only where a match denies (restrictive
+    positions: a deny rule, or an EXCEPT of a grant), so the fix never opens a hole; where it
+    would grant it matches addresses only and causes no lookup. Tokens of wildcards alone
+    (`*.*`, `??`) are no address patterns: names too, as in Debian.
     """
-    return not_inaddr(token) and bool(token.strip(_ADDRESS_WILDCARD))  # see cstr.not_inaddr
+    return not_inaddr(token) and not address_wildcard(token)  # see cstr.not_inaddr
 
 
 # --------------------------------------------------------------------------- list items
@@ -476,7 +504,12 @@ class PatternList:
                 j = self.next_except[i]
                 if j >= len(items):
                     return True
-                return not self.match(ctx, j + 1)
+                # A match after EXCEPT undoes the match before it: its polarity flips.
+                ctx.restrictive = not ctx.restrictive
+                try:
+                    return not self.match(ctx, j + 1)
+                finally:
+                    ctx.restrictive = not ctx.restrictive
         return False
 
 

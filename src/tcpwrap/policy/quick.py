@@ -26,6 +26,7 @@ from __future__ import annotations
 from tcpwrap.policy.cstr import INADDR_NONE, dot_quad_addr, fold, strip_mapped
 from tcpwrap.policy.index import INF, DaemonPlan, daemon_plan
 from tcpwrap.policy.patterns import CLIENT, parse_ipv6
+from tcpwrap.policy.rules import match_denies
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -58,8 +59,8 @@ class CtlFacts:
     """
 
     __slots__ = (
-        "address", "daemon_text", "env", "env_read", "file_stack", "name_text", "open_file",
-        "user_text",
+        "address", "daemon_text", "deny_table", "env", "env_read", "file_stack", "name_text",
+        "open_file", "restrictive", "user_text",
     )  # fmt: skip
 
     def __init__(
@@ -79,6 +80,8 @@ class CtlFacts:
         self.open_file = env.pattern_file if open_file is None else open_file
         self.env_read = False  # a /file or a netgroup was read
         self.file_stack: list[str] = []
+        self.deny_table = False  # which table _table() is scanning
+        self.restrictive = False  # MatchContext.restrictive: set per rule by _table()
 
     def daemon(self) -> str:
         return self.daemon_text
@@ -241,6 +244,8 @@ def ctl_verdict(
     else:
         result = plan.deny_fixed
         if result is None:
+            if facts is not None:
+                facts.deny_table = True
             result = _table(policy.deny, plan.deny, address_text, v4_form, name_text, facts)
         if result == _OPTIONS:
             return UNDECIDED
@@ -316,6 +321,7 @@ def _table(
         for pos in plan.residual:
             if pos >= best:
                 break
+            facts.restrictive = match_denies(rules[pos], facts.deny_table)
             hosts = flat.get(pos, _UNSEEN)
             if hosts is _UNSEEN:
                 hosts = plan.hosts(pos)

@@ -96,6 +96,18 @@ def parse_rule(line_text: str, origin: Origin, language: Language) -> Rule | Non
     )
 
 
+def match_denies(rule: Rule, deny_table: bool) -> bool:
+    """Whether a match of `rule` makes the verdict stricter: it denies (its table's verdict,
+    unless an `allow`/`deny` option says otherwise). What `MatchContext.restrictive` starts
+    from for each rule."""
+    for step in rule.options or ():
+        if step.name == "allow":
+            return False
+        if step.name == "deny":
+            return True
+    return deny_table
+
+
 def compile_table(source: TableSource, language: Language = Language.OPTIONS) -> Table:
     """Read, parse and index one table (missing = empty, as in tcpd): compile.compile_table."""
     from tcpwrap.policy import compile  # compile.py builds on this module: import it late
