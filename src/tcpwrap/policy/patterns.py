@@ -179,17 +179,32 @@ def parse_ipv6(text: str) -> int | None:
 
 
 def _glob_regex(token: str) -> re.Pattern[str]:
-    # match_pattern_ylo(): a '*' directly followed by another '*' only ever tries non-empty
-    # remainders, so "a**" does not match "a"; every other '*' is an ordinary ".*".
-    parts: list[str] = []
-    for i, c in enumerate(token):
-        if c == "*":
-            parts.append(".*(?=.)" if token[i + 1 : i + 2] == "*" else ".*")
-        elif c == "?":
-            parts.append(".")
-        else:
-            parts.append(re.escape(c))
+    """match_pattern_ylo() as a regular expression that cannot backtrack exponentially.
+
+    The original (and a plain `.*` per `*`) tries every split of the subject between the
+    stars: `*a*a*a*a*b` against a 127-character name took seconds, and a client's PTR name is
+    attacker-chosen. Here each segment between two runs of stars is found at its leftmost
+    place inside an atomic group, which is never revisited: a segment is fixed-length (`?` is
+    one character), so its leftmost place leaves the most for the rest and a later place can
+    never succeed where it failed. Only the last segment is anchored at the end (fullmatch).
+    Cost: O(len(subject) x len(token)).
+
+    The quirk kept (match_pattern_ylo): a run of two or more `*` only ever tries non-empty
+    remainders, so `a**` does not match `a`: such a run requires a character after its start.
+    """
+    runs = re.split(r"(\*+)", token)  # segment, run, segment, run, ..., segment
+    parts = [_glob_segment(runs[0])]
+    last = len(runs) - 2
+    for at in range(1, len(runs), 2):
+        if len(runs[at]) >= 2:
+            parts.append("(?=.)")
+        segment = _glob_segment(runs[at + 1])
+        parts.append(f".*{segment}" if at == last else f"(?>.*?{segment})")
     return re.compile("".join(parts), re.IGNORECASE | re.ASCII | re.DOTALL)
+
+
+def _glob_segment(text: str) -> str:
+    return "".join("." if c == "?" else re.escape(c) for c in text)
 
 
 def compile_string(token: str) -> StringMatcher:
