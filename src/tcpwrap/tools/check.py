@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from typing import IO, NoReturn
 
@@ -169,13 +170,40 @@ class SystemProbe:
         return self.analysis.status(daemon)
 
 
+class Progress:
+    """`check`'s progress line on a terminal: shown once a check has run for a second,
+    rewritten in place, erased at the end."""
+
+    DELAY = 1.0
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.start = time.monotonic()
+        self.shown = False
+
+    def __call__(self, path: str, done: int, total: int) -> None:
+        if not self.shown and time.monotonic() - self.start < self.DELAY:
+            return
+        self.shown = True
+        name = "".join(c if c.isprintable() else "?" for c in path)
+        self.stream.write(f"\r\x1b[Ktcpwrap check: {name}: line {done:,} of {total:,}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
 def table_paths(args: argparse.Namespace) -> tuple[str, str]:
     if args.here:
         return args.allow or "hosts.allow", args.deny or "hosts.deny"
     return args.allow or HOSTS_ALLOW, args.deny or HOSTS_DENY
 
 
-def collect(args: argparse.Namespace, analysis: InetdAnalysis) -> list[Event]:
+def collect(
+    args: argparse.Namespace, analysis: InetdAnalysis, progress: Progress | None = None
+) -> list[Event]:
     """Every event of a check run, in order."""
     allow, deny = table_paths(args)
     events: list[Event] = []
@@ -194,7 +222,7 @@ def collect(args: argparse.Namespace, analysis: InetdAnalysis) -> list[Event]:
     probe = SystemProbe(analysis, timeout=args.timeout, dns=not args.no_dns,
                         limit=args.dns_limit)
     options = CheckOptions(Language(args.language), args.implicit_allow, args.verbose,
-                           os.getpid())
+                           os.getpid(), progress)
     events.extend(check_policy(
         TableInput(allow, read_table(allow), "allow", explicit=args.allow is not None),
         TableInput(deny, read_table(deny), "deny", explicit=args.deny is not None),
@@ -252,7 +280,12 @@ def run(args: argparse.Namespace) -> int:
     if analysis.open_error is not None:
         sys.stderr.write(f"open {args.inetd_conf}: {analysis.open_error}\n")
         return 1
-    events = collect(args, analysis)
+    progress = Progress(sys.stderr) if sys.stderr.isatty() else None
+    try:
+        events = collect(args, analysis, progress)
+    finally:
+        if progress is not None:
+            progress.close()
     mode = "json" if args.json else "debian" if args.debian else "inline"
     render(events, sys.stdout, mode=mode)
     return 1 if any(isinstance(e, Diagnostic) and e.kind is Kind.ERROR for e in events) else 0

@@ -3,7 +3,9 @@ tools.check), the JSON shape, the -v listing and the exit statuses."""
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -555,3 +557,57 @@ def test_colon_inside_a_command_and_ipv6_in_option_values() -> None:
     assert has(events, "hosts.allow", 2, WARNING, hint.format("twist"))
     assert not any(n == 3 for _, n, _, _ in findings(events))
     assert has(events, "hosts.allow", 4, WARNING, "::1: an IPv6 address must be written")
+
+
+def test_progress_line_after_a_second_rewritten_in_place_and_erased() -> None:
+    from tcpwrap.tools.check import Progress
+
+    out = io.StringIO()
+    progress = Progress(out)
+    progress("hosts.deny", 0, 100_000)
+    progress.close()
+    assert out.getvalue() == ""  # under a second: nothing shown, nothing to erase
+    progress.start -= Progress.DELAY
+    progress("hosts.deny\x1b", 8192, 100_000)
+    progress("hosts.deny\x1b", 100_000, 100_000)
+    progress.close()
+    assert out.getvalue() == (
+        "\r\x1b[Ktcpwrap check: hosts.deny?: line 8,192 of 100,000"
+        "\r\x1b[Ktcpwrap check: hosts.deny?: line 100,000 of 100,000\r\x1b[K"
+    )
+
+
+def test_progress_is_reported_per_table_and_per_pattern_file() -> None:
+    calls: list[tuple[str, int, int]] = []
+    probe = FakeProbe(services=dict(SERVICES), files={"/l": [["192.0.2.1"]] * 9000})
+    deny = b"ALL: 192.0.2.2\n" * 9000 + b"ALL: /l\n"
+    run_check(b"sshd: 192.0.2.1\n", deny, probe, progress=lambda *a: calls.append(a))
+    assert calls == [
+        ("hosts.allow", 0, 1), ("hosts.allow", 1, 1),
+        ("hosts.deny", 0, 9001), ("hosts.deny", 8192, 9001),
+        ("/l", 8192, 9000), ("hosts.deny", 9001, 9001),
+    ]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_progress_only_on_a_terminal(
+    world: Path, monkeypatch: pytest.MonkeyPatch, terminal: bool
+) -> None:
+    from tcpwrap.tools.check import Progress
+
+    (world / "hosts.deny").write_bytes(b"ALL: 192.0.2.2\n" * 20_000)
+    err = Terminal() if terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setattr(Progress, "DELAY", 0.0)
+    main(cli(world, "-d"))
+    shown = err.getvalue()
+    if terminal:
+        assert "tcpwrap check: hosts.deny: line 16,384 of 20,000" in shown
+        assert shown.endswith("\r\x1b[K")
+    else:
+        assert shown == ""

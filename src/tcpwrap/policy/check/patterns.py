@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 
 from tcpwrap.policy.check.events import Report
-from tcpwrap.policy.check.probe import Probe
+from tcpwrap.policy.check.probe import PROGRESS_EVERY, Probe
 from tcpwrap.policy.cstr import fold, not_inaddr, scan_uint, split_at
 from tcpwrap.policy.patterns import compile_netmask, parse_ipv6
 
@@ -30,11 +31,18 @@ _CANONICAL_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 
 
 class PatternChecks:
-    def __init__(self, report: Report, probe: Probe) -> None:
+    def __init__(
+        self,
+        report: Report,
+        probe: Probe,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> None:
         self.report = report
         self.probe = probe
+        self.progress = progress
         self.reported: dict[str, str] = {}  # daemon name -> status after a warning
         self.file_stack: list[str] = []
+        self._quiet_daemons: set[str] = set()  # plain daemon names checked without a warning
 
     # ------------------------------------------------------------------ daemon list
 
@@ -173,6 +181,21 @@ class PatternChecks:
                 )
         return 1
 
+    def plain_rule(self, daemon: str, address: str) -> None:
+        """`daemon_list([daemon])` and `client_list([address])` for a DenyHosts-style line:
+        `daemon` a name (not a reserved word, FAIL, EXCEPT, or beginning or ending with a dot,
+        `@` or `/`), `address` a canonical dotted quad. Gives the same findings."""
+        folded = fold(daemon)
+        if folded not in self.reported and folded not in self._quiet_daemons:
+            self._daemon(daemon)
+            self._quiet_daemons.add(folded)  # asked once: later uses add nothing (see _daemon)
+        self._address(address)
+
+    def _address(self, address: str) -> None:
+        """`host(address)` for a canonical dotted quad: only the DNS check can say anything."""
+        if address not in ("255.255.255.255", "0.0.0.0"):  # noqa: S104 - patterns
+            self._dns(address)
+
     def _dns(self, host: str) -> int:
         result = self.probe.dns(host)
         if result is None:
@@ -243,8 +266,13 @@ class PatternChecks:
         self.file_stack.append(path)
         try:
             for number, tokens in enumerate(content, 1):
+                if self.progress is not None and not number % PROGRESS_EVERY:
+                    self.progress(path, number, len(content))
                 report.at(path, number)
                 for token in tokens:
+                    if _CANONICAL_QUAD.fullmatch(token) is not None:
+                        self._address(token)  # the common case (big lists), quickly
+                        continue
                     if token.startswith("#"):
                         report.warn(f'"{token}": a pattern file has no comments; this is a pattern')
                     elif fold(token) == "except" or "," in token:

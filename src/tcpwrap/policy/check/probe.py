@@ -1,7 +1,8 @@
 """What `tcpwrap check` is given: the tables, the options, and a `Probe` of the system.
 
 What it does: defines `TableInput` (a table's path as shown, its content, its role),
-`CheckOptions` (tcpdchk's -a/-v, the option language, the pid shown in `option:` records),
+`CheckOptions` (tcpdchk's -a/-v, the option language, the pid shown in `option:` records, a
+progress callback for big tables),
 `HostCheck` (what a DNS check of a host pattern found) and the `Probe` protocol through which
 the pure checks ask DNS, NSS netgroups, pattern files and the inetd service table.
 
@@ -11,6 +12,7 @@ Errors: none raised.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from tcpwrap._record import record as dataclass
@@ -60,3 +62,9 @@ class CheckOptions:
     implicit_allow: bool = False  # -a
     verbose: bool = False  # -v
     pid: int = 0
+    # Called as progress(table path, lines checked, lines in the table) every PROGRESS_EVERY
+    # lines and once at the end of each table (the driver shows it on a terminal).
+    progress: Callable[[str, int, int], None] | None = None
+
+
+PROGRESS_EVERY = 8192

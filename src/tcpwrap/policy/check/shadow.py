@@ -68,6 +68,9 @@ def covers(earlier: tuple[str, ...], later: tuple[str, ...], *, daemon: bool) ->
 class ShadowIndex:
     def __init__(self) -> None:
         self._buckets: dict[tuple[str, str], list[Seen]] = {}
+        # daemon key -> client key -> the first rule filed under both (and without aclexec)
+        self._heads: dict[str, dict[str, Seen]] = {}
+        self._plain_heads: dict[str, dict[str, Seen]] = {}
 
     def add(self, seen: Seen) -> None:
         if _has_except(seen.daemons) or _has_except(seen.clients):
@@ -83,6 +86,42 @@ class ShadowIndex:
                 bucket = self._buckets.setdefault((d, c), [])
                 if len(bucket) < MAX_BUCKET:
                     bucket.append(seen)
+                self._head(seen, d, c)
+
+    def find_single(self, daemon: str, client: str, *, skip_aclexec: bool = False) -> Seen | None:
+        """`find` for a rule with one plain daemon name (folded, no `@`; ANY for ALL) and one
+        client token (not ALL or EXCEPT).
+
+        Every rule filed under a key such a rule looks up covers it, so the answer is the
+        earliest of the first rules filed under four keys: a few dict lookups.
+        """
+        heads = self._plain_heads if skip_aclexec else self._heads
+        if not heads:
+            return None
+        best: Seen | None = None
+        for d in (ANY, daemon):
+            clients = heads.get(d)
+            if clients is None:
+                continue
+            for c in (ANY, client):
+                seen = clients.get(c)
+                if seen is not None and (best is None or seen.line < best.line):
+                    best = seen
+        return best
+
+    def _head(self, seen: Seen, daemon: str, client: str) -> None:
+        """Remember the first rule filed under (daemon, client), and the first without aclexec."""
+        self._heads.setdefault(daemon, {}).setdefault(client, seen)
+        if not seen.aclexec:
+            self._plain_heads.setdefault(daemon, {}).setdefault(client, seen)
+
+    def add_single(self, seen: Seen, daemon: str, client: str) -> None:
+        """`add` for a rule with one daemon token (folded, or ANY for ALL) and one client
+        token (not EXCEPT or ALL)."""
+        bucket = self._buckets.setdefault((daemon, client), [])
+        if len(bucket) < MAX_BUCKET:
+            bucket.append(seen)
+        self._head(seen, daemon, client)
 
     def find(self, later: Seen, *, skip_aclexec: bool = False) -> Seen | None:
         """The earliest indexed rule that covers `later`, or None."""
@@ -116,9 +155,14 @@ def report_shadow(
     role: str,
     table: ShadowIndex,
     allow: ShadowIndex,
+    single: tuple[str, str] | None = None,
 ) -> None:
-    """Report `seen` if an earlier rule covers it, then file it in `table` (its own table)."""
-    earlier = table.find(seen)
+    """Report `seen` if an earlier rule covers it, then file it in `table` (its own table).
+
+    `single`: (folded daemon, client) when `seen` is one plain daemon name and one client
+    token, neither ALL nor EXCEPT (DenyHosts lines: the keyed fast path).
+    """
+    earlier = table.find(seen) if single is None else table.find_single(*single)
     if earlier is not None:
         report.warn(
             f"this rule can never match: line {earlier.line} ({' '.join(earlier.daemons)}"
@@ -126,11 +170,17 @@ def report_shadow(
             f"match, and the first matching rule ends the scan of {seen.path}"
         )
     elif role == "deny":
-        earlier = allow.find(seen, skip_aclexec=True)
+        if single is None:
+            earlier = allow.find(seen, skip_aclexec=True)
+        else:
+            earlier = allow.find_single(*single, skip_aclexec=True)
         if earlier is not None:
             report.warn(
                 f"this rule can never match: {earlier.path} line {earlier.line} "
                 f"already matches every connection it would match, and a match "
                 f"in the allow table decides before the deny table is read"
             )
-    table.add(seen)
+    if single is None:
+        table.add(seen)
+    else:
+        table.add_single(seen, *single)

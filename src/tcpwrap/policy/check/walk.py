@@ -16,11 +16,11 @@ import re
 
 from tcpwrap.errors import Origin
 from tcpwrap.policy.check.events import Event, Report
-from tcpwrap.policy.check.lines import check_lines
+from tcpwrap.policy.check.lines import CheckLine, check_lines
 from tcpwrap.policy.check.options import dry_run, third_field_hints
 from tcpwrap.policy.check.patterns import PatternChecks
-from tcpwrap.policy.check.probe import CheckOptions, Probe, TableInput
-from tcpwrap.policy.check.shadow import Seen, ShadowIndex, report_shadow
+from tcpwrap.policy.check.probe import PROGRESS_EVERY, CheckOptions, Probe, TableInput
+from tcpwrap.policy.check.shadow import ANY, Seen, ShadowIndex, report_shadow
 from tcpwrap.policy.check.traps import (
     line_traps,
     list_shape,
@@ -28,12 +28,21 @@ from tcpwrap.policy.check.traps import (
     stop_explanation,
     swallowing_comment,
 )
-from tcpwrap.policy.cstr import split_at
+from tcpwrap.policy.cstr import fold, split_at
 from tcpwrap.policy.patterns import split_list
 from tcpwrap.policy.rules import parse_rule
 from tcpwrap.policy.tables import read_lines
 
 _LISTING_SEPARATORS = re.compile(r"[, \t\n]+")
+# A DenyHosts/fail2ban line, `daemon: a.b.c.d`: no option, one plain daemon name, one
+# canonical address (what tcpd compares with). Such lines take the fast path (`_plain_rule`),
+# which gives exactly the events of the full path (a property test compares them).
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_PLAIN_RULE = re.compile(
+    rf"([A-Za-z0-9_][A-Za-z0-9_.-]*[A-Za-z0-9_]|[A-Za-z0-9_])[ \t]*:[ \t]*"
+    rf"({_OCTET}(?:\.{_OCTET}){{3}})[ \t]*\n"
+)
+_NOT_PLAIN_DAEMONS = frozenset({"except", "fail", "known", "paranoid", "local"})
 
 
 def listing_tokens(text: str) -> str:
@@ -46,7 +55,7 @@ def check_policy(
     """All findings and listing lines for a pair of tables, in tcpdchk's order."""
     options = options or CheckOptions()
     report = Report(verbose=options.verbose)
-    patterns = PatternChecks(report, probe)
+    patterns = PatternChecks(report, probe, options.progress)
     allow_seen = ShadowIndex()  # the allow table's live rules, which can shadow deny rules
     _table(report, patterns, allow, probe, options, allow_seen, allow_seen)
     _table(report, patterns, deny, probe, options, ShadowIndex(), allow_seen)
@@ -72,9 +81,13 @@ def _table(
         if table.explicit:
             report.warn(f"{table.path}: no such file (tcpd treats a missing table as empty)")
         return
-    stop = read_lines(source.data).stop
     lines = check_lines(source.data)
+    # Where tcpd stops reading (at the first line with a problem: a property test checks it).
+    stop = read_lines(source.data).stop if any(cl.problem for cl in lines) else None
+    progress = options.progress
     for index, cl in enumerate(lines):
+        if progress is not None and not index % PROGRESS_EVERY:
+            progress(table.path, index, len(lines))
         for piece in cl.nuls:
             nul_bytes(report, table, piece)
         if cl.problem is not None:
@@ -87,6 +100,12 @@ def _table(
             swallowing_comment(report, table, cl)
             continue
         if cl.blank:
+            continue
+        plain = _PLAIN_RULE.fullmatch(cl.text) if cl.first == cl.last else None
+        if plain is not None and fold(plain[1]) not in _NOT_PLAIN_DAEMONS:
+            live = stop is None or cl.last < stop.physical
+            _plain_rule(report, patterns, table, options, cl, plain[1], plain[2], live, seen,
+                        allow_seen)
             continue
         report.at(table.path, cl.last)
         line_traps(report, cl)
@@ -119,3 +138,39 @@ def _table(
             me = Seen(table.path, cl.last, tuple(daemons), tuple(clients), aclexec)
             report_shadow(report, me, table.role, seen, allow_seen)
         report.listing(f"access:   {verdict}")
+    if progress is not None:
+        progress(table.path, len(lines), len(lines))
+
+
+def _plain_rule(
+    report: Report,
+    patterns: PatternChecks,
+    table: TableInput,
+    options: CheckOptions,
+    cl: CheckLine,
+    daemon: str,
+    address: str,
+    live: bool,
+    seen: ShadowIndex,
+    allow_seen: ShadowIndex,
+) -> None:
+    """The events of the full path for a `daemon: a.b.c.d` line, without parsing it: no
+    traps, no list-shape or option findings are possible; a dry run without options grants
+    in the allow table (implicitly) and denies in the deny table."""
+    report.at(table.path, cl.last)
+    if report.verbose:
+        report.listing("")
+        report.listing(f">>> Rule {table.path} line {cl.last}:")
+        report.listing(f"daemons:  {daemon}")
+        report.listing(f"clients:  {address}")
+    patterns.plain_rule(daemon, address)
+    allow = table.role == "allow"
+    if allow and options.implicit_allow:
+        report.warn('implicit "allow" at end of rule')
+    if live:
+        folded = fold(daemon)
+        me = Seen(table.path, cl.last, (daemon,), (address,), False)
+        key = (ANY if folded == "all" else folded, address)
+        report_shadow(report, me, table.role, seen, allow_seen, key)
+    if report.verbose:
+        report.listing(f"access:   {'granted' if allow else 'denied'}")
