@@ -46,6 +46,8 @@ import time
 from _thread import allocate_lock  # not threading: the wrapper's start-up does not need it
 from functools import lru_cache
 
+from tcpwrap.policy.cstr import c_string
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ctypes
@@ -86,6 +88,8 @@ class SystemEnvironment:
         self._lock = allocate_lock()
 
     def pattern_file(self, path: str) -> PatternFile | str | None:
+        if "\x00" in path:  # fopen() opens what comes before the NUL; os.open would raise
+            path = c_string(path)
         verified = self._verified.get(path)
         if verified is not None and verified[0].generation() == verified[1]:
             return verified[2]  # nothing happened on the way to the file since it was opened
@@ -169,8 +173,9 @@ class SystemEnvironment:
         return compiled
 
     def banner(self, directory: str, daemon: str) -> bytes | str | None:
+        path = c_string(os.path.join(directory, daemon))  # what fopen() gets; open() would raise
         try:
-            with open(os.path.join(directory, daemon), "rb") as handle:
+            with open(path, "rb") as handle:
                 return handle.read(BANNER_LIMIT)
         except OSError:
             pass

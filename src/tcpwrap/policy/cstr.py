@@ -18,6 +18,12 @@ C_SPACE = " \t\n\v\f\r"
 INADDR_NONE = 0xFFFFFFFF
 
 
+def c_string(text: str) -> str:
+    """What C sees of a string: everything before its first NUL."""
+    cut = text.find("\x00")
+    return text if cut < 0 else text[:cut]
+
+
 def fold(text: str) -> str:
     """Lower-case ASCII letters only (strcasecmp in the C locale)."""
     if text.isascii():

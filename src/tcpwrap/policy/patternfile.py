@@ -59,7 +59,15 @@ _C_SPACE = b" \t\n\v\f\r"  # fscanf("%s") separators; bytes.split() splits on ex
 
 
 def split_tokens(data: bytes) -> list[str]:
-    """The file's tokens as fscanf("%s") reads them (C isspace separators, bytes kept 1:1)."""
+    """The file's tokens as fscanf("%s") reads them (C isspace separators, bytes kept 1:1).
+
+    fscanf keeps NUL bytes in a token, but everything that uses it (string comparisons, the
+    fopen() of a nested `/file`) stops at the first one: a token is what comes before it. A
+    token that starts with a NUL is the empty string to C, which matches nothing: left out.
+    """
+    if b"\x00" in data:
+        cut = (token.split(b"\x00", 1)[0] for token in data.split())
+        return [token.decode("latin-1") for token in cut if token]
     return [token.decode("latin-1") for token in data.split()]
 
 
