@@ -62,6 +62,8 @@ if TYPE_CHECKING:
 
 
 PATTERN_FILE_LIMIT = 16 * 1024 * 1024
+_C_SPACE = b" \t\n\v\f\r"  # what separates the tokens of a pattern file (fscanf "%s")
+_C_SPACE_BYTES = [bytes([c]) for c in _C_SPACE]
 BANNER_LIMIT = 1024 * 1024
 # File systems keep coarse timestamps: a same-size edit within one tick of the previous one
 # keeps the identity. Files read this soon after their last change are compared by content.
@@ -152,13 +154,27 @@ class SystemEnvironment:
                 return cached[2]
             # A directory, device or FIFO reads as empty (fopen+fscanf on a directory fails).
             regular = stat.S_ISREG(info.st_mode)
-            data = _read(fd, PATTERN_FILE_LIMIT, info.st_size) if regular else b""
+            data = _read(fd, PATTERN_FILE_LIMIT + 1, info.st_size) if regular else b""
         except OSError as exc:
             return _strerror(exc)
         finally:
             os.close(fd)
+        cut_at: int | None = None
+        if len(data) > PATTERN_FILE_LIMIT:
+            # Longer than the limit: keep whole tokens only (a token cut in two could match
+            # what the whole one would not); the matcher fails closed on the rest.
+            cut_at = PATTERN_FILE_LIMIT
+            end = PATTERN_FILE_LIMIT
+            if data[end] not in _C_SPACE:
+                end = max(data.rfind(c, 0, end) for c in _C_SPACE_BYTES) + 1
+            data = data[:end]
         racy_until = _racy_until(identity, read_ns)
-        if cached is not None and cached[0] == identity and cached[1] == data:
+        if (
+            cached is not None
+            and cached[0] == identity
+            and cached[1] == data
+            and cached[2].cut_at == cut_at
+        ):
             if not racy_until:  # read late enough: the identity alone will tell from now on
                 self._files[path] = (identity, data, cached[2], 0)
             return cached[2]
@@ -166,9 +182,14 @@ class SystemEnvironment:
 
         with self._lock:  # one compile at a time: appends extend a shared index in place
             cached = self._files.get(path)
-            if cached is not None and cached[0] == identity and cached[1] == data:
+            if (
+                cached is not None
+                and cached[0] == identity
+                and cached[1] == data
+                and cached[2].cut_at == cut_at
+            ):
                 return cached[2]
-            compiled = load_pattern_file(data, None if cached is None else cached[1:3])
+            compiled = load_pattern_file(data, None if cached is None else cached[1:3], cut_at)
             self._files[path] = (identity, data, compiled, racy_until)
         return compiled
 

@@ -207,6 +207,13 @@ class _Run:
         if isinstance(content, str):
             self.warn(f"open {path}: {content}")
             return None
+        if content.cut_at is not None:
+            taken = "a match" if self.restrictive else "no match"
+            self.warn(
+                f"{path}: longer than {content.cut_at} bytes, the most tcpwrap reads of a "
+                f"pattern file: the rest is not read, and a client not found in the part read "
+                f"is taken as {taken} here (fail closed)"
+            )
         self.file_stack.append(path)
         # The naive evaluation (the reference the index is tested against) scans files naively.
         return content if self.evaluation.use_index else content.naive

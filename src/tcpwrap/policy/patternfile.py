@@ -198,11 +198,14 @@ def _keep(nets: list[tuple[int, dict[int, int]]], width: int, net: int, pos: int
 class PatternFile:
     """One version of a compiled pattern file: what `Environment.pattern_file` returns."""
 
-    __slots__ = ("_index", "count")
+    __slots__ = ("_index", "count", "cut_at")
 
-    def __init__(self, index: _FileIndex, count: int) -> None:
+    def __init__(self, index: _FileIndex, count: int, cut_at: int | None = None) -> None:
         self._index = index
         self.count = count  # tokens of this version: positions >= count do not exist here
+        # The file was longer than the reader's limit: only its first `cut_at` bytes (whole
+        # tokens) are here. What could not be read may hold a match (FileList.match).
+        self.cut_at = cut_at
 
     @property
     def tokens(self) -> tuple[str, ...]:
@@ -318,10 +321,11 @@ class PatternFile:
 class NaiveScan:
     """The reference: every token of the file, in order, as the original scans it."""
 
-    __slots__ = ("file",)
+    __slots__ = ("cut_at", "file")
 
     def __init__(self, file: PatternFile) -> None:
         self.file = file
+        self.cut_at = file.cut_at
 
     def match(self, ctx: MatchContext, side: int) -> bool:
         tokens = self.file._index.tokens
@@ -335,14 +339,18 @@ def compile_pattern_file(tokens: Iterable[str]) -> PatternFile:
 
 
 def load_pattern_file(
-    data: bytes, previous: tuple[bytes, PatternFile] | None = None
+    data: bytes, previous: tuple[bytes, PatternFile] | None = None, cut_at: int | None = None
 ) -> PatternFile:
     """The compiled file for `data`, reusing `previous` (its bytes and file) for an append.
 
     Incremental only when `data` starts with the previous bytes and those ended with C
     whitespace (or were empty): otherwise the last old token may continue in the new bytes.
+    `cut_at`: `data` is the first `cut_at` bytes of a longer file (compiled afresh, marked).
     """
-    if previous is not None:
+    if cut_at is not None:
+        fresh = compile_pattern_file(split_tokens(data))
+        return PatternFile(fresh._index, fresh.count, cut_at)
+    if previous is not None and previous[1].cut_at is None:
         old, compiled = previous
         if data.startswith(old) and (not old or old[-1] in _C_SPACE):
             if len(data) == len(old):

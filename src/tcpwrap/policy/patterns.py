@@ -80,7 +80,10 @@ class FileMatcher(Protocol):
 
     `match` must give exactly what evaluating the file's tokens one by one with `host_match`
     gives, and make the same lookups in the same order; the first matching token ends it.
+    `cut_at` is not None when only the file's first `cut_at` bytes could be read.
     """
+
+    cut_at: int | None
 
     def match(self, ctx: MatchContext, side: int) -> bool: ...
 
@@ -254,7 +257,9 @@ class FileList(HostPattern):
         if matcher is None:
             return False
         try:
-            return matcher.match(ctx, side)
+            # A list cut at the reader's limit fails closed: what could not be read is taken
+            # to match where a match denies, and not to match where it would grant.
+            return matcher.match(ctx, side) or (matcher.cut_at is not None and ctx.restrictive)
         finally:
             ctx.leave_file(self.path)
 

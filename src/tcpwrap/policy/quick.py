@@ -133,7 +133,7 @@ class CtlFacts:
             stack.append(path)
             matched = content.match(self, CLIENT)  # (nothing here raises: no lookups)
             stack.pop()
-        return matched
+        return matched or (content.cut_at is not None and self.restrictive)  # as FileList
 
 
 _UNSEEN: Final = ("(not looked at yet)",)  # DaemonPlan.flat's missing entries
