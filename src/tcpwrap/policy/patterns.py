@@ -170,15 +170,45 @@ class Exact(StringMatcher):
 
 @lru_cache(maxsize=4096)
 def parse_ipv6(text: str) -> int | None:
-    """getaddrinfo(AF_INET6, AI_NUMERICHOST) as a 128-bit value, or None."""
+    """getaddrinfo(AF_INET6, AI_NUMERICHOST) as a 128-bit value, or None.
+
+    A `%scope` is accepted as glibc accepts it (the scope itself is never compared): a
+    decimal number below 2**32 on any address, or an interface name on a link-local or
+    link/node-local multicast address when that interface exists (`::1%lo`, `fe80::1%nosuch`
+    and `fe80::1%` are not IPv6 addresses to libwrap, `fe80::1%eth0` and `::1%1` are).
+    Hazard: the name check asks the kernel (if_nametoindex); the answer is cached with the
+    text, so an interface added or removed later is not seen for an address already parsed.
+    """
     if ":" not in text or not text.isascii():
         return None
     import ipaddress  # only IPv6 forms need it: keep it off the start-up path
 
+    text, scoped, scope = text.partition("%")
     try:
-        return int(ipaddress.IPv6Address(text.split("%", 1)[0]))
+        value = int(ipaddress.IPv6Address(text))
     except ValueError:
         return None
+    if scoped and not _valid_scope(value, scope):
+        return None
+    return value
+
+
+_LINK_LOCAL = 0xFE80 << 112  # fe80::/10
+_MULTICAST_LOCAL = (0xFF01, 0xFF02)  # ff?1 (node-local) and ff?2 (link-local), any flags
+
+
+def _valid_scope(value: int, scope: str) -> bool:
+    """glibc's __inet6_scopeid_pton(): whether getaddrinfo accepts `address%scope`."""
+    top = value >> 112
+    if (value >> 118) == (_LINK_LOCAL >> 118) or (top & 0xFF0F) in _MULTICAST_LOCAL:
+        import socket
+
+        try:
+            if scope and socket.if_nametoindex(scope):
+                return True
+        except (OSError, ValueError):  # no such interface; a NUL in the name
+            pass
+    return scope[:1].isdigit() and scope.isdigit() and int(scope) <= 0xFFFFFFFF
 
 
 def _glob_regex(token: str) -> re.Pattern[str]:

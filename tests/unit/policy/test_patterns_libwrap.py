@@ -103,3 +103,25 @@ def test_deny_table_wildcards_deny_as_libwrap_does(
     ours = tcpwrap.hosts_ctl("sshd", name, address, allow=str(tmp_path / "a"),
                              deny=str(tmp_path / "d"))  # fmt: skip
     assert ours is theirs
+
+
+SCOPED_RULES = ["[fe80::1]", "[fe80::]/10", "[fe80::1%lo]", "[::1]", "[::1%1]", "fe80*",
+                "ALL EXCEPT [fe80::1]", "[::]/0"]  # fmt: skip
+SCOPED_CLIENTS = ["fe80::1%lo", "fe80::1%1", "fe80::1%nosuch", "fe80::1%", "::1%lo", "::1%1",
+                  "2001:db8::1%lo", "ff02::1%lo", "fe80::1%1x", "fe80::1"]  # fmt: skip
+
+
+@pytest.mark.parametrize("rule", SCOPED_RULES)
+def test_scoped_ipv6_clients_through_hosts_ctl_as_libwrap(tmp_path: Path, rule: str) -> None:
+    # issue 12 item 9: a %scope is accepted exactly where glibc's getaddrinfo accepts it (a
+    # number anywhere, an existing interface's name on a link-local address), never compared
+    module = _libwrap()
+    (tmp_path / "a").write_text("")
+    (tmp_path / "d").write_text(f"sshd: {rule}\n")
+    wrap = module.LibWrap(str(tmp_path / "a"), str(tmp_path / "d"))
+    for client in SCOPED_CLIENTS:
+        wrap.dry_run.value = 1
+        theirs = bool(wrap.lib.hosts_ctl(b"sshd", b"unknown", client.encode(), b"x"))
+        ours = tcpwrap.hosts_ctl("sshd", "unknown", client, allow=str(tmp_path / "a"),
+                                 deny=str(tmp_path / "d"))  # fmt: skip
+        assert ours is theirs, (rule, client)
