@@ -20,6 +20,7 @@ from types import ModuleType
 import pytest
 
 import tcpwrap
+from harness.syslog_capture import SyslogCapture
 from tcpwrap.cli import main
 from tcpwrap.drivers import environment as sysenv
 from tcpwrap.drivers import tables as tables_driver
@@ -378,13 +379,9 @@ def test_banner_file_through_the_system_environment(tmp_path: Path) -> None:
     assert decision.actions == (Banner("hello sshd\r\n"),)
 
 
-# ------------------------------------------------------------------ open: byte fidelity
+# ------------------------------------------------------------------ byte fidelity
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (docs/compat.md): table bytes are decoded as Latin-1 but written as UTF-8",
-)
 def test_match_prints_table_bytes_unchanged(tmp_path: Path) -> None:
     # Debian (and upstream's tcpdmatch on a terminal) print the table's bytes as they are
     import sys
@@ -400,3 +397,33 @@ def test_match_prints_table_bytes_unchanged(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONIOENCODING": "utf-8"},
     )  # fmt: skip
     assert b'bad option name: "bogus\xc3\xa9"' in result.stdout
+
+
+def test_match_debian_logs_table_bytes_unchanged(tmp_path: Path, syslog: SyslogCapture) -> None:
+    # tcpdmatch's syslog record carries the table's bytes (c3 a9), not their UTF-8 re-encoding
+    # (c3 83 c2 a9, which the capture would show as "bogusÃ©")
+    import sys
+
+    (tmp_path / "hosts.allow").write_bytes(b"sshd: ALL: bogus\xc3\xa9\n")
+    (tmp_path / "hosts.deny").write_bytes(b"")
+    (tmp_path / "inetd.conf").write_bytes(b"")
+    subprocess.run(
+        [sys.executable, "-c", "from tcpwrap.cli import main; raise SystemExit(main())",
+         "match", "--debian", "-i", "inetd.conf", "--allow", "hosts.allow", "--deny",
+         "hosts.deny", "sshd", "192.0.2.1"],
+        cwd=tmp_path, capture_output=True, timeout=60, check=True,
+    )  # fmt: skip
+    record = syslog.wait_for(lambda r: "bad option name" in r.message)
+    assert record.message.endswith('bad option name: "bogus\u00e9"')
+
+
+def test_the_wrappers_records_carry_table_bytes(syslog: SyslogCapture) -> None:
+    from tcpwrap.drivers.logsink import SyslogSink
+    from tcpwrap.errors import error
+
+    sink = SyslogSink("in.fingerd")
+    sink.diagnostic(error('bad option name: "bogus\u00c3\u00a9"'))  # the table's c3 a9
+    sink.level("info", "connect from caf\u00c3\u00a9 (192.0.2.1)")
+    sink.close()
+    assert syslog.wait_for(lambda r: "bad option" in r.message).message.endswith('"bogus\u00e9"')
+    assert syslog.wait_for(lambda r: "connect" in r.message).message.startswith("connect from café")

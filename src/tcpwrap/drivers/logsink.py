@@ -7,7 +7,8 @@ exact original text (`warning: /etc/hosts.deny, line 1: ...`). `JsonSink` append
 wrappers never interleave lines.
 
 Hazards: messages contain network-derived text (names, ident users); syslog receives it as
-data (never as a format string) and JSON escapes it.
+data (never as a format string) and JSON escapes it. Table text is logged as the bytes it was
+read from (`log_bytes`), as tcpd logs it.
 Errors: logging never raises: a JSON log that cannot be written is reported once to syslog.
 """
 
@@ -17,10 +18,28 @@ import os
 import syslog
 
 from tcpwrap.errors import Diagnostic, Kind
+from tcpwrap.policy.cstr import c_bytes
 from tcpwrap.policy.options import Priority
 
 LEVELS = {"emerg": 0, "alert": 1, "crit": 2, "err": 3, "warning": 4, "notice": 5, "info": 6,
           "debug": 7}  # fmt: skip
+
+
+def log_bytes(priority: int, message: str) -> None:
+    """syslog(priority, "%s", message) with table text as the bytes it was read from.
+
+    Python's syslog module sends UTF-8, so a table's non-ASCII bytes (decoded one byte per
+    character) would reach the log as mojibake where tcpd logs them as they are. ASCII (nearly
+    every record) goes the usual way; anything else through libc's syslog with the bytes
+    (`cstr.c_bytes`), after the same openlog().
+    """
+    if message.isascii():
+        syslog.syslog(priority, message)
+        return
+    import ctypes  # only for records with non-ASCII text: off the wrapper's start-up path
+
+    libc = ctypes.CDLL(None)
+    libc.syslog(ctypes.c_int(priority), b"%s", c_bytes(message))
 
 
 class SyslogSink:
@@ -29,7 +48,7 @@ class SyslogSink:
         syslog.openlog(ident, syslog.LOG_PID, facility)
 
     def log(self, priority: int, message: str) -> None:
-        syslog.syslog(priority, message)
+        log_bytes(priority, message)
 
     def at(self, priority: Priority, message: str) -> None:
         """A record at a `severity` option's priority (facility None = openlog's)."""

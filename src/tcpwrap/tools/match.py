@@ -27,10 +27,11 @@ from typing import IO, Any, NoReturn
 
 from tcpwrap.drivers import inetd
 from tcpwrap.drivers.environment import SystemEnvironment
+from tcpwrap.drivers.logsink import log_bytes
 from tcpwrap.drivers.lookup import find_inet_addr, verify_host_name
 from tcpwrap.drivers.tables import load_policy
 from tcpwrap.errors import Diagnostic, Kind
-from tcpwrap.policy.cstr import INADDR_NONE, dot_quad_addr, fold, split_at
+from tcpwrap.policy.cstr import INADDR_NONE, c_bytes, dot_quad_addr, fold, split_at
 from tcpwrap.policy.decision import Connection, Decision, Endpoint, Mode, Verdict
 from tcpwrap.policy.match import evaluate
 from tcpwrap.policy.options import Banner, Spawn
@@ -115,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     if args.batch:
         from tcpwrap.tools.batch import run_batch
 
-        return run_batch(sys.stdin, sys.stdout, sys.stderr, allow, deny, language)
+        return run_batch(sys.stdin.buffer, sys.stdout, sys.stderr, allow, deny, language)
     if len(args.operands) != 2:
         sys.stderr.write(USAGE)
         return 1
@@ -155,13 +156,23 @@ class Printer:
         if self.mode == "debian" and not self.out.isatty():
             self.buffer.append(data)  # stdio buffering: banners (unbuffered fd 1) come first
         elif self.mode != "json":
+            self._write(data)
+
+    def _write(self, data: str) -> None:
+        """Text as tcpdmatch writes it: table text as the bytes it was read from."""
+        raw = getattr(self.out, "buffer", None)
+        if raw is None or data.isascii():
             self.out.write(data)
+            return
+        self.out.flush()
+        raw.write(c_bytes(data))
+        raw.flush()
 
     def banner(self, data: str) -> None:
         if self.mode == "json":
             return
         self.out.flush()
-        os.write(self.out.fileno(), data.encode("latin-1"))
+        os.write(self.out.fileno(), c_bytes(data))
 
     def prediction(self, decision: Decision, record: dict[str, Any]) -> None:
         if self.count and self.mode != "json":
@@ -198,14 +209,14 @@ class Printer:
         priority = syslog.LOG_DEBUG if diag.kind is Kind.DEBUG else syslog.LOG_ERR
         if diag.kind is Kind.INFO:
             priority = syslog.LOG_INFO
-        syslog.syslog(priority, diag.render())
+        log_bytes(priority, diag.render())
 
     def close(self) -> None:
         if self.mode == "json":
             json.dump(self.records, self.out, indent=2)
             self.out.write("\n")
         elif self.buffer:
-            self.out.write("".join(self.buffer))
+            self._write("".join(self.buffer))
         self.out.flush()
 
 
