@@ -427,3 +427,18 @@ def test_the_wrappers_records_carry_table_bytes(syslog: SyslogCapture) -> None:
     sink.close()
     assert syslog.wait_for(lambda r: "bad option" in r.message).message.endswith('"bogus\u00e9"')
     assert syslog.wait_for(lambda r: "connect" in r.message).message.startswith("connect from café")
+
+
+def test_match_names_tcpds_line_and_the_physical_one_after_a_nul(
+    tables: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # issue 12 item 2: after a NUL-hidden newline tcpd's numbers are one lower; --debian keeps
+    # tcpd's (the `matched:` record, checked against libwrap in test_tables_libwrap.py), the
+    # default output adds the physical line
+    (tables / "hosts.deny").write_bytes(b"sshd: 10.0.0.1\n\x00\x00ALL: 10.0.0.2\nsshd: 10.0.0.3\n")
+    (tables / "hosts.allow").write_bytes(b"")
+    status = main(["match", "-i", str(tables / "inetd.conf"), "--allow", str(tables / "hosts.allow"),
+                   "--deny", str(tables / "hosts.deny"), "sshd", "10.0.0.3"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert status == 0
+    assert f"rule:     {tables / 'hosts.deny'}, line 2 (physical line 3)\n" in out

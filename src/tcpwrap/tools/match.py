@@ -30,7 +30,7 @@ from tcpwrap.drivers.environment import SystemEnvironment
 from tcpwrap.drivers.logsink import log_bytes
 from tcpwrap.drivers.lookup import find_inet_addr, verify_host_name
 from tcpwrap.drivers.tables import load_policy
-from tcpwrap.errors import Diagnostic, Kind
+from tcpwrap.errors import Diagnostic, Kind, Origin
 from tcpwrap.policy.cstr import INADDR_NONE, c_bytes, dot_quad_addr, fold, split_at
 from tcpwrap.policy.decision import Connection, Decision, Endpoint, Mode, Verdict
 from tcpwrap.policy.match import evaluate
@@ -198,7 +198,7 @@ class Printer:
         if decision.verdict is not Verdict.ABORT:
             self.text(f"access:   {access_word(decision)}\n")
         if self.mode == "inline" and decision.origin is not None:
-            self.text(f"rule:     {decision.origin}\n")
+            self.text(f"rule:     {rule_text(decision.origin)}\n")
 
     def _log(self, diag: Diagnostic) -> None:
         import syslog
@@ -218,6 +218,14 @@ class Printer:
         elif self.buffer:
             self._write("".join(self.buffer))
         self.out.flush()
+
+
+def rule_text(origin: Origin) -> str:
+    """`<file>, line <n>` with tcpd's number, and the physical line when NUL bytes in the
+    table (SPEC 2.2) made the two differ."""
+    if origin.physical is not None and origin.physical != origin.line:
+        return f"{origin} (physical line {origin.physical})"
+    return str(origin)
 
 
 def access_word(decision: Decision) -> str:
@@ -240,7 +248,11 @@ def decision_record(decision: Decision) -> dict[str, Any]:
         "verdict": access_word(decision) if decision.verdict is not Verdict.ABORT else "aborted",
         "rule": None
         if decision.origin is None
-        else {"file": decision.origin.file, "line": decision.origin.line},
+        else {
+            "file": decision.origin.file,
+            "line": decision.origin.line,
+            "physical_line": decision.origin.physical,
+        },
         "reason": decision.reason,
         "options": [
             d.message[len("option:   ") :]
