@@ -437,8 +437,9 @@ def test_match_names_tcpds_line_and_the_physical_one_after_a_nul(
     # default output adds the physical line
     (tables / "hosts.deny").write_bytes(b"sshd: 10.0.0.1\n\x00\x00ALL: 10.0.0.2\nsshd: 10.0.0.3\n")
     (tables / "hosts.allow").write_bytes(b"")
-    status = main(["match", "-i", str(tables / "inetd.conf"), "--allow", str(tables / "hosts.allow"),
-                   "--deny", str(tables / "hosts.deny"), "sshd", "10.0.0.3"])  # fmt: skip
+    status = main(["match", "-i", str(tables / "inetd.conf"), "--allow",
+                   str(tables / "hosts.allow"), "--deny", str(tables / "hosts.deny"), "sshd",
+                   "10.0.0.3"])  # fmt: skip
     out = capsys.readouterr().out
     assert status == 0
     assert f"rule:     {tables / 'hosts.deny'}, line 2 (physical line 3)\n" in out
