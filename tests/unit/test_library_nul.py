@@ -4,30 +4,15 @@ name. libwrap sees everything before the NUL; so does tcpwrap, and nothing raise
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 import tcpwrap
+from harness.libwrap import libwrap_ctl
 from tcpwrap.drivers.environment import SystemEnvironment
 from tcpwrap.library.ctl import decide
 from tcpwrap.policy.decision import Verdict
-
-SHARED = Path(os.environ.get("TCPWRAP_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-
-
-def _libwrap() -> ModuleType | None:
-    path = SHARED / "conformance" / "libwrap_ctl.py"
-    if not path.exists():
-        return None
-    spec = importlib.util.spec_from_file_location("libwrap_ctl", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -67,10 +52,7 @@ def test_nul_bytes_end_strings_as_in_c(
 def test_libwrap_agrees(
     nul_lists: tuple[str, str], daemon: str, name: str, addr: str, granted: bool
 ) -> None:
-    module = _libwrap()
-    if module is None:
-        pytest.skip("libwrap_ctl.py is not present")
-    wrap = module.LibWrap(*nul_lists)
+    wrap = libwrap_ctl().LibWrap(*nul_lists)
     wrap.dry_run.value = 1
     fields = (daemon, name, addr, "unknown")
     assert bool(wrap.lib.hosts_ctl(*(f.encode("latin-1") for f in fields))) is granted

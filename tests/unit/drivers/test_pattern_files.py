@@ -360,15 +360,9 @@ def test_hosts_ctl_fails_closed_on_a_cut_list(cut_list: Path, tmp_path: Path) ->
 def test_libwrap_denies_what_lies_beyond_the_cap_too(cut_list: Path, tmp_path: Path) -> None:
     # libwrap reads the whole list: 192.0.2.4 (after the cut) is denied there; tcpwrap denies
     # it because it fails closed (test_hosts_ctl_fails_closed_on_a_cut_list)
-    import importlib.util
+    from harness.libwrap import libwrap_ctl
 
-    path = Path(__file__).resolve().parents[4] / "shared" / "conformance" / "libwrap_ctl.py"
-    if not path.exists():
-        pytest.skip(f"{path} is not present")
-    spec = importlib.util.spec_from_file_location("libwrap_ctl", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = libwrap_ctl()
     (tmp_path / "a").write_text("")
     (tmp_path / "d").write_text(f"ALL: {cut_list}\n")
     wrap = module.LibWrap(str(tmp_path / "a"), str(tmp_path / "d"))

@@ -9,7 +9,6 @@ hosts_ctl() queries with names that look like addresses are asked of both.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import random
 from pathlib import Path
@@ -18,8 +17,8 @@ from types import ModuleType
 import pytest
 
 import tcpwrap
+from harness.libwrap import libwrap_ctl
 
-SHARED = Path(os.environ.get("TCPWRAP_SHARED", Path(__file__).resolve().parents[4] / "shared"))
 TABLES = int(os.environ.get("TCPWRAP_WILDCARD_TABLES", "400"))
 SEED = int(os.environ.get("TCPWRAP_WILDCARD_SEED", "8"))
 
@@ -38,14 +37,7 @@ CLIENTS = [
 
 
 def _libwrap() -> ModuleType:
-    path = SHARED / "conformance" / "libwrap_ctl.py"
-    if not path.exists():
-        pytest.skip(f"{path} is not present")
-    spec = importlib.util.spec_from_file_location("libwrap_ctl", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return libwrap_ctl()
 
 
 def _rule(rng: random.Random) -> str:
@@ -64,10 +56,7 @@ def test_the_deviation_never_grants_what_libwrap_denies(tmp_path: Path) -> None:
         allow, deny = tmp_path / f"allow{number}", tmp_path / f"deny{number}"
         allow.write_text("".join(_rule(rng) for _ in range(rng.randrange(0, 3))))
         deny.write_text("".join(_rule(rng) for _ in range(rng.randrange(0, 3))))
-        try:
-            wrap = module.LibWrap(str(allow), str(deny))
-        except OSError as exc:
-            pytest.skip(f"libwrap.so.0 is not available: {exc}")
+        wrap = module.LibWrap(str(allow), str(deny))
         for name, address in CLIENTS:
             wrap.dry_run.value = 1
             theirs = bool(wrap.lib.hosts_ctl(b"sshd", name.encode(), address.encode(), b"x"))

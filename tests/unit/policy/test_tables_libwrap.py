@@ -17,12 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.libwrap import LIBWRAP_CTL, libwrap_ctl
 from tcpwrap.policy.decision import Connection, Endpoint, Mode, Verdict
 from tcpwrap.policy.match import evaluate
 from tcpwrap.policy.rules import TableSource, compile_policy
 
-SHARED = Path(os.environ.get("TCPWRAP_SHARED", Path(__file__).resolve().parents[4] / "shared"))
-LIBWRAP_CTL = SHARED / "conformance" / "libwrap_ctl.py"
 TABLES = int(os.environ.get("TCPWRAP_NUL_TABLES", "60"))
 SEED = int(os.environ.get("TCPWRAP_NUL_SEED", "12"))
 
@@ -96,8 +95,7 @@ def _ours(allow: bytes, deny: bytes, allow_path: str, deny_path: str, address: s
 
 
 def test_reader_agrees_with_libwrap(tmp_path: Path) -> None:
-    if not LIBWRAP_CTL.exists():
-        pytest.skip(f"{LIBWRAP_CTL} is not present")
+    libwrap_ctl()  # skips without libwrap
     rng = random.Random(SEED)
     os.chdir(tmp_path)  # libwrap's records name the tables as given: short relative paths
     for number in range(TABLES):

@@ -7,14 +7,14 @@ with ../shared/conformance/libwrap_ctl.py --batch (which hands libwrap the UTF-8
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-SHARED = Path(os.environ.get("TCPWRAP_SHARED", Path(__file__).resolve().parents[4] / "shared"))
+from harness.libwrap import LIBWRAP_CTL, libwrap_ctl
+
 ZWSP = "\u200b".encode()
 NBSP = "\u00a0".encode()
 
@@ -46,9 +46,8 @@ def test_queries_are_bytes_like_the_tables(tmp_path: Path) -> None:
 
 @pytest.mark.oracle
 def test_libwrap_answers_the_same(tmp_path: Path) -> None:
-    script = SHARED / "conformance" / "libwrap_ctl.py"
-    if not script.exists():
-        pytest.skip(f"{script} is not present")
+    libwrap_ctl()  # skips without libwrap
+    script = LIBWRAP_CTL
     (tmp_path / "a").write_bytes(b"")
     (tmp_path / "d").write_bytes(DENY)
     # (libwrap_ctl splits its input with str.split, which cuts at NBSP: not the last query)
