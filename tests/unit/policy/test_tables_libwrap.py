@@ -94,10 +94,10 @@ def _ours(allow: bytes, deny: bytes, allow_path: str, deny_path: str, address: s
     return [*records, "granted" if decision.verdict is Verdict.GRANT else "denied"]
 
 
-def test_reader_agrees_with_libwrap(tmp_path: Path) -> None:
+def test_reader_agrees_with_libwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     libwrap_ctl()  # skips without libwrap
     rng = random.Random(SEED)
-    os.chdir(tmp_path)  # libwrap's records name the tables as given: short relative paths
+    monkeypatch.chdir(tmp_path)  # libwrap's records name the tables as given: short paths
     for number in range(TABLES):
         addresses = [f"10.0.{number % 250}.{i}" for i in range(1, rng.randrange(2, 12))]
         extra = [f"10.1.{number % 250}.{i}" for i in range(1, 4)]
