@@ -4,6 +4,7 @@ exactly the events of the full path, whatever else the tables hold."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import pytest
 from hypothesis import given, settings
@@ -22,6 +23,9 @@ class Probe:
         if host.endswith(".9"):
             return None
         return HostCheck(1, (f"host address {host}->name lookup failed",) if "7" in host else ())
+
+    def prefetch(self, hosts: Sequence[str]) -> None:
+        pass
 
     def netgroup_empty(self, group: str) -> bool:
         return True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +19,9 @@ class Probe:
 
     def dns(self, host: str) -> HostCheck | None:
         return HostCheck(len(host) % 3, (f"{host}: x",))
+
+    def prefetch(self, hosts: Sequence[str]) -> None:
+        pass
 
     def netgroup_empty(self, group: str) -> bool:
         return group != "g"

@@ -22,8 +22,10 @@ import argparse
 import json
 import os
 import sys
+import syslog
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import IO, NoReturn
 
 from tcpwrap.drivers.environment import SystemEnvironment
@@ -34,9 +36,10 @@ from tcpwrap.drivers.inetd import (
     check_real_daemon_dir,
     world_writable,
 )
+from tcpwrap.drivers.logsink import log_bytes
 from tcpwrap.drivers.lookup import find_inet_addr, verify_host_name
 from tcpwrap.drivers.tables import read_table
-from tcpwrap.errors import Diagnostic, Kind
+from tcpwrap.errors import Diagnostic, Kind, Origin
 from tcpwrap.policy.check import (
     CheckOptions,
     Event,
@@ -62,6 +65,8 @@ HOSTS_ALLOW = "/etc/hosts.allow"
 HOSTS_DENY = "/etc/hosts.deny"
 LOOKUP_TIMEOUT = 5.0
 DNS_LIMIT = 1000
+PREFETCH_WORKERS = 4  # lookups in flight at once (each bounded by --timeout)
+PREFETCH_MIN = 8  # fewer hosts than this are looked up as they are asked
 PATTERN_FILE_LIMIT = 16 * 1024 * 1024
 
 
@@ -97,9 +102,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="DNS lookup timeout in seconds (default %(default)s)")
     parser.add_argument("--no-dns", action="store_true",
                         help="skip the DNS checks of host patterns")
-    parser.add_argument("--dns-limit", type=int, default=DNS_LIMIT, metavar="N",
-                        help="look up at most N distinct host patterns (0: no limit; "
-                             "default %(default)s)")
+    parser.add_argument("--dns-limit", type=int, default=None, metavar="N",
+                        help=f"look up at most N distinct host patterns (0: no limit; "
+                             f"default {DNS_LIMIT}, with --debian 0 as tcpdchk)")
 
 
 class SystemProbe:
@@ -120,7 +125,8 @@ class SystemProbe:
         self.limit = limit
         self.skipped = 0  # lookups not done because of the limit
         self._env = env if env is not None else SystemEnvironment()
-        self._dns: dict[str, HostCheck] = {}
+        self._dns: dict[str, HostCheck] = {}  # answers given, in the order they were asked
+        self._early: dict[str, HostCheck] = {}  # looked up ahead by prefetch, not yet asked
 
     @property
     def inetd_file(self) -> str:
@@ -138,14 +144,54 @@ class SystemProbe:
             if self.limit and len(self._dns) >= self.limit:
                 self.skipped += 1
                 return None
-            cached = self._dns[host] = self._lookup(host)
+            early = self._early.pop(host, None)
+            if early is None:
+                early = self._lookup(host, self.timeout)
+            cached = self._dns[host] = early
         return cached
 
-    def _lookup(self, host: str) -> HostCheck:
-        found = find_inet_addr(host, timeout=self.timeout)
+    def prefetch(self, hosts: Sequence[str]) -> None:
+        """Look up, in parallel, the hosts `dns` will be asked about next (the order of the
+        answers and the limit stay those of `dns`: a host looked up here and never asked
+        within the limit is dropped). A table of 100,000 banned addresses means 100,000
+        reverse lookups for tcpdchk, one after the other.
+
+        The workers call the resolver directly (no thread per lookup); an answer that took
+        longer than --timeout is dropped, and so is any still running when the batch's time is
+        up, so `dns` looks those up again with the timeout: the answers are the same.
+        """
+        if not self.dns_enabled:
+            return
+        room = self.limit - len(self._dns) if self.limit else len(hosts)
+        todo: list[str] = []
+        for host in dict.fromkeys(hosts):
+            if len(todo) >= room:
+                break
+            if host not in self._dns and host not in self._early:
+                todo.append(host)
+        if len(todo) < PREFETCH_MIN:
+            return
+        pool = ThreadPoolExecutor(PREFETCH_WORKERS, thread_name_prefix="tcpwrap-check")
+        futures = [pool.submit(self._timed_lookup, host) for host in todo]
+        wait(futures, timeout=self.timeout * (1 + len(todo) / PREFETCH_WORKERS))
+        pool.shutdown(wait=False, cancel_futures=True)
+        for host, future in zip(todo, futures, strict=True):
+            if future.done() and not future.cancelled() and future.exception() is None:
+                answer = future.result()
+                if answer is not None:
+                    self._early[host] = answer
+
+    def _timed_lookup(self, host: str) -> HostCheck | None:
+        started = time.monotonic()
+        answer = self._lookup(host, None)
+        return answer if time.monotonic() - started < self.timeout else None
+
+    def _lookup(self, host: str, timeout: float | None) -> HostCheck:
+        """tcpdchk's check of one host pattern (timeout None: no deadline, no extra thread)."""
+        found = find_inet_addr(host, timeout=timeout)
         warnings = list(found.warnings)
         for address in found.addresses:
-            lookup = verify_host_name(address, timeout=self.timeout)
+            lookup = verify_host_name(address, timeout=timeout)
             warnings.extend(lookup.warnings)
             if isinstance(lookup.name, UnknownName):
                 warnings.append(f"host address {address}->name lookup failed")
@@ -155,8 +201,8 @@ class SystemProbe:
         return not self._env.netgroup_members(group)
 
     def pattern_file(self, path: str) -> list[list[str]] | str | None:
-        try:
-            with open(path, "rb") as handle:
+        try:  # the name as the table's bytes spell it
+            with open(path.encode("latin-1"), "rb") as handle:
                 data = handle.read(PATTERN_FILE_LIMIT)
         except FileNotFoundError:
             return None
@@ -219,46 +265,71 @@ def collect(
                               origin.line if origin else None))
     for path in (allow, deny):
         events.extend(finding(Kind.WARNING, text, path) for text in world_writable(path))
-    probe = SystemProbe(analysis, timeout=args.timeout, dns=not args.no_dns,
-                        limit=args.dns_limit)
+    # tcpdchk looks every host pattern up: so does --debian, unless told otherwise
+    limit = args.dns_limit if args.dns_limit is not None else 0 if args.debian else DNS_LIMIT
+    probe = SystemProbe(analysis, timeout=args.timeout, dns=not args.no_dns, limit=limit)
     options = CheckOptions(Language(args.language), args.implicit_allow, args.verbose,
-                           os.getpid(), progress)
+                           os.getpid(), debian=args.debian, progress=progress)
     events.extend(check_policy(
         TableInput(allow, read_table(allow), "allow", explicit=args.allow is not None),
         TableInput(deny, read_table(deny), "deny", explicit=args.deny is not None),
         probe,
         options,
     ))
-    if probe.skipped:
+    if probe.skipped and not args.debian:
         events.append(finding(Kind.WARNING, (
-            f"DNS checks stopped after {args.dns_limit} distinct host patterns; "
+            f"DNS checks stopped after {limit} distinct host patterns; "
             f"{probe.skipped} more were not looked up (--dns-limit 0 checks them all)"
         )))
     return events
 
 
 def render(events: list[Event], out: IO[str], *, mode: str) -> None:
-    """mode: "inline" (ours), "json" or "debian" (listing on stdout, findings to syslog)."""
+    """mode: "inline" (ours), "json" or "debian" (listing on stdout, findings to syslog).
+
+    Table text is written as the bytes it was read from (decoded one byte per character),
+    as tcpdchk prints and logs it; line numbers are the physical lines an editor shows,
+    except in --debian mode (tcpdchk's numbers).
+    """
     if mode == "json":
         records = [as_json(e) for e in events if is_problem(e)]
         out.write(json.dumps(records, indent=2) + "\n")
         return
-    log = _syslog() if mode == "debian" else None
+    debian = mode == "debian"
+    if debian:
+        _open_syslog()
     for event in events:
         if isinstance(event, Listing):
-            out.write(event.text + "\n")
-        elif log is not None:
-            import syslog
-
+            _write(out, event.text + "\n")
+        elif debian:
             priority = syslog.LOG_DEBUG if event.kind is Kind.DEBUG else syslog.LOG_ERR
-            log(priority, event.render())
+            log_bytes(priority, event.render())
         else:
-            out.write(event.render() + "\n")
+            _write(out, physical(event).render() + "\n")
     out.flush()
 
 
+def physical(diag: Diagnostic) -> Diagnostic:
+    """`diag` placed at its physical line (what an editor shows) rather than tcpd's number."""
+    origin = diag.origin
+    if origin is None or origin.physical is None or origin.physical == origin.line:
+        return diag
+    return Diagnostic(diag.kind, diag.message, Origin(origin.file, origin.physical), diag.file)
+
+
+def _write(out: IO[str], text: str) -> None:
+    """Write `text` with table bytes (one character per byte) as the bytes themselves."""
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:
+        out.write(text)
+        return
+    out.flush()
+    buffer.write(text.encode("latin-1", "backslashreplace"))
+
+
 def as_json(finding: Diagnostic) -> dict[str, object]:
-    """One finding as `--json` prints it: {file, line, severity, message}."""
+    """One finding as `--json` prints it: {file, line, severity, message} (line: physical)."""
+    finding = physical(finding)
     return {
         "file": finding.path,
         "line": finding.line,
@@ -267,11 +338,8 @@ def as_json(finding: Diagnostic) -> dict[str, object]:
     }
 
 
-def _syslog() -> Callable[[int, str], None]:
-    import syslog
-
+def _open_syslog() -> None:
     syslog.openlog("tcpdchk", 0, syslog.LOG_USER)
-    return syslog.syslog
 
 
 def run(args: argparse.Namespace) -> int:
@@ -288,4 +356,7 @@ def run(args: argparse.Namespace) -> int:
             progress.close()
     mode = "json" if args.json else "debian" if args.debian else "inline"
     render(events, sys.stdout, mode=mode)
+    sys.stdout.flush()
+    if args.debian:
+        return 0  # as tcpdchk: whatever it found
     return 1 if any(isinstance(e, Diagnostic) and e.kind is Kind.ERROR for e in events) else 0

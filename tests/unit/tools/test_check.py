@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from tcpwrap.policy.check import (
 )
 from tcpwrap.policy.environment import Environment, StaticEnvironment
 from tcpwrap.policy.rules import Language, TableSource
-from tcpwrap.tools.check import USAGE
+from tcpwrap.tools.check import USAGE, physical
 
 WARNING = Kind.WARNING
 ERROR = Kind.ERROR
@@ -57,6 +58,9 @@ class FakeProbe:
             return HostCheck(1)  # numeric: one address with a good name
         return HostCheck(0, (f"{host}: host not found",))
 
+    def prefetch(self, hosts: Sequence[str]) -> None:
+        pass
+
     def netgroup_empty(self, group: str) -> bool:
         return group not in self.netgroups
 
@@ -86,7 +90,9 @@ def run_check(
 
 
 def findings(events: list[Event]) -> list[tuple[str | None, int | None, Kind, str]]:
-    return [(e.path, e.line, e.kind, e.message) for e in events if is_problem(e)]
+    """(file, physical line, kind, message) of each finding, as the default output shows it."""
+    shown = [physical(e) for e in events if is_problem(e)]
+    return [(e.path, e.line, e.kind, e.message) for e in shown]
 
 
 def debug_records(events: list[Event]) -> list[str]:
@@ -611,3 +617,52 @@ def test_progress_only_on_a_terminal(
         assert shown.endswith("\r\x1b[K")
     else:
         assert shown == ""
+
+
+def test_prefetch_looks_ahead_without_changing_answers_order_or_limit() -> None:
+    from tcpwrap.drivers.inetd import analyze_inetd
+    from tcpwrap.tools.check import SystemProbe
+
+    class Recorded(SystemProbe):
+        def __init__(self, limit: int) -> None:
+            super().__init__(analyze_inetd(None, for_check=True), limit=limit)
+            self.looked_up: list[str] = []
+
+        def _lookup(self, host: str, timeout: float | None) -> HostCheck:
+            self.looked_up.append(host)
+            return HostCheck(1, (host,))
+
+    hosts = [f"192.0.2.{i}" for i in range(1, 31)]
+    ahead = Recorded(limit=20)
+    ahead.prefetch(hosts + hosts)
+    assert sorted(ahead.looked_up) == sorted(hosts[:20])  # distinct, within the limit
+    plain = Recorded(limit=20)
+    for probe in (ahead, plain):
+        answers = [probe.dns(h) for h in ["x.example", *hosts]]
+        assert answers[0] == HostCheck(1, ("x.example",))
+        assert answers[1:20] == [HostCheck(1, (h,)) for h in hosts[:19]]
+        assert answers[20:] == [None] * 11  # the limit counts what was asked, in order
+        assert probe.skipped == 11
+    assert ahead.looked_up[20:] == ["x.example"]  # asked, not prefetched: looked up then
+    assert Recorded(limit=20).prefetch(hosts[:3]) is None  # a few: looked up when asked
+
+
+def test_table_bytes_are_printed_as_they_are(world: Path) -> None:
+    import subprocess
+
+    # a zero-width space (UTF-8 e2 80 8b) inside an address, and e-acute in an option
+    (world / "hosts.allow").write_bytes(b"sshd: 192.0.2.\xe2\x80\x8b1: severity bogus\xc3\xa9\n")
+    (world / "hosts.deny").write_bytes(b"ALL: 10.0.0.\xff\n")
+    for mode in ([], ["--json"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "tcpwrap.cli", *cli(world, "-d", "-v", *mode)],
+            cwd=world, capture_output=True, timeout=60, check=False,
+        )  # fmt: skip
+        if mode:  # JSON escapes them: one code point per byte
+            assert '"bad syslog facility or severity: \\"bogus\\u00c3\\u00a9\\""' in (
+                done.stdout.decode("ascii")
+            )
+            continue
+        assert b"clients:  192.0.2.\xe2\x80\x8b1\n" in done.stdout
+        assert b'bad syslog facility or severity: "bogus\xc3\xa9"' in done.stdout
+        assert b"clients:  10.0.0.\xff\n" in done.stdout

@@ -3,8 +3,10 @@
 What it does: defines `Listing` (one line of tcpdchk's `-v` listing, for stdout), `Event` (a
 `Listing` or an `errors.Diagnostic`: warnings and errors with file:line, and the `option:` /
 `command:` records of the dry run as `Kind.DEBUG`) and `Report`, the cursor every check
-writes through: it remembers the file and line being checked, so a check only says what it
-found.
+writes through: it remembers the file and line being checked (tcpd's number for it, and the
+physical line an editor shows), so a check only says what it found. `warn`/`error` are what
+tcpdchk says too; `extra_warn`/`extra_error` are our own findings, which `--debian` mode (say
+exactly what tcpdchk says) drops.
 
 Hazards: none (pure). Errors: none raised.
 """
@@ -28,11 +30,16 @@ Event = Diagnostic | Listing
 
 
 def finding(
-    kind: Kind, message: str, file: str | None = None, line: int | None = None
+    kind: Kind,
+    message: str,
+    file: str | None = None,
+    line: int | None = None,
+    physical: int | None = None,
 ) -> Diagnostic:
-    """A check finding about `file` (and `line`, when there is one)."""
+    """A check finding about `file` (and `line`, tcpd's number, when there is one;
+    `physical`: the physical line, when it differs)."""
     if file is not None and line is not None:
-        return Diagnostic(kind, message, Origin(file, line))
+        return Diagnostic(kind, message, Origin(file, line, physical))
     return Diagnostic(kind, message, None, file)
 
 
@@ -44,20 +51,37 @@ def is_problem(event: Event) -> TypeGuard[Diagnostic]:
 class Report:
     """The events of one check run, and where in which file the checks are."""
 
-    def __init__(self, *, verbose: bool) -> None:
+    def __init__(self, *, verbose: bool, debian: bool = False) -> None:
         self.verbose = verbose
+        self.debian = debian  # only what tcpdchk says
         self.events: list[Event] = []
         self.file: str | None = None
         self.line: int | None = None
+        self.physical: int | None = None
 
-    def at(self, file: str | None, line: int | None) -> None:
+    def at(self, file: str | None, line: int | None, physical: int | None = None) -> None:
+        """Where the next findings are: `line` is tcpd's number (what tcpdchk says),
+        `physical` the line an editor shows (default: the same)."""
         self.file, self.line = file, line
+        self.physical = line if physical is None else physical
 
     def warn(self, message: str) -> None:
-        self.events.append(finding(Kind.WARNING, message, self.file, self.line))
+        """A warning tcpdchk gives too (its wording)."""
+        self.events.append(finding(Kind.WARNING, message, self.file, self.line, self.physical))
 
     def error(self, message: str) -> None:
-        self.events.append(finding(Kind.ERROR, message, self.file, self.line))
+        """An error tcpd/tcpdchk reports too (its wording)."""
+        self.events.append(finding(Kind.ERROR, message, self.file, self.line, self.physical))
+
+    def extra_warn(self, message: str) -> None:
+        """A warning of ours, beyond tcpdchk (not in --debian mode)."""
+        if not self.debian:
+            self.warn(message)
+
+    def extra_error(self, message: str) -> None:
+        """An error of ours, beyond tcpdchk (not in --debian mode)."""
+        if not self.debian:
+            self.error(message)
 
     def listing(self, text: str) -> None:
         if self.verbose:

@@ -39,7 +39,10 @@ class CheckLine:
         return not self.text.strip(" \t\r\n")
 
 
-def check_lines(data: bytes | str) -> list[CheckLine]:
+def check_lines(data: bytes | str, *, resync: bool = True) -> list[CheckLine]:
+    """Every line of a table. `resync`: after an over-long line, go on at the next physical
+    line (ours); without it the rest of that line is read as a line of its own, as tcpdchk
+    reads it (--debian)."""
     text = data.decode("latin-1") if isinstance(data, bytes) else data
     if "\\\n" not in text and "\x00" not in text:
         plain = _plain_check_lines(text)
@@ -49,7 +52,7 @@ def check_lines(data: bytes | str) -> list[CheckLine]:
         CheckLine(
             raw.text, raw.first, raw.last, raw.problem, raw.length, raw.pieces, raw.line, raw.nuls
         )
-        for raw in xgets_lines(text, resync=True)
+        for raw in xgets_lines(text, resync=resync)
     ]
 
 

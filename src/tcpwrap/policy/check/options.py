@@ -79,7 +79,7 @@ def third_field_hints(report: Report, rule: Rule, language: Language) -> None:
             and (steps[0].error or "").startswith("bad option name")
             and (steps[0].key[:1] in ("/", "(") or "|" in rule.third or "&" in rule.third)
         ):
-            report.warn(
+            report.extra_warn(
                 "the third field looks like a shell command (the classic language): with "
                 'options, write "spawn <command>" (or check with --language classic)'
             )
@@ -87,7 +87,7 @@ def third_field_hints(report: Report, rule: Rule, language: Language) -> None:
         stripped = rule.third.strip()
         word = fold(stripped.split(" ", 1)[0].split("=", 1)[0]) if stripped else ""
         if word in OPTION_FLAGS:
-            report.warn(
+            report.extra_warn(
                 f'the third field looks like options ("{word}"), but in the classic '
                 f"language it is a shell command run by /bin/sh"
             )
@@ -108,7 +108,7 @@ def _colon_hint(report: Report, third: str, steps: tuple[OptionStep, ...]) -> No
             continue
         following = fold(split_key_value(fields[index + 1][0])[0])
         if following not in OPTION_FLAGS:
-            report.warn(
+            report.extra_warn(
                 f'the value of "{step.key}" ends at the next ":", which starts a new '
                 f'option; if that ":" belongs to the command, write it as "\\:"'
             )

@@ -83,8 +83,8 @@ class PatternChecks:
             self._fail()
         elif folded in ("known", "paranoid", "local"):
             warn(f"{pattern}: daemon name may be reserved word")
-        elif _is_port(pattern) or "*" in pattern or "?" in pattern:
-            pass  # understood: a port number or a wildcard (tcpdchk would say "no such process")
+        elif not self.report.debian and (_is_port(pattern) or "*" in pattern or "?" in pattern):
+            pass  # understood: a port number or a wildcard (tcpdchk says "no such process")
         else:
             status = self.reported.get(folded, self.probe.daemon_status(pattern))
             if status is None:
@@ -159,8 +159,8 @@ class PatternChecks:
         if pattern.startswith("[") and pattern.endswith("]"):
             self._bracketed(pattern, pattern[1:-1])
             return 1
-        if "*" in pattern or "?" in pattern:
-            return 1  # understood: a wildcard (tcpdchk would look it up as a name)
+        if not self.report.debian and ("*" in pattern or "?" in pattern):
+            return 1  # understood: a wildcard (tcpdchk looks it up as a name: "host not found")
         if not_inaddr(pattern):
             if pattern.endswith("."):
                 warn(f"{pattern}: domain or host name ends in dot")
@@ -174,7 +174,7 @@ class PatternChecks:
         elif not pattern.endswith("."):
             self._dns(pattern)
             if _CANONICAL_QUAD.fullmatch(pattern) is None:
-                warn(
+                self.report.extra_warn(
                     f"{pattern}: not an address in the form tcpd compares with (four decimal "
                     f'parts without leading zeros, or a prefix ending in "."): this pattern '
                     f"never matches"
@@ -210,12 +210,12 @@ class PatternChecks:
         if compiled.v4 is None and compiled.v6 is None:
             warn(f"{net}/{mask}: bad net/mask pattern")
             if mask == "255.255.255.255":
-                warn(
+                self.report.extra_warn(
                     f"{net}/{mask}: never matches: 255.255.255.255 is not accepted as a mask; "
                     f"write {net}/32 or just {net}"
                 )
             elif mask.strip() in ("0", "00") and not net.startswith("["):
-                warn(
+                self.report.extra_warn(
                     f"{net}/{mask}: never matches: a prefix length must be 1-32; write ALL "
                     f"(or 0.0.0.0/0.0.0.0) to match every address"
                 )
@@ -224,24 +224,28 @@ class PatternChecks:
             value, bits = compiled.v4
             if value & bits != value:
                 network = ipaddress.IPv4Address(value & bits)
-                warn(
+                self.report.extra_warn(
                     f"{net}/{mask}: the network part has bits outside the mask, and tcpd "
                     f"compares (address & mask) with it unchanged: this pattern never matches; "
                     f"write {network}/{mask}"
                 )
             if not re.fullmatch(r"\d+", mask) and "." not in mask:
-                warn(f'{net}/{mask}: prefix length "{mask}" is read as {bits.bit_count()}')
+                self.report.extra_warn(
+                    f'{net}/{mask}: prefix length "{mask}" is read as {bits.bit_count()}'
+                )
         if compiled.v6 is not None and _mapped(net[1:-1]):
             self._mapped_warning(f"{net}/{mask}")
 
     def _bracketed(self, pattern: str, inner: str) -> None:
         if parse_ipv6(inner) is None:
-            self.report.warn(f"{pattern}: not a valid IPv6 address: this pattern never matches")
+            self.report.extra_warn(
+                f"{pattern}: not a valid IPv6 address: this pattern never matches"
+            )
         elif _mapped(inner):
             self._mapped_warning(pattern)
 
     def _mapped_warning(self, pattern: str) -> None:
-        self.report.warn(
+        self.report.extra_warn(
             f"{pattern}: an IPv4-mapped IPv6 pattern never matches: IPv4 clients (also those "
             f"arriving as ::ffff:a.b.c.d) are compared as IPv4; write the IPv4 form"
         )
@@ -250,18 +254,21 @@ class PatternChecks:
         report = self.report
         if path in self.file_stack:
             chain = " -> ".join([*self.file_stack, path])
-            report.error(
+            report.extra_error(
                 f"{path}: pattern file includes itself ({chain}): tcpd recurses until it "
                 f"crashes; tcpwrap treats it as no match"
             )
             return
         content = self.probe.pattern_file(path)
         if content is None:
-            report.warn(f"{path}: no such pattern file: this pattern never matches")
+            report.extra_warn(f"{path}: no such pattern file: this pattern never matches")
             return
         if isinstance(content, str):
             report.error(f"open {path}: {content}")
             return
+        self.probe.prefetch(
+            [t for tokens in content for t in tokens if _CANONICAL_QUAD.fullmatch(t) is not None]
+        )
         saved = (report.file, report.line)
         self.file_stack.append(path)
         try:
@@ -274,9 +281,11 @@ class PatternChecks:
                         self._address(token)  # the common case (big lists), quickly
                         continue
                     if token.startswith("#"):
-                        report.warn(f'"{token}": a pattern file has no comments; this is a pattern')
+                        report.extra_warn(
+                            f'"{token}": a pattern file has no comments; this is a pattern'
+                        )
                     elif fold(token) == "except" or "," in token:
-                        report.warn(
+                        report.extra_warn(
                             f'"{token}": a pattern file has only whitespace-separated host '
                             f"patterns (no EXCEPT, no commas); this token is a literal pattern"
                         )

@@ -12,7 +12,7 @@ Errors: none raised.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from tcpwrap._record import record as dataclass
@@ -39,6 +39,11 @@ class Probe(Protocol):
 
     def dns(self, host: str) -> HostCheck | None: ...  # None: DNS checks are disabled
 
+    def prefetch(self, hosts: Sequence[str]) -> None:
+        """A hint: `dns` will soon be asked about these hosts, in this order (a probe may
+        look them up ahead, in parallel; the answers `dns` gives must not change)."""
+        ...
+
     def netgroup_empty(self, group: str) -> bool: ...
 
     def pattern_file(self, path: str) -> list[list[str]] | str | None:
@@ -62,6 +67,7 @@ class CheckOptions:
     implicit_allow: bool = False  # -a
     verbose: bool = False  # -v
     pid: int = 0
+    debian: bool = False  # say only what tcpdchk says, as tcpdchk says it (--debian)
     # Called as progress(table path, lines checked, lines in the table) every PROGRESS_EVERY
     # lines and once at the end of each table (the driver shows it on a terminal).
     progress: Callable[[str, int, int], None] | None = None

@@ -164,7 +164,7 @@ def report_shadow(
     """
     earlier = table.find(seen) if single is None else table.find_single(*single)
     if earlier is not None:
-        report.warn(
+        report.extra_warn(
             f"this rule can never match: line {earlier.line} ({' '.join(earlier.daemons)}"
             f" : {' '.join(earlier.clients)}) already matches every connection it would "
             f"match, and the first matching rule ends the scan of {seen.path}"
@@ -175,7 +175,7 @@ def report_shadow(
         else:
             earlier = allow.find_single(*single, skip_aclexec=True)
         if earlier is not None:
-            report.warn(
+            report.extra_warn(
                 f"this rule can never match: {earlier.path} line {earlier.line} "
                 f"already matches every connection it would match, and a match "
                 f"in the allow table decides before the deny table is read"

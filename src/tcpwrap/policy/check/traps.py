@@ -67,7 +67,7 @@ def nul_bytes(report: Report, table: TableInput, piece: NulPiece) -> None:
         )
     else:
         then = f"and tcpd goes on with the next line (its line {piece.line})"
-    report.error(
+    report.extra_error(
         f"NUL bytes: tcpd ignores {lost}this line's newline, {then}; every later line "
         f"number tcpd logs is one lower. Clean the file: remove the NUL bytes (tr -d '\\000' "
         f"< {table.path} > {table.path}.new), check what they leave, and move it in place"
@@ -83,7 +83,7 @@ def swallowing_comment(report: Report, table: TableInput, cl: CheckLine) -> None
         return
     report.at(table.path, cl.first)
     span = f"line {cl.first + 1}" if cl.last == cl.first + 1 else f"lines {cl.first + 1}-{cl.last}"
-    report.warn(
+    report.extra_warn(
         f"this comment ends in a backslash, so {span} is joined to it and ignored as part "
         f"of the comment"
     )
@@ -91,7 +91,7 @@ def swallowing_comment(report: Report, table: TableInput, cl: CheckLine) -> None
 
 def line_traps(report: Report, cl: CheckLine) -> None:
     """`#` that is not a comment, continuations gluing tokens, unbracketed IPv6 addresses."""
-    warn = report.warn
+    warn = report.extra_warn
     text = cl.text
     stripped = text.lstrip(" \t\r")
     if stripped.startswith("#"):
@@ -140,7 +140,7 @@ def _unbracketed_ipv6(report: Report, text: str) -> None:
             ipaddress.IPv6Address(address)
         except ValueError:
             continue
-        report.warn(
+        report.extra_warn(
             f"{candidate}: an IPv6 address must be written in brackets ([{address}]"
             f"{candidate[len(address) :]}): unbracketed, the rule is cut at its first "
             f'":", so this address never matches and its tail becomes the next field'
@@ -151,13 +151,13 @@ def list_shape(report: Report, tokens: list[str], kind: str) -> None:
     """A list that starts with EXCEPT (matches nothing) or ends with it (excludes nothing)."""
     folded = [fold(t) for t in tokens]
     if folded and folded[0] == "except":
-        report.warn(
+        report.extra_warn(
             f"the {kind} list starts with EXCEPT, so it matches nothing and this rule "
             f"never applies"
         )
     elif len(folded) > 1 and folded[-1] == "except":
         before = " ".join(tokens[:-1])
-        report.warn(
+        report.extra_warn(
             f'"{before} EXCEPT" excludes nothing: with nothing after EXCEPT the {kind} '
             f'list matches exactly like "{before}"'
         )

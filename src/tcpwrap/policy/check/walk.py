@@ -49,12 +49,22 @@ def listing_tokens(text: str) -> str:
     return " ".join(tok for tok in _LISTING_SEPARATORS.split(text) if tok)
 
 
+def _tcpdchk_tokens(text: str) -> list[str]:
+    """strtok(list, ", \t\n"): tcpdchk's separators (not "\r", unlike hosts_access)."""
+    return [tok for tok in _LISTING_SEPARATORS.split(text) if tok]
+
+
+def _listed(cl: CheckLine, options: CheckOptions) -> int:
+    """The line number in the `-v` listing: tcpdchk's in --debian mode, else the physical."""
+    return cl.line if options.debian else cl.last
+
+
 def check_policy(
     allow: TableInput, deny: TableInput, probe: Probe, options: CheckOptions | None = None
 ) -> list[Event]:
     """All findings and listing lines for a pair of tables, in tcpdchk's order."""
     options = options or CheckOptions()
-    report = Report(verbose=options.verbose)
+    report = Report(verbose=options.verbose, debian=options.debian)
     patterns = PatternChecks(report, probe, options.progress)
     allow_seen = ShadowIndex()  # the allow table's live rules, which can shadow deny rules
     _table(report, patterns, allow, probe, options, allow_seen, allow_seen)
@@ -79,37 +89,44 @@ def _table(
         return
     if source.data is None:
         if table.explicit:
-            report.warn(f"{table.path}: no such file (tcpd treats a missing table as empty)")
+            report.extra_warn(
+                f"{table.path}: no such file (tcpd treats a missing table as empty)"
+            )
         return
-    lines = check_lines(source.data)
+    lines = check_lines(source.data, resync=not options.debian)
     # Where tcpd stops reading (at the first line with a problem: a property test checks it).
     stop = read_lines(source.data).stop if any(cl.problem for cl in lines) else None
     progress = options.progress
+    plain = [
+        _PLAIN_RULE.fullmatch(cl.text) if cl.first == cl.last and cl.problem is None else None
+        for cl in lines
+    ]
+    probe.prefetch([found[2] for found in plain if found is not None])
     for index, cl in enumerate(lines):
         if progress is not None and not index % PROGRESS_EVERY:
             progress(table.path, index, len(lines))
         for piece in cl.nuls:
             nul_bytes(report, table, piece)
         if cl.problem is not None:
-            report.at(table.path, cl.first)
+            report.at(table.path, cl.line, cl.first)
             report.warn("missing newline or line too long")
             if stop is not None and cl.first == stop.physical:
-                report.error(stop_explanation(table, cl, stop.line, lines[index + 1 :]))
+                report.extra_error(stop_explanation(table, cl, stop.line, lines[index + 1 :]))
             continue
         if cl.comment:
             swallowing_comment(report, table, cl)
             continue
         if cl.blank:
             continue
-        plain = _PLAIN_RULE.fullmatch(cl.text) if cl.first == cl.last else None
-        if plain is not None and fold(plain[1]) not in _NOT_PLAIN_DAEMONS:
+        found = plain[index]
+        if found is not None and fold(found[1]) not in _NOT_PLAIN_DAEMONS:
             live = stop is None or cl.last < stop.physical
-            _plain_rule(report, patterns, table, options, cl, plain[1], plain[2], live, seen,
+            _plain_rule(report, patterns, table, options, cl, found[1], found[2], live, seen,
                         allow_seen)
             continue
-        report.at(table.path, cl.last)
+        report.at(table.path, cl.line, cl.last)
         line_traps(report, cl)
-        rule = parse_rule(cl.text, Origin(table.path, cl.last), options.language)
+        rule = parse_rule(cl.text, Origin(table.path, cl.line, cl.last), options.language)
         if rule is None:
             report.warn('missing ":" separator')
             continue
@@ -119,11 +136,13 @@ def _table(
         second = split_at(rest, ":")
         clients_text = rest if second is None else second[0]
         report.listing("")
-        report.listing(f">>> Rule {table.path} line {cl.last}:")
+        report.listing(f">>> Rule {table.path} line {_listed(cl, options)}:")
         report.listing(f"daemons:  {listing_tokens(daemons_text)}")
         report.listing(f"clients:  {listing_tokens(clients_text)}")
-        daemons = split_list(daemons_text)
-        clients = split_list(clients_text)
+        if options.debian:  # tcpdchk's own separators: a CRLF line's "\r" stays in its token
+            daemons, clients = _tcpdchk_tokens(daemons_text), _tcpdchk_tokens(clients_text)
+        else:
+            daemons, clients = split_list(daemons_text), split_list(clients_text)
         patterns.daemon_list(daemons)
         patterns.client_list(clients)
         list_shape(report, daemons, "daemon")
@@ -133,7 +152,7 @@ def _table(
             report.warn('implicit "allow" at end of rule')
         third_field_hints(report, rule, options.language)
         live = stop is None or cl.last < stop.physical
-        if live:
+        if live and not options.debian:
             aclexec = any(step.name == "aclexec" for step in rule.options or ())
             me = Seen(table.path, cl.last, tuple(daemons), tuple(clients), aclexec)
             report_shadow(report, me, table.role, seen, allow_seen)
@@ -157,17 +176,17 @@ def _plain_rule(
     """The events of the full path for a `daemon: a.b.c.d` line, without parsing it: no
     traps, no list-shape or option findings are possible; a dry run without options grants
     in the allow table (implicitly) and denies in the deny table."""
-    report.at(table.path, cl.last)
+    report.at(table.path, cl.line, cl.last)
     if report.verbose:
         report.listing("")
-        report.listing(f">>> Rule {table.path} line {cl.last}:")
+        report.listing(f">>> Rule {table.path} line {_listed(cl, options)}:")
         report.listing(f"daemons:  {daemon}")
         report.listing(f"clients:  {address}")
     patterns.plain_rule(daemon, address)
     allow = table.role == "allow"
     if allow and options.implicit_allow:
         report.warn('implicit "allow" at end of rule')
-    if live:
+    if live and not options.debian:
         folded = fold(daemon)
         me = Seen(table.path, cl.last, (daemon,), (address,), False)
         key = (ANY if folded == "all" else folded, address)

@@ -23,6 +23,9 @@ class Probe:
     def dns(self, host: str) -> None:
         return None
 
+    def prefetch(self, hosts: object) -> None:
+        return None
+
     def netgroup_empty(self, group: str) -> bool:
         return False
 
@@ -40,7 +43,12 @@ def _errors(deny: bytes) -> list[tuple[int | None, str]]:
         Probe(),  # type: ignore[arg-type]
         CheckOptions(),
     )
-    return [(e.line, e.message) for e in events if is_problem(e) and e.kind is Kind.ERROR]
+    # the physical line (what the default output shows; the Origin's line is tcpd's number)
+    return [
+        (e.origin.physical if e.origin is not None else e.line, e.message)
+        for e in events
+        if is_problem(e) and e.kind is Kind.ERROR
+    ]
 
 
 def test_nul_lines_are_read_as_tcpd_reads_them() -> None:
