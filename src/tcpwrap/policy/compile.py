@@ -65,8 +65,16 @@ def compile_table(source: TableSource, language: Language = Language.OPTIONS) ->
 
 
 def ends_cleanly(data: bytes) -> bool:
-    """Whether text appended to `data` starts a new physical and logical line."""
-    return not data or (data.endswith(b"\n") and not data.endswith(b"\\\n"))
+    """Whether text appended to `data` starts a new physical and logical line.
+
+    Not when the last line holds a NUL: its newline is hidden, so the appended line would be
+    read onto it (the NUL's report then names that line, not the end of the file).
+    """
+    if not data:
+        return True
+    if not data.endswith(b"\n") or data.endswith(b"\\\n"):
+        return False
+    return b"\x00" not in data[data.rfind(b"\n", 0, len(data) - 1) + 1 :]
 
 
 def extend_table(
