@@ -51,26 +51,40 @@ def _shown(text: str) -> str:
     return f'"{text[:60]}..."' if len(text) > 60 else f'"{text}"'
 
 
-def nul_bytes(report: Report, table: TableInput, piece: NulPiece) -> None:
-    """NUL bytes in a line: what tcpd makes of the line (SPEC 2.2) and how to clean the file.
+def nul_bytes(report: Report, table: TableInput, pieces: tuple[NulPiece, ...]) -> None:
+    """NUL bytes in a logical line: what tcpd makes of it (SPEC 2.2) and how to clean the file.
 
-    tcpd says nothing about them; the verdicts stay tcpd's, so this only explains them.
+    One error per logical line, however many physical lines a NUL run spans (each hides the
+    newline that would end it, so tcpd reads them all as one line). tcpd says nothing about
+    them; the verdicts stay tcpd's, so this only explains them.
     """
-    report.at(table.path, piece.physical)
-    lost = f"the text after them, {_shown(piece.lost)}, and " if piece.lost else ""
-    if not piece.joined:
+    first, last = pieces[0], pieces[-1]
+    report.at(table.path, first.physical)
+    if len(pieces) == 1:
+        where, fewer = "this line's newline", "one lower"
+    else:
+        where = f"the newlines of lines {first.physical}-{last.physical}"
+        fewer = f"{len(pieces)} lower"
+    lost_texts = [piece.lost for piece in pieces if piece.lost]
+    lost = ""
+    if lost_texts:
+        more = f" and {len(lost_texts) - 3} more" if len(lost_texts) > 3 else ""
+        lost = f"the text after them ({', '.join(map(_shown, lost_texts[:3]))}{more}), and "
+    kept = "".join(piece.kept for piece in pieces)
+    if not last.joined:
         then = "and the table ends there"
-    elif piece.kept:
+    elif kept:
         then = (
             f"and the text before them is read together with the next line as one rule, "
-            f"{_shown(piece.joined)} (tcpd's line {piece.line})"
+            f"{_shown(last.joined)} (tcpd's line {last.line})"
         )
     else:
-        then = f"and tcpd goes on with the next line (its line {piece.line})"
+        then = f"and tcpd goes on with the next line (its line {last.line})"
     report.extra_error(
-        f"NUL bytes: tcpd ignores {lost}this line's newline, {then}; every later line "
-        f"number tcpd logs is one lower. Clean the file: remove the NUL bytes (tr -d '\\000' "
-        f"< {table.path} > {table.path}.new), check what they leave, and move it in place"
+        f"NUL bytes: tcpd ignores {lost}{where}, {then}; every "
+        f"later line number tcpd logs is {fewer}. Clean the file: remove the NUL bytes "
+        f"(tr -d '\\000' < {table.path} > {table.path}.new), check what they leave, and move "
+        f"it in place"
     )
 
 

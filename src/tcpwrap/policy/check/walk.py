@@ -105,8 +105,8 @@ def _table(
     for index, cl in enumerate(lines):
         if progress is not None and not index % PROGRESS_EVERY:
             progress(table.path, index, len(lines))
-        for piece in cl.nuls:
-            nul_bytes(report, table, piece)
+        if cl.nuls:
+            nul_bytes(report, table, cl.nuls)
         if cl.problem is not None:
             report.at(table.path, cl.line, cl.first)
             report.warn("missing newline or line too long")

@@ -66,7 +66,7 @@ def test_nul_bytes_are_an_error_naming_the_line_what_they_do_and_the_cure() -> N
     errors = _errors(DENYHOSTS)
     assert [line for line, _ in errors] == [2, 4, 5]  # 5: the joined rule's bad option
     lost, joined = errors[0][1], errors[1][1]
-    assert 'ignores the text after them, "ALL: 10.0.0.2"' in lost
+    assert 'ignores the text after them ("ALL: 10.0.0.2"), and this line\'s newline' in lost
     assert "goes on with the next line (its line 2)" in lost
     assert '"ALL: 10.0.0.9 : 10.0.0.7" (tcpd\'s line 3)' in joined
     assert "tr -d '\\000' < hosts.deny > hosts.deny.new" in joined
@@ -76,3 +76,12 @@ def test_nul_bytes_at_the_end_of_the_table() -> None:
     (only,) = _errors(b"ALL: 10.0.0.1\n\x00\x00")
     assert only[0] == 2 and "the table ends there" in only[1]
     assert _errors(b"ALL: 10.0.0.1\n") == []
+
+
+def test_a_nul_run_over_several_lines_is_one_error() -> None:
+    deny = b"sshd: 10.0.0.1\n" + b"\x00\x00\n" * 500 + b"\x00x\x00\nALL: 10.0.0.2\n"
+    ((line, message),) = _errors(deny)
+    assert line == 2
+    assert 'ignores the text after them ("x"), and the newlines of lines 2-502' in message
+    assert "goes on with the next line (its line 2)" in message
+    assert "every later line number tcpd logs is 501 lower" in message
