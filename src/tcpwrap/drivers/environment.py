@@ -46,6 +46,7 @@ import time
 from _thread import allocate_lock  # not threading: the wrapper's start-up does not need it
 from functools import lru_cache
 
+from tcpwrap.policy import patterns
 from tcpwrap.policy.cstr import c_string
 
 TYPE_CHECKING = False
@@ -307,3 +308,16 @@ def _libc_innetgr() -> Any:
     fn.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p]
     fn.restype = ctypes.c_int
     return fn
+
+
+def _interface_exists(name: str) -> bool:
+    """if_nametoindex(name) != 0, for patterns.parse_ipv6's `%scope` check."""
+    import socket
+
+    try:
+        return socket.if_nametoindex(name) != 0
+    except (OSError, ValueError):  # no such interface; a NUL in the name
+        return False
+
+
+patterns.interface_exists = _interface_exists  # the pure core asks the kernel through this

@@ -26,6 +26,7 @@ import stat
 from dataclasses import dataclass, field
 
 from tcpwrap.errors import Diagnostic, Origin, warning
+from tcpwrap.policy.cstr import c_string
 from tcpwrap.proto.inetd import InetdEntry, InetdParse, looks_like_xinetd, parse_inetd, parse_xinetd
 
 WRAPPERS = frozenset({"tcpd", "tcpwrap-tcpd"})
@@ -73,7 +74,7 @@ def _strerror(exc: OSError) -> str:
 
 def _read(path: str) -> str | OSError:
     try:
-        with open(path, "rb") as handle:
+        with open(c_string(path), "rb") as handle:
             return handle.read(CONFIG_LIMIT).decode("latin-1")
     except OSError as exc:
         return exc
@@ -134,7 +135,9 @@ def _include_files(kind: str, target: str, analysis: InetdAnalysis) -> list[str]
     if kind == "include":
         return [target]
     try:
-        names = sorted(os.listdir(target), key=lambda n: n.encode("utf-8", "surrogateescape"))
+        names = sorted(
+            os.listdir(c_string(target)), key=lambda n: n.encode("utf-8", "surrogateescape")
+        )
     except OSError as exc:
         analysis.warnings.append(warning(f"includedir {target}: {_strerror(exc)}"))
         return []
@@ -152,7 +155,7 @@ def _basename(path: str) -> str:
 
 def _stat(path: str) -> os.stat_result | str:
     try:
-        return os.stat(path)
+        return os.stat(c_string(path))  # what stat() in C gets: the name up to a NUL
     except OSError as exc:
         return _strerror(exc)
 
@@ -209,7 +212,7 @@ def check_entry(
             status = NO
         else:
             try:
-                os.stat(daemon)
+                os.stat(c_string(daemon))
                 status = MAYBE
             except FileNotFoundError:
                 status = NO

@@ -176,8 +176,9 @@ def parse_ipv6(text: str) -> int | None:
     decimal number below 2**32 on any address, or an interface name on a link-local or
     link/node-local multicast address when that interface exists (`::1%lo`, `fe80::1%nosuch`
     and `fe80::1%` are not IPv6 addresses to libwrap, `fe80::1%eth0` and `::1%1` are).
-    Hazard: the name check asks the kernel (if_nametoindex); the answer is cached with the
-    text, so an interface added or removed later is not seen for an address already parsed.
+    Hazard: whether an interface exists is asked through `interface_exists`, which the
+    drivers point at the kernel; the answer is cached with the text, so an interface added or
+    removed later is not seen for an address already parsed.
     """
     if ":" not in text or not text.isascii():
         return None
@@ -197,17 +198,23 @@ _LINK_LOCAL = 0xFE80 << 112  # fe80::/10
 _MULTICAST_LOCAL = (0xFF01, 0xFF02)  # ff?1 (node-local) and ff?2 (link-local), any flags
 
 
+def _no_interface(name: str) -> bool:
+    return False
+
+
+# Whether a network interface of this name exists (glibc: if_nametoindex() != 0). The pure
+# core cannot ask the kernel: drivers.environment installs the real check when it is imported,
+# which every program and the library do before deciding. Without it no name is known, and a
+# scope must be a number.
+interface_exists: Callable[[str], bool] = _no_interface
+
+
 def _valid_scope(value: int, scope: str) -> bool:
     """glibc's __inet6_scopeid_pton(): whether getaddrinfo accepts `address%scope`."""
     top = value >> 112
-    if (value >> 118) == (_LINK_LOCAL >> 118) or (top & 0xFF0F) in _MULTICAST_LOCAL:
-        import socket
-
-        try:
-            if scope and socket.if_nametoindex(scope):
-                return True
-        except (OSError, ValueError):  # no such interface; a NUL in the name
-            pass
+    local = (value >> 118) == (_LINK_LOCAL >> 118) or (top & 0xFF0F) in _MULTICAST_LOCAL
+    if local and scope and interface_exists(scope):
+        return True
     return scope[:1].isdigit() and scope.isdigit() and int(scope) <= 0xFFFFFFFF
 
 
