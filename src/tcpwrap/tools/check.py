@@ -5,11 +5,14 @@ finding of `tcpwrap.policy.check` as `warning: <file>, line <n>: <msg>` / `error
 in tcpdchk's order; `-v` adds tcpdchk's listing (`Using network configuration file: ...`,
 `>>> Rule ...`, daemons/clients/access) with the findings inline where they arise, `-a` reports
 implicit allows. `--json` prints only the findings as a JSON list of {file, line, severity,
-message}; `--debian` prints exactly Debian's stdout and sends the findings to syslog (ident
-`tcpdchk`) as Debian does. Exit status: 1 when any finding is an error (see docs/check.md),
-when the inetd file given with -i cannot be opened, or on a usage error; 0 otherwise.
+message}; `--debian` says exactly what Debian's tcpdchk says: its stdout, its findings only
+(ours left out) sent to syslog (ident `tcpdchk`) with its line numbers, exit 0. Table bytes are
+printed and logged as they are. On a terminal, a progress line on stderr after a second.
+Exit status: 1 when any finding is an error (see docs/check.md; not with --debian), when the
+inetd file given with -i cannot be opened, or on a usage error; 0 otherwise.
 
-Hazards: host patterns are looked up in DNS (with `--timeout`; `--no-dns` skips these checks),
+Hazards: host patterns are looked up in DNS (with `--timeout`, at most `--dns-limit` distinct
+ones, up to 16 at a time ahead of the check; `--no-dns` skips these checks),
 netgroups through NSS, and `/file` lists are read; nothing is executed and, unlike Debian's
 tcpdchk, `user`/`group` options never change our own credentials (names are only validated).
 Errors: usage problems print tcpdchk's usage on stderr (exit 1); everything about the files is

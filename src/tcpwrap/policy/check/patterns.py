@@ -66,18 +66,22 @@ class PatternChecks:
         if count == 0:
             warn("daemon list is empty or ends in EXCEPT")
 
+    def _name_shape(self, pattern: str, what: str) -> bool:
+        """tcpdchk's shape checks of a daemon or user name; True when one of them warned."""
+        if pattern.startswith(("@", "/")):
+            self.report.warn(f'{pattern}: {what} name begins with "{pattern[0]}"')
+        elif pattern.startswith("."):
+            self.report.warn(f"{pattern}: {what} name begins with dot")
+        elif pattern.endswith("."):
+            self.report.warn(f"{pattern}: {what} name ends in dot")
+        else:
+            return False
+        return True
+
     def _daemon(self, pattern: str) -> None:
         warn = self.report.warn
         folded = fold(pattern)
-        if pattern.startswith("@"):
-            warn(f'{pattern}: daemon name begins with "@"')
-        elif pattern.startswith("/"):
-            warn(f'{pattern}: daemon name begins with "/"')
-        elif pattern.startswith("."):
-            warn(f"{pattern}: daemon name begins with dot")
-        elif pattern.endswith("."):
-            warn(f"{pattern}: daemon name ends in dot")
-        elif folded in ("all", "unknown"):
+        if self._name_shape(pattern, "daemon") or folded in ("all", "unknown"):
             pass
         elif folded == "fail":
             self._fail()
@@ -119,15 +123,7 @@ class PatternChecks:
     def _user(self, pattern: str) -> None:
         warn = self.report.warn
         folded = fold(pattern)
-        if pattern.startswith("@"):
-            warn(f'{pattern}: user name begins with "@"')
-        elif pattern.startswith("/"):
-            warn(f'{pattern}: user name begins with "/"')
-        elif pattern.startswith("."):
-            warn(f"{pattern}: user name begins with dot")
-        elif pattern.endswith("."):
-            warn(f"{pattern}: user name ends in dot")
-        elif folded in ("all", "unknown", "known"):
+        if self._name_shape(pattern, "user") or folded in ("all", "unknown", "known"):
             pass
         elif folded == "fail":
             self._fail()
