@@ -1,5 +1,6 @@
-"""`tcpwrap check`'s fast path for `daemon: a.b.c.d` lines (policy/check/walk.py) gives
-exactly the events of the full path, whatever else the tables hold."""
+"""`tcpwrap check`'s fast paths (policy/check/walk.py: plain tables read without a CheckLine
+per line, `daemon: a.b.c.d` lines checked without parsing) give exactly the events of the
+full path, whatever else the tables hold, in both modes."""
 
 from __future__ import annotations
 
@@ -60,14 +61,22 @@ def events(allow: bytes, deny: bytes, options: CheckOptions) -> list[object]:
     ))
 
 
+NEVER = re.compile(r"(?!)")
+
+
 @settings(max_examples=300, deadline=None)
-@given(TABLES, TABLES, st.booleans(), st.booleans())
-def test_fast_path_gives_the_full_paths_events(
-    allow: bytes, deny: bytes, verbose: bool, implicit: bool
+@given(TABLES, TABLES, st.booleans(), st.booleans(), st.booleans(), st.booleans())
+def test_fast_paths_give_the_full_paths_events(
+    allow: bytes, deny: bytes, verbose: bool, implicit: bool, debian: bool, final: bool
 ) -> None:
-    options = CheckOptions(implicit_allow=implicit, verbose=verbose)
+    if not final:
+        deny = deny.rstrip(b"\n")  # the last line without its newline
+    options = CheckOptions(implicit_allow=implicit, verbose=verbose, debian=debian)
     fast = events(allow, deny, options)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(walk, "_PLAIN_RULE", re.compile(r"(?!)"))  # never matches: full path
+        patch.setattr(walk, "plain_split", lambda data: None)  # every table line by line
+        by_lines = events(allow, deny, options)
+        patch.setattr(walk, "_PLAIN_RULE", NEVER)  # and every rule through the full path
+        patch.setattr(walk, "_PLAIN_PIECE", NEVER)
         full = events(allow, deny, options)
-    assert fast == full
+    assert fast == by_lines == full

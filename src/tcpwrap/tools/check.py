@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from typing import IO, NoReturn
 
 from tcpwrap.drivers.environment import SystemEnvironment
+from tcpwrap.drivers.gcpause import paused_gc
 from tcpwrap.drivers.inetd import (
     REAL_DAEMON_DIR,
     InetdAnalysis,
@@ -353,7 +354,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     progress = Progress(sys.stderr) if sys.stderr.isatty() else None
     try:
-        events = collect(args, analysis, progress)
+        # A 100,000-line table means ~a million live objects made in a row: without the
+        # pause the cyclic collector walks them again and again (half of the check's time).
+        with paused_gc():
+            events = collect(args, analysis, progress)
     finally:
         if progress is not None:
             progress.close()

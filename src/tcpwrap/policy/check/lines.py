@@ -56,14 +56,28 @@ def check_lines(data: bytes | str, *, resync: bool = True) -> list[CheckLine]:
     ]
 
 
-def _plain_check_lines(text: str) -> list[CheckLine] | None:
-    """check_lines() for text without continuations or NULs (nearly every table, and every
-    DenyHosts list): one split instead of one simulated fgets() per line, the same result (a
-    property test compares them). None when a line is too long (the exact reader says how)."""
+def plain_split(data: bytes | str) -> tuple[list[str], str] | None:
+    """A table without continuations, NUL bytes or over-long lines (nearly every table, and
+    every DenyHosts list) as its complete lines (without their newlines) and what follows the
+    last newline; None for any other table (read it with check_lines)."""
+    text = data.decode("latin-1") if isinstance(data, bytes) else data
+    if "\\\n" in text or "\x00" in text:
+        return None
     pieces = text.split("\n")
     tail = pieces.pop()  # what follows the last newline ("" when the text ends with one)
     if len(tail) >= LINE_LIMIT or (pieces and max(map(len, pieces)) >= LINE_LIMIT):
         return None
+    return pieces, tail
+
+
+def _plain_check_lines(text: str) -> list[CheckLine] | None:
+    """check_lines() for text without continuations or NULs: one split instead of one
+    simulated fgets() per line, the same result (a property test compares them). None when
+    a line is too long (the exact reader says how)."""
+    split = plain_split(text)
+    if split is None:
+        return None
+    pieces, tail = split
     out = [
         CheckLine(piece, number, number, None, len(piece), (piece,), number)
         for number, piece in enumerate((piece + "\n" for piece in pieces), 1)

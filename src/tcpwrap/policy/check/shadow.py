@@ -111,15 +111,21 @@ class ShadowIndex:
 
     def _head(self, seen: Seen, daemon: str, client: str) -> None:
         """Remember the first rule filed under (daemon, client), and the first without aclexec."""
-        self._heads.setdefault(daemon, {}).setdefault(client, seen)
-        if not seen.aclexec:
-            self._plain_heads.setdefault(daemon, {}).setdefault(client, seen)
+        for heads in (self._heads, self._plain_heads) if not seen.aclexec else (self._heads,):
+            clients = heads.get(daemon)
+            if clients is None:
+                heads[daemon] = {client: seen}
+            elif client not in clients:
+                clients[client] = seen
 
     def add_single(self, seen: Seen, daemon: str, client: str) -> None:
         """`add` for a rule with one daemon token (folded, or ANY for ALL) and one client
         token (not EXCEPT or ALL)."""
-        bucket = self._buckets.setdefault((daemon, client), [])
-        if len(bucket) < MAX_BUCKET:
+        key = (daemon, client)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            self._buckets[key] = [seen]
+        elif len(bucket) < MAX_BUCKET:
             bucket.append(seen)
         self._head(seen, daemon, client)
 
