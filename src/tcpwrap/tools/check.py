@@ -69,7 +69,7 @@ HOSTS_ALLOW = "/etc/hosts.allow"
 HOSTS_DENY = "/etc/hosts.deny"
 LOOKUP_TIMEOUT = 5.0
 DNS_LIMIT = 1000
-PREFETCH_WORKERS = 4  # lookups in flight at once (each bounded by --timeout)
+PREFETCH_WORKERS = 16  # lookups in flight at once (each bounded by --timeout)
 PREFETCH_MIN = 8  # fewer hosts than this are looked up as they are asked
 PATTERN_FILE_LIMIT = 16 * 1024 * 1024
 
