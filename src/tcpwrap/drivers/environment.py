@@ -63,8 +63,6 @@ if TYPE_CHECKING:
 
 
 PATTERN_FILE_LIMIT = 16 * 1024 * 1024
-_C_SPACE = b" \t\n\v\f\r"  # what separates the tokens of a pattern file (fscanf "%s")
-_C_SPACE_BYTES = [bytes([c]) for c in _C_SPACE]
 BANNER_LIMIT = 1024 * 1024
 # File systems keep coarse timestamps: a same-size edit within one tick of the previous one
 # keeps the identity. Files read this soon after their last change are compared by content.
@@ -160,15 +158,9 @@ class SystemEnvironment:
             return _strerror(exc)
         finally:
             os.close(fd)
-        cut_at: int | None = None
-        if len(data) > PATTERN_FILE_LIMIT:
-            # Longer than the limit: keep whole tokens only (a token cut in two could match
-            # what the whole one would not); the matcher fails closed on the rest.
-            cut_at = PATTERN_FILE_LIMIT
-            end = PATTERN_FILE_LIMIT
-            if data[end] not in _C_SPACE:
-                end = max(data.rfind(c, 0, end) for c in _C_SPACE_BYTES) + 1
-            data = data[:end]
+        from tcpwrap.policy.patternfile import load_pattern_file, whole_tokens
+
+        data, cut_at = whole_tokens(data, PATTERN_FILE_LIMIT)  # fails closed on the rest
         racy_until = _racy_until(identity, read_ns)
         if (
             cached is not None
@@ -179,8 +171,6 @@ class SystemEnvironment:
             if not racy_until:  # read late enough: the identity alone will tell from now on
                 self._files[path] = (identity, data, cached[2], 0)
             return cached[2]
-        from tcpwrap.policy.patternfile import load_pattern_file  # only /file users need it
-
         with self._lock:  # one compile at a time: appends extend a shared index in place
             cached = self._files.get(path)
             if (

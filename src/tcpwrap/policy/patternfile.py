@@ -71,6 +71,18 @@ def split_tokens(data: bytes) -> list[str]:
     return [token.decode("latin-1") for token in data.split()]
 
 
+def whole_tokens(data: bytes, limit: int) -> tuple[bytes, int | None]:
+    """The first `limit` bytes of a pattern file read as `limit + 1` bytes, cut back to whole
+    tokens, and `limit` when the file was longer (else `data` as it is and None). A token cut
+    in two by the limit could match what the whole one would not: it is left out."""
+    if len(data) <= limit:
+        return data, None
+    end = limit
+    if data[end] not in _C_SPACE:
+        end = max(data.rfind(bytes([space]), 0, end) for space in _C_SPACE) + 1
+    return data[:end], limit
+
+
 class _FileIndex:
     """Everything known about one file's tokens; grows by appends only (see the header)."""
 

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import IO, NoReturn
 
-from tcpwrap.drivers.environment import SystemEnvironment
+from tcpwrap.drivers.environment import PATTERN_FILE_LIMIT, SystemEnvironment
 from tcpwrap.drivers.gcpause import paused_gc
 from tcpwrap.drivers.inetd import (
     REAL_DAEMON_DIR,
@@ -54,8 +54,11 @@ from tcpwrap.policy.check import (
     finding,
     is_problem,
 )
+from tcpwrap.policy.check.probe import PatternLines
+from tcpwrap.policy.cstr import c_bytes, c_string
 from tcpwrap.policy.environment import Environment
 from tcpwrap.policy.facts import UnknownName
+from tcpwrap.policy.patternfile import split_tokens, whole_tokens
 from tcpwrap.policy.rules import Language
 
 USAGE = (
@@ -71,7 +74,6 @@ LOOKUP_TIMEOUT = 5.0
 DNS_LIMIT = 1000
 PREFETCH_WORKERS = 16  # lookups in flight at once (each bounded by --timeout)
 PREFETCH_MIN = 8  # fewer hosts than this are looked up as they are asked
-PATTERN_FILE_LIMIT = 16 * 1024 * 1024
 
 
 def _usage_error(message: str) -> NoReturn:
@@ -205,16 +207,19 @@ class SystemProbe:
         return not self._env.netgroup_members(group)
 
     def pattern_file(self, path: str) -> list[list[str]] | str | None:
-        try:  # the name as the table's bytes spell it
-            with open(path.encode("latin-1"), "rb") as handle:
-                data = handle.read(PATTERN_FILE_LIMIT)
+        try:  # the name as the table's bytes spell it (up to a NUL, as fopen() sees it)
+            with open(c_bytes(c_string(path)), "rb") as handle:
+                data = handle.read(PATTERN_FILE_LIMIT + 1)
         except FileNotFoundError:
             return None
         except IsADirectoryError:
             return []
         except OSError as exc:
             return os.strerror(exc.errno) if exc.errno else str(exc)
-        return [line.decode("latin-1").split() for line in data.split(b"\n")]
+        data, cut_at = whole_tokens(data, PATTERN_FILE_LIMIT)  # as the runtime reads it
+        lines = PatternLines(split_tokens(line) for line in data.split(b"\n"))
+        lines.cut_at = cut_at
+        return lines
 
     def daemon_status(self, daemon: str) -> str | None:
         return self.analysis.status(daemon)

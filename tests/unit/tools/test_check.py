@@ -666,3 +666,38 @@ def test_table_bytes_are_printed_as_they_are(world: Path) -> None:
         assert b"clients:  192.0.2.\xe2\x80\x8b1\n" in done.stdout
         assert b'bad syslog facility or severity: "bogus\xc3\xa9"' in done.stdout
         assert b"clients:  10.0.0.\xff\n" in done.stdout
+
+
+def test_cli_reports_a_pattern_file_over_the_limit(
+    world: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 12 item 10: the list the runtime cuts (and fails closed on) is an error naming the
+    # list's line where it was cut; --debian (tcpdchk's voice) says nothing
+    import tcpwrap.tools.check as check_tool
+
+    monkeypatch.setattr(check_tool, "PATTERN_FILE_LIMIT", 28)
+    (world / "bans").write_bytes(b"192.0.2.1 192.0.2.2\n192.0.2.33 192.0.2.4\n")
+    (world / "hosts.allow").write_text("")
+    (world / "hosts.deny").write_text(f"ALL: {world / 'bans'}\n")
+    assert main(cli(world, "-d")) == 1
+    out = capsys.readouterr().out
+    assert f"error: {world / 'bans'}, line 2: {world / 'bans'} is longer than 28 bytes" in out
+    assert "split the list into several files" in out
+    assert main(cli(world, "-d", "--debian")) == 0
+    assert "longer than" not in capsys.readouterr().out
+
+
+def test_pattern_file_tokens_as_fscanf_reads_them(tmp_path: Path) -> None:
+    # C whitespace only (a non-breaking space is part of a token), a NUL ends a token, and a
+    # NUL in the file's name ends the name (no ValueError)
+    from tcpwrap.drivers.inetd import InetdAnalysis
+    from tcpwrap.tools.check import SystemProbe
+
+    (tmp_path / "bans").write_bytes(b"192.0.2.1\xa0x 10.0.0.\x00junk\n\x00z 1.2.3.4\n")
+    probe = SystemProbe(InetdAnalysis(None), dns=False)
+    assert probe.pattern_file(str(tmp_path / "bans")) == [
+        ["192.0.2.1\xa0x", "10.0.0."], ["1.2.3.4"], []
+    ]
+    assert probe.pattern_file(str(tmp_path / "bans") + "\x00.old") == probe.pattern_file(
+        str(tmp_path / "bans")
+    )

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 
 from tcpwrap.policy.check.events import Report
-from tcpwrap.policy.check.probe import PROGRESS_EVERY, Probe
+from tcpwrap.policy.check.probe import PROGRESS_EVERY, PatternLines, Probe
 from tcpwrap.policy.cstr import fold, not_inaddr, scan_uint, split_at
 from tcpwrap.policy.patterns import compile_netmask, parse_ipv6
 
@@ -286,6 +286,15 @@ class PatternChecks:
                             f"patterns (no EXCEPT, no commas); this token is a literal pattern"
                         )
                     self.host(token)
+            if isinstance(content, PatternLines) and content.cut_at is not None:
+                report.at(path, len(content))
+                report.extra_error(
+                    f"{path} is longer than {content.cut_at} bytes, the most tcpwrap reads of "
+                    f"a pattern file: tcpd reads it whole, tcpwrap stops here and fails closed "
+                    f"for the rest (a client not found in the part read is taken as a match "
+                    f"where a match denies, and as no match where it would grant): split the "
+                    f"list into several files"
+                )
         finally:
             self.file_stack.pop()
             report.at(*saved)

@@ -28,6 +28,14 @@ class HostCheck:
     warnings: tuple[str, ...] = ()
 
 
+class PatternLines(list[list[str]]):
+    """What `Probe.pattern_file` gives for a file it read: the tokens of each line, and
+    `cut_at` when the file was longer than the reader's limit (only the whole tokens of its
+    first `cut_at` bytes are here; tcpwrap fails closed on the rest, see docs/compat.md 6)."""
+
+    cut_at: int | None = None
+
+
 class Probe(Protocol):
     """The facts the checks need from the system."""
 
@@ -47,7 +55,8 @@ class Probe(Protocol):
     def netgroup_empty(self, group: str) -> bool: ...
 
     def pattern_file(self, path: str) -> list[list[str]] | str | None:
-        """Tokens per line; None when absent (ENOENT); strerror text on other errors."""
+        """Tokens per line (a `PatternLines` says where a long file was cut); None when absent
+        (ENOENT); strerror text on other errors."""
         ...
 
     def daemon_status(self, daemon: str) -> str | None: ...  # "yes"/"no"/"maybe"/None
