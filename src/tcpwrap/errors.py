@@ -2,7 +2,8 @@
 
 What it does: defines `TcpwrapError` (every exception this package raises on purpose derives from
 it), `ConfigError` (a problem that has a file:line origin) and `Diagnostic`, the value the pure
-core returns instead of logging.
+core returns instead of logging: the engine's warnings, errors and verbose records, and every
+finding of `tcpwrap check` (policy/check/), one type for both.
 
 Hazards: none; no I/O. Diagnostics keep the original tcp_wrappers wording (docs/rules.md)
 because people grep their logs for it; render them with `Diagnostic.render()`.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import enum
 
-from tcpwrap._record import record
+from tcpwrap._record import field, record
 
 
 class TcpwrapError(Exception):
@@ -21,10 +22,16 @@ class TcpwrapError(Exception):
 
 @record(frozen=True, slots=True)
 class Origin:
-    """Where a rule or a diagnostic comes from: a table path and a (physical) line number."""
+    """Where a rule or a diagnostic comes from: a table path and tcpd's line number for it.
+
+    `line` is what tcpd, tcpdchk and libwrap say (NUL-hidden newlines are not counted,
+    docs/rules.md); `physical` is the last physical line, the one an editor shows, when the reader
+    knows it (not compared: two origins are the same place when tcpd names them the same).
+    """
 
     file: str
     line: int
+    physical: int | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return f"{self.file}, line {self.line}"
@@ -69,6 +76,18 @@ class Diagnostic:
     kind: Kind
     message: str
     origin: Origin | None = None
+    # The file a diagnostic is about when it has no line (`tcpwrap check`'s findings about a
+    # whole table, e.g. "cannot open ..."): not rendered, since such messages name the file.
+    file: str | None = None
+
+    @property
+    def path(self) -> str | None:
+        """The file this diagnostic is about, if any (with or without a line)."""
+        return self.origin.file if self.origin is not None else self.file
+
+    @property
+    def line(self) -> int | None:
+        return self.origin.line if self.origin is not None else None
 
     @property
     def severity(self) -> Severity:

@@ -16,6 +16,7 @@ Errors: pytest.fail / pytest.skip outcomes (never a silent empty parameter set).
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib.util
 import shutil
 from pathlib import Path
@@ -65,8 +66,11 @@ def libwrap_loads() -> None:
         need(f"libwrap.so.0 (Debian package libwrap0: {exc})", False)
 
 
+@functools.cache
 def libwrap_ctl() -> ModuleType:
-    """The recorded ctypes driver of the real libwrap, loaded from its file."""
+    """The recorded ctypes driver of the real libwrap, loaded once from its file, after
+    checking that libwrap.so.0 loads (else fail/skip)."""
+    libwrap_loads()
     spec = importlib.util.spec_from_file_location("libwrap_ctl", recorded("libwrap_ctl.py"))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -282,6 +282,7 @@ class KnownFacts:
     def __init__(self, address: str, name: str) -> None:
         self.address, self.name_text = address, name
         self.stack: list[str] = []
+        self.restrictive = False
 
     def daemon(self) -> str:
         return "sshd"

@@ -52,7 +52,8 @@ _counter = itertools.count()
 
 def batch_verdicts(allow: str, deny: str, lines: list[str]) -> list[str]:
     out, err = io.StringIO(), io.StringIO()
-    run_batch(io.StringIO("".join(lines)), out, err, allow, deny, Language.OPTIONS)
+    run_batch(io.BytesIO("".join(lines).encode("latin-1")), out, err, allow, deny,
+              Language.OPTIONS)
     assert err.getvalue() == ""
     return out.getvalue().split()
 

@@ -26,7 +26,7 @@ PIECES = [
     "# a comment\n", "\n", "   \n", "no separator here\n", "sshd: 192.0.2.\\\n", "3\n",
     "ALL: 203.0.113.9", "\\\n", "ALL: bad option: bogus\n", "sshd: a\x00b\n",
     "ALL: " + "x" * (LINE_LIMIT - 6) + "\n", "ALL: " + "y" * (LINE_LIMIT - 4) + "\n",
-    "ALL: 192.0.2.7\r\n", "sshd: 192.0.2.1 :\n",
+    "ALL: 192.0.2.7\r\n", "sshd: 192.0.2.1 :\n", "\x00\x00\x00\n", "\x00ALL: 192.0.2.3\n",
 ]  # fmt: skip
 text = st.lists(st.sampled_from(PIECES), max_size=8).map("".join)
 ADDRESSES = ["192.0.2.1", "192.0.2.3", "10.0.0.1", "198.51.100.7", "203.0.113.9", "192.0.2.7"]
@@ -129,7 +129,10 @@ raw = st.lists(
 
 
 @settings(max_examples=2000, deadline=None)
-@given(raw, st.integers(0, 100))
-def test_read_lines_fast_path_equals_reference(data: str, first_line: int) -> None:
+@given(raw, st.integers(0, 100), st.integers(0, 3))
+def test_read_lines_fast_path_equals_reference(data: str, first_line: int, hidden: int) -> None:
     assert read_lines(data, first_line) == _read_lines(data, first_line)
+    assert read_lines(data, first_line, first_line + hidden) == _read_lines(
+        data, first_line, first_line + hidden
+    )
     assert read_lines(data.encode("latin-1")) == _read_lines(data)

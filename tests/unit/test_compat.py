@@ -19,6 +19,7 @@ import pytest
 
 import tcpwrap
 from harness import oracle
+from harness.syslog_capture import SyslogCapture
 from tcpwrap.cli import main
 from tcpwrap.drivers import environment as sysenv
 from tcpwrap.drivers import tables as tables_driver
@@ -191,35 +192,42 @@ def test_match_debian_keeps_stdout_and_logs_the_rest(
     ]
 
 
-# ------------------------------------------------------------------ (5) NUL bytes
+# ------------------------------------------------------------------ NUL bytes: not a deviation
+# docs/rules.md: the text before a NUL is joined with the next line, and the scan goes on. A
+# DenyHosts list with a NUL run (a crash during an append) keeps working: it must not deny
+# everyone (issue 12). tests/unit/policy/test_tables_libwrap.py compares many such tables
+# with libwrap; this runs the real tcpdmatch on the DenyHosts shape.
 
-
-NUL_ALLOW = b"sshd: 10.0.0.1\nALL\x00junk\n: 192.0.2.1\n"
-
-
-def test_nul_byte_line_is_a_missing_newline() -> None:
-    policy = compile_policy(TableSource("hosts.allow", NUL_ALLOW),
-                            TableSource("hosts.deny", b"ALL: ALL\n"))
-    decision = evaluate(policy, Connection("sshd", Endpoint("192.0.2.1")))
-    assert decision.verdict is Verdict.DENY
-    assert [d.render() for d in decision.diagnostics][:2] == [
-        "warning: hosts.allow, line 1: missing newline or line too long",
-        "warning: hosts.allow, line 1: all the subsequent rules will be ignored",
-    ]
+NUL_DENY = (
+    b"# DenyHosts: Mon Jan  1 00:00:00 2024 | sshd: 192.0.2.7\nsshd: 192.0.2.7\n"
+    + b"\x00" * 4000 + b"sshd: 192.0.2.8\n"
+    + b"sshd: 192.0.2.9\nALL: 192.0.2.10 \x00junk\n: 192.0.2.11\n"
+)
 
 
 @pytest.mark.oracle
-def test_debian_joins_the_text_before_a_nul_with_the_next_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("client", ["192.0.2.7", "192.0.2.8", "192.0.2.9", "192.0.2.10",
+                                    "192.0.2.11", "198.51.100.1"])
+def test_nul_runs_are_read_as_tcpdmatch_reads_them(tmp_path: Path, client: str) -> None:
+    import sys
+
     tcpdmatch = oracle.binary("tcpdmatch")
-    (tmp_path / "hosts.allow").write_bytes(NUL_ALLOW)
-    (tmp_path / "hosts.deny").write_bytes(b"ALL: ALL\n")
+    (tmp_path / "hosts.allow").write_bytes(b"")
+    (tmp_path / "hosts.deny").write_bytes(NUL_DENY)
     (tmp_path / "inetd.conf").write_bytes(b"")
-    result = subprocess.run(
-        [tcpdmatch, "-d", "-i", "inetd.conf", "sshd", "192.0.2.1"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=30, check=False,
-    )
-    # fgets() goes on after the NUL; strlen() sees "ALL", the next line is appended to it
-    assert "access:   granted" in result.stdout
+    theirs = subprocess.run(
+        [tcpdmatch, "-d", "-i", "inetd.conf", "sshd", client],
+        cwd=tmp_path, capture_output=True, timeout=30, check=False,
+    )  # fmt: skip
+    ours = subprocess.run(
+        [sys.executable, "-c", "from tcpwrap.cli import main; raise SystemExit(main())",
+         "match", "--debian", "-d", "-i", "inetd.conf", "sshd", client],
+        cwd=tmp_path, capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert ours.stdout == theirs.stdout
+    # 192.0.2.8 follows the NUL run on its line: lost, as in Debian; the rest still works
+    granted = client in ("192.0.2.8", "192.0.2.11", "198.51.100.1")
+    assert (b"access:   granted" in ours.stdout) is granted
 
 
 # ------------------------------------------------------------------ (6) size caps
@@ -356,13 +364,9 @@ def test_banner_file_through_the_system_environment(tmp_path: Path) -> None:
     assert decision.actions == (Banner("hello sshd\r\n"),)
 
 
-# ------------------------------------------------------------------ open: byte fidelity
+# ------------------------------------------------------------------ byte fidelity
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (docs/compat.md): table bytes are decoded as Latin-1 but written as UTF-8",
-)
 def test_match_prints_table_bytes_unchanged(tmp_path: Path) -> None:
     # Debian (and upstream's tcpdmatch on a terminal) print the table's bytes as they are
     import sys
@@ -378,3 +382,49 @@ def test_match_prints_table_bytes_unchanged(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONIOENCODING": "utf-8"},
     )  # fmt: skip
     assert b'bad option name: "bogus\xc3\xa9"' in result.stdout
+
+
+def test_match_debian_logs_table_bytes_unchanged(tmp_path: Path, syslog: SyslogCapture) -> None:
+    # tcpdmatch's syslog record carries the table's bytes (c3 a9), not their UTF-8 re-encoding
+    # (c3 83 c2 a9, which the capture would show as "bogusÃ©")
+    import sys
+
+    (tmp_path / "hosts.allow").write_bytes(b"sshd: ALL: bogus\xc3\xa9\n")
+    (tmp_path / "hosts.deny").write_bytes(b"")
+    (tmp_path / "inetd.conf").write_bytes(b"")
+    subprocess.run(
+        [sys.executable, "-c", "from tcpwrap.cli import main; raise SystemExit(main())",
+         "match", "--debian", "-i", "inetd.conf", "--allow", "hosts.allow", "--deny",
+         "hosts.deny", "sshd", "192.0.2.1"],
+        cwd=tmp_path, capture_output=True, timeout=60, check=True,
+    )  # fmt: skip
+    record = syslog.wait_for(lambda r: "bad option name" in r.message)
+    assert record.message.endswith('bad option name: "bogus\u00e9"')
+
+
+def test_the_wrappers_records_carry_table_bytes(syslog: SyslogCapture) -> None:
+    from tcpwrap.drivers.logsink import SyslogSink
+    from tcpwrap.errors import error
+
+    sink = SyslogSink("in.fingerd")
+    sink.diagnostic(error('bad option name: "bogus\u00c3\u00a9"'))  # the table's c3 a9
+    sink.level("info", "connect from caf\u00c3\u00a9 (192.0.2.1)")
+    sink.close()
+    assert syslog.wait_for(lambda r: "bad option" in r.message).message.endswith('"bogus\u00e9"')
+    assert syslog.wait_for(lambda r: "connect" in r.message).message.startswith("connect from café")
+
+
+def test_match_names_tcpds_line_and_the_physical_one_after_a_nul(
+    tables: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # issue 12 item 2: after a NUL-hidden newline tcpd's numbers are one lower; --debian keeps
+    # tcpd's (the `matched:` record, checked against libwrap in test_tables_libwrap.py), the
+    # default output adds the physical line
+    (tables / "hosts.deny").write_bytes(b"sshd: 10.0.0.1\n\x00\x00ALL: 10.0.0.2\nsshd: 10.0.0.3\n")
+    (tables / "hosts.allow").write_bytes(b"")
+    status = main(["match", "-i", str(tables / "inetd.conf"), "--allow",
+                   str(tables / "hosts.allow"), "--deny", str(tables / "hosts.deny"), "sshd",
+                   "10.0.0.3"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert status == 0
+    assert f"rule:     {tables / 'hosts.deny'}, line 2 (physical line 3)\n" in out

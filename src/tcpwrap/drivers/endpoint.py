@@ -67,9 +67,22 @@ def connection_for(
 
 
 def _printable(address: object) -> tuple[str, int] | None:
-    if isinstance(address, tuple) and len(address) >= 2:
-        return str(address[0]), int(address[1])
-    return None
+    """(address text, port) as tcpd's getnameinfo(NI_NUMERICHOST) gives them.
+
+    Python prints an IPv6 address without its scope; tcpd's text has it: `fe80::1%eth0` for a
+    link-local peer (the interface's name; a number when it has none). So the records, `%a`
+    and text patterns see what tcpd's do, and the reverse lookup and ident reach the peer
+    through the right interface.
+    """
+    if not isinstance(address, tuple) or len(address) < 2:
+        return None
+    host, port = str(address[0]), int(address[1])
+    if len(address) >= 4 and address[3] and "%" not in host:
+        try:
+            host = socket.getnameinfo(address, socket.NI_NUMERICHOST | socket.NI_NUMERICSERV)[0]
+        except (OSError, ValueError):
+            host = f"{host}%{address[3]}"
+    return host, port
 
 
 def discover(fd: int = 0) -> Endpoints:

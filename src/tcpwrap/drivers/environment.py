@@ -47,6 +47,8 @@ from _thread import allocate_lock  # not threading: the wrapper's start-up does 
 from functools import lru_cache
 
 from tcpwrap.drivers.oserror import strerror
+from tcpwrap.policy import patterns
+from tcpwrap.policy.cstr import c_string
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -84,6 +86,8 @@ class SystemEnvironment:
         self._lock = allocate_lock()
 
     def pattern_file(self, path: str) -> PatternFile | str | None:
+        if "\x00" in path:  # fopen() opens what comes before the NUL; os.open would raise
+            path = c_string(path)
         verified = self._verified.get(path)
         if verified is not None and verified[0].generation() == verified[1]:
             return verified[2]  # nothing happened on the way to the file since it was opened
@@ -146,29 +150,41 @@ class SystemEnvironment:
                 return cached[2]
             # A directory, device or FIFO reads as empty (fopen+fscanf on a directory fails).
             regular = stat.S_ISREG(info.st_mode)
-            data = _read(fd, PATTERN_FILE_LIMIT, info.st_size) if regular else b""
+            data = _read(fd, PATTERN_FILE_LIMIT + 1, info.st_size) if regular else b""
         except OSError as exc:
             return strerror(exc)
         finally:
             os.close(fd)
+        from tcpwrap.policy.patternfile import load_pattern_file, whole_tokens
+
+        data, cut_at = whole_tokens(data, PATTERN_FILE_LIMIT)  # fails closed on the rest
         racy_until = _racy_until(identity, read_ns)
-        if cached is not None and cached[0] == identity and cached[1] == data:
+        if (
+            cached is not None
+            and cached[0] == identity
+            and cached[1] == data
+            and cached[2].cut_at == cut_at
+        ):
             if not racy_until:  # read late enough: the identity alone will tell from now on
                 self._files[path] = (identity, data, cached[2], 0)
             return cached[2]
-        from tcpwrap.policy.patternfile import load_pattern_file  # only /file users need it
-
         with self._lock:  # one compile at a time: appends extend a shared index in place
             cached = self._files.get(path)
-            if cached is not None and cached[0] == identity and cached[1] == data:
+            if (
+                cached is not None
+                and cached[0] == identity
+                and cached[1] == data
+                and cached[2].cut_at == cut_at
+            ):
                 return cached[2]
-            compiled = load_pattern_file(data, None if cached is None else cached[1:3])
+            compiled = load_pattern_file(data, None if cached is None else cached[1:3], cut_at)
             self._files[path] = (identity, data, compiled, racy_until)
         return compiled
 
     def banner(self, directory: str, daemon: str) -> bytes | str | None:
+        path = c_string(os.path.join(directory, daemon))  # what fopen() gets; open() would raise
         try:
-            with open(os.path.join(directory, daemon), "rb") as handle:
+            with open(path, "rb") as handle:
                 return handle.read(BANNER_LIMIT)
         except OSError:
             pass
@@ -279,3 +295,16 @@ def _libc_innetgr() -> Any:
     fn.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p]
     fn.restype = ctypes.c_int
     return fn
+
+
+def _interface_exists(name: str) -> bool:
+    """if_nametoindex(name) != 0, for patterns.parse_ipv6's `%scope` check."""
+    import socket
+
+    try:
+        return socket.if_nametoindex(name) != 0
+    except (OSError, ValueError):  # no such interface; a NUL in the name
+        return False
+
+
+patterns.interface_exists = _interface_exists  # the pure core asks the kernel through this

@@ -25,6 +25,7 @@ import struct
 from collections.abc import Callable
 
 from tcpwrap.drivers.oserror import strerror
+from tcpwrap.policy.cstr import c_bytes
 from tcpwrap.policy.decision import AclExecResult
 from tcpwrap.policy.options import (
     AclExec,
@@ -61,7 +62,7 @@ def _fork_shell(command: str, stdio: int | None) -> int:
         for target in (0, 1, 2):
             if stdio != target:
                 os.dup2(stdio, target)
-        os.execv(SHELL, ["sh", "-c", command])  # noqa: S606 - admin's command, % sanitised
+        os.execv(SHELL, [b"sh", b"-c", c_bytes(command)])  # noqa: S606 - admin's, % sanitised
     except BaseException:
         os._exit(0)  # as tcpd: a child that cannot exec exits 0
     raise AssertionError("unreachable")
@@ -112,7 +113,7 @@ def twist(command: str, fd: int, warn: Warn) -> None:
         warn(f"twist_option: dup: {strerror(exc)}")
         return
     try:
-        os.execv(SHELL, ["sh", "-c", command])  # noqa: S606 - admin's command, % sanitised
+        os.execv(SHELL, [b"sh", b"-c", c_bytes(command)])  # noqa: S606 - admin's, % sanitised
     except OSError as exc:
         warn(f"twist_option: /bin/sh: {strerror(exc)}")
 
@@ -179,7 +180,7 @@ def perform(
         if fd is not None:
             write_all(fd, action.data.encode("latin-1"))
     elif isinstance(action, SetEnv):
-        os.environ[action.name] = action.value
+        os.environb[c_bytes(action.name)] = c_bytes(action.value)  # the table's bytes
     elif isinstance(action, Umask):
         os.umask(action.mask)
     elif isinstance(action, Nice):

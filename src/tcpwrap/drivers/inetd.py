@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from tcpwrap.drivers.oserror import strerror
 from tcpwrap.errors import Diagnostic, Origin, warning
+from tcpwrap.policy.cstr import c_string
 from tcpwrap.proto.inetd import InetdEntry, InetdParse, looks_like_xinetd, parse_inetd, parse_xinetd
 
 WRAPPERS = frozenset({"tcpd", "tcpwrap-tcpd"})
@@ -70,7 +71,7 @@ def default_file() -> str | None:
 
 def _read(path: str) -> str | OSError:
     try:
-        with open(path, "rb") as handle:
+        with open(c_string(path), "rb") as handle:
             return handle.read(CONFIG_LIMIT).decode("latin-1")
     except OSError as exc:
         return exc
@@ -131,7 +132,9 @@ def _include_files(kind: str, target: str, analysis: InetdAnalysis) -> list[str]
     if kind == "include":
         return [target]
     try:
-        names = sorted(os.listdir(target), key=lambda n: n.encode("utf-8", "surrogateescape"))
+        names = sorted(
+            os.listdir(c_string(target)), key=lambda n: n.encode("utf-8", "surrogateescape")
+        )
     except OSError as exc:
         analysis.warnings.append(warning(f"includedir {target}: {strerror(exc)}"))
         return []
@@ -149,7 +152,7 @@ def _basename(path: str) -> str:
 
 def _stat(path: str) -> os.stat_result | str:
     try:
-        return os.stat(path)
+        return os.stat(c_string(path))  # what stat() in C gets: the name up to a NUL
     except OSError as exc:
         return strerror(exc)
 
@@ -206,7 +209,7 @@ def check_entry(
             status = NO
         else:
             try:
-                os.stat(daemon)
+                os.stat(c_string(daemon))
                 status = MAYBE
             except FileNotFoundError:
                 status = NO

@@ -7,7 +7,8 @@ exact original text (`warning: /etc/hosts.deny, line 1: ...`). `JsonSink` append
 wrappers never interleave lines.
 
 Hazards: messages contain network-derived text (names, ident users); syslog receives it as
-data (never as a format string) and JSON escapes it.
+data (never as a format string) and JSON escapes it. Table text is logged as the bytes it was
+read from (`log_bytes`), as tcpd logs it.
 Errors: logging never raises: a JSON log that cannot be written is reported once to syslog.
 """
 
@@ -18,7 +19,25 @@ import syslog
 
 from tcpwrap.drivers.oserror import strerror
 from tcpwrap.errors import Diagnostic
+from tcpwrap.policy.cstr import c_bytes
 from tcpwrap.policy.options import LEVELS, Priority
+
+
+def log_bytes(priority: int, message: str) -> None:
+    """syslog(priority, "%s", message) with table text as the bytes it was read from.
+
+    Python's syslog module sends UTF-8, so a table's non-ASCII bytes (decoded one byte per
+    character) would reach the log as mojibake where tcpd logs them as they are. ASCII (nearly
+    every record) goes the usual way; anything else through libc's syslog with the bytes
+    (`cstr.c_bytes`), after the same openlog().
+    """
+    if message.isascii():
+        syslog.syslog(priority, message)
+        return
+    import ctypes  # only for records with non-ASCII text: off the wrapper's start-up path
+
+    libc = ctypes.CDLL(None)
+    libc.syslog(ctypes.c_int(priority), b"%s", c_bytes(message))
 
 
 class SyslogSink:
@@ -27,7 +46,7 @@ class SyslogSink:
         syslog.openlog(ident, syslog.LOG_PID, facility)
 
     def log(self, priority: int, message: str) -> None:
-        syslog.syslog(priority, message)
+        log_bytes(priority, message)
 
     def at(self, priority: Priority, message: str) -> None:
         """A record at a `severity` option's priority (facility None = openlog's)."""

@@ -30,6 +30,7 @@ import threading
 
 from tcpwrap.drivers.environment import SystemEnvironment
 from tcpwrap.drivers.tables import PolicyCache
+from tcpwrap.policy.cstr import c_string
 from tcpwrap.policy.decision import Connection, Decision, Endpoint, Mode, Verdict
 from tcpwrap.policy.match import Evaluation, evaluate
 from tcpwrap.policy.quick import MEMO_LIMIT as MEMO_LIMIT  # (re-exported: verdicts per policy)
@@ -71,12 +72,18 @@ def policy_cache(
 
 def ctl_connection(daemon: str, client_name: str, client_addr: str, user: str) -> Connection:
     """The request hosts_ctl() builds: four strings, no socket addresses."""
+    daemon, client_name, client_addr, user = c_strings(daemon, client_name, client_addr, user)
     return Connection(
         daemon,
         client=Endpoint(addr=client_addr or None, name=client_name or None),
         user=user or None,
         pid=os.getpid(),
     )
+
+
+def c_strings(*texts: str) -> tuple[str, ...]:
+    """The strings as libwrap sees them through its char * arguments: cut at a NUL."""
+    return tuple(c_string(text) for text in texts)
 
 
 def decide(
@@ -134,6 +141,8 @@ def hosts_ctl(
     aclexec: AclExecStyle = "documented",
 ) -> bool:
     """libwrap's hosts_ctl(): True to permit (`live=True`: options performed, see above)."""
+    if "\x00" in daemon or "\x00" in client_name or "\x00" in client_addr or "\x00" in user:
+        daemon, client_name, client_addr, user = c_strings(daemon, client_name, client_addr, user)
     cache = _caches.get((allow, deny, language._value_))
     if cache is None:
         cache = policy_cache(allow, deny, language)

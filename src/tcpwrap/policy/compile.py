@@ -35,7 +35,7 @@ def _parse(
     rules: list[Rule] = []
     notes: list[tuple[int, Diagnostic]] = []
     for logical in lines:
-        origin = Origin(path, logical.line)
+        origin = Origin(path, logical.line, logical.physical)
         rule = parse_rule(logical.text, origin, language)
         if rule is None:
             notes.append((logical.line, warning('missing ":" separator', origin)))
@@ -45,7 +45,7 @@ def _parse(
 
 
 def table_of(path: str, rules: tuple[Rule, ...]) -> Table:
-    """A complete Table of rules parsed elsewhere (policy.lint tries rules one at a time)."""
+    """A complete Table of rules parsed elsewhere (policy.check tries rules one at a time)."""
     return Table(path, rules, (), None, None, build_index(rules))
 
 
@@ -56,12 +56,30 @@ def compile_table(source: TableSource, language: Language = Language.OPTIONS) ->
     text = read_lines(source.data)
     rules, notes = _parse(source.path, text.lines, language)
     index = build_index(rules)
-    return Table(source.path, tuple(rules), tuple(notes), text.stop, None, index, text.physical)
+    return Table(
+        source.path,
+        tuple(rules),
+        tuple(notes),
+        text.stop,
+        None,
+        index,
+        text.line_count,
+        text.physical,
+        text.nuls,
+    )
 
 
 def ends_cleanly(data: bytes) -> bool:
-    """Whether text appended to `data` starts a new physical and logical line."""
-    return not data or (data.endswith(b"\n") and not data.endswith(b"\\\n"))
+    """Whether text appended to `data` starts a new physical and logical line.
+
+    Not when the last line holds a NUL: its newline is hidden, so the appended line would be
+    read onto it (the NUL's report then names that line, not the end of the file).
+    """
+    if not data:
+        return True
+    if not data.endswith(b"\n") or data.endswith(b"\\\n"):
+        return False
+    return b"\x00" not in data[data.rfind(b"\n", 0, len(data) - 1) + 1 :]
 
 
 def extend_table(
@@ -86,12 +104,15 @@ def extend_table(
     ):
         return None
     # The old part ends with a complete line: numbering goes on after its last one.
-    text = read_lines(after[len(before) :], table.physical)
+    text = read_lines(after[len(before) :], table.line_count, table.physical)
     added, notes = _parse(table.path, text.lines, language)
     rules = table.rules + tuple(added)
     index = extend_index(table.index, rules, len(table.rules))
     notes_all = table.notes + tuple(notes)
-    return Table(table.path, rules, notes_all, text.stop, None, index, text.physical)
+    nuls = table.nuls + text.nuls
+    return Table(
+        table.path, rules, notes_all, text.stop, None, index, text.line_count, text.physical, nuls
+    )
 
 
 def compile_policy(

@@ -18,6 +18,25 @@ C_SPACE = " \t\n\v\f\r"
 INADDR_NONE = 0xFFFFFFFF
 
 
+def c_string(text: str) -> str:
+    """What C sees of a string: everything before its first NUL."""
+    cut = text.find("\x00")
+    return text if cut < 0 else text[:cut]
+
+
+def c_bytes(text: str) -> bytes:
+    """The bytes tcpd would write for `text`: table text (decoded as Latin-1, one character
+    per byte) as the very bytes it was read from; characters above U+00FF, which only Python's
+    own decoding makes (a name from the resolver, decoded as UTF-8), as UTF-8."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return b"".join(
+            c.encode("latin-1") if c <= "\xff" else c.encode("utf-8", "surrogateescape")
+            for c in text
+        )
+
+
 def fold(text: str) -> str:
     """Lower-case ASCII letters only (strcasecmp in the C locale)."""
     if text.isascii():

@@ -61,7 +61,7 @@ from tcpwrap.policy.options import (
     split_setenv,
 )
 from tcpwrap.policy.patterns import CLIENT, SERVER, hostname_known
-from tcpwrap.policy.rules import Language, Policy, Rule, Table
+from tcpwrap.policy.rules import Language, Policy, Rule, Table, match_denies
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ class _Run:
         "aclexec_count", "aclexec_failed", "aclexec_passed", "acting", "action_origins", "actions",
         "allow_priority", "daemon_text", "delegated", "deny_priority", "diagnostics", "env",
         "evaluation", "file_stack", "header", "hosts", "ident_timeout", "identable", "lookups",
-        "mode", "origin", "pid", "user_text",
+        "mode", "origin", "pid", "restrictive", "user_text",
     )  # fmt: skip
 
     def __init__(self, evaluation: Evaluation) -> None:
@@ -128,6 +128,7 @@ class _Run:
         self.identable = conn.identable
         self.pid = conn.pid
         self.origin: Origin | None = None
+        self.restrictive = False  # MatchContext.restrictive: set per rule by _scan
         self.diagnostics: list[Diagnostic] = []
         self.actions: list[Action] = []
         self.action_origins: list[Origin | None] = []  # the rule each action came from
@@ -235,6 +236,13 @@ class _Run:
         if isinstance(content, str):
             self.warn(f"open {path}: {content}")
             return None
+        if content.cut_at is not None:
+            taken = "a match" if self.restrictive else "no match"
+            self.warn(
+                f"{path}: longer than {content.cut_at} bytes, the most tcpwrap reads of a "
+                f"pattern file: the rest is not read, and a client not found in the part read "
+                f"is taken as {taken} here (fail closed)"
+            )
         self.file_stack.append(path)
         # The naive evaluation (the reference the index is tested against) scans files naively.
         return content if self.evaluation.use_index else content.naive
@@ -424,6 +432,7 @@ class _Run:
             )
         else:
             positions = range(len(rules))
+        deny_table = table is self.evaluation.policy.deny
         for pos in positions:
             rule = rules[pos]
             line = rule.origin.line
@@ -431,6 +440,7 @@ class _Run:
                 self.diagnostics.append(notes[shown][1])
                 shown += 1
             self.origin = rule.origin
+            self.restrictive = match_denies(rule, deny_table)
             if rule.daemons.match(self) and rule.clients.match(self):
                 matched = rule
                 break

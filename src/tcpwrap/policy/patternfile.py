@@ -59,8 +59,28 @@ _C_SPACE = b" \t\n\v\f\r"  # fscanf("%s") separators; bytes.split() splits on ex
 
 
 def split_tokens(data: bytes) -> list[str]:
-    """The file's tokens as fscanf("%s") reads them (C isspace separators, bytes kept 1:1)."""
+    """The file's tokens as fscanf("%s") reads them (C isspace separators, bytes kept 1:1).
+
+    fscanf keeps NUL bytes in a token, but everything that uses it (string comparisons, the
+    fopen() of a nested `/file`) stops at the first one: a token is what comes before it. A
+    token that starts with a NUL is the empty string to C, which matches nothing: left out.
+    """
+    if b"\x00" in data:
+        cut = (token.split(b"\x00", 1)[0] for token in data.split())
+        return [token.decode("latin-1") for token in cut if token]
     return [token.decode("latin-1") for token in data.split()]
+
+
+def whole_tokens(data: bytes, limit: int) -> tuple[bytes, int | None]:
+    """The first `limit` bytes of a pattern file read as `limit + 1` bytes, cut back to whole
+    tokens, and `limit` when the file was longer (else `data` as it is and None). A token cut
+    in two by the limit could match what the whole one would not: it is left out."""
+    if len(data) <= limit:
+        return data, None
+    end = limit
+    if data[end] not in _C_SPACE:
+        end = max(data.rfind(bytes([space]), 0, end) for space in _C_SPACE) + 1
+    return data[:end], limit
 
 
 class _FileIndex:
@@ -190,11 +210,14 @@ def _keep(nets: list[tuple[int, dict[int, int]]], width: int, net: int, pos: int
 class PatternFile:
     """One version of a compiled pattern file: what `Environment.pattern_file` returns."""
 
-    __slots__ = ("_index", "count")
+    __slots__ = ("_index", "count", "cut_at")
 
-    def __init__(self, index: _FileIndex, count: int) -> None:
+    def __init__(self, index: _FileIndex, count: int, cut_at: int | None = None) -> None:
         self._index = index
         self.count = count  # tokens of this version: positions >= count do not exist here
+        # The file was longer than the reader's limit: only its first `cut_at` bytes (whole
+        # tokens) are here. What could not be read may hold a match (FileList.match).
+        self.cut_at = cut_at
 
     @property
     def tokens(self) -> tuple[str, ...]:
@@ -310,10 +333,11 @@ class PatternFile:
 class NaiveScan:
     """The reference: every token of the file, in order, as the original scans it."""
 
-    __slots__ = ("file",)
+    __slots__ = ("cut_at", "file")
 
     def __init__(self, file: PatternFile) -> None:
         self.file = file
+        self.cut_at = file.cut_at
 
     def match(self, ctx: MatchContext, side: int) -> bool:
         tokens = self.file._index.tokens
@@ -327,14 +351,18 @@ def compile_pattern_file(tokens: Iterable[str]) -> PatternFile:
 
 
 def load_pattern_file(
-    data: bytes, previous: tuple[bytes, PatternFile] | None = None
+    data: bytes, previous: tuple[bytes, PatternFile] | None = None, cut_at: int | None = None
 ) -> PatternFile:
     """The compiled file for `data`, reusing `previous` (its bytes and file) for an append.
 
     Incremental only when `data` starts with the previous bytes and those ended with C
     whitespace (or were empty): otherwise the last old token may continue in the new bytes.
+    `cut_at`: `data` is the first `cut_at` bytes of a longer file (compiled afresh, marked).
     """
-    if previous is not None:
+    if cut_at is not None:
+        fresh = compile_pattern_file(split_tokens(data))
+        return PatternFile(fresh._index, fresh.count, cut_at)
+    if previous is not None and previous[1].cut_at is None:
         old, compiled = previous
         if data.startswith(old) and (not old or old[-1] in _C_SPACE):
             if len(data) == len(old):

@@ -45,7 +45,14 @@ SERVER = 1
 
 
 class MatchContext(Protocol):
-    """What a pattern may ask about the connection being decided."""
+    """What a pattern may ask about the connection being decided.
+
+    `restrictive`: whether a match of the token being evaluated makes the verdict stricter (a
+    rule that denies, outside an EXCEPT, or one that grants, inside one). The scanner sets it
+    per rule; PatternList flips it inside EXCEPT. Only address wildcards read it (names_too).
+    """
+
+    restrictive: bool
 
     def daemon(self) -> str: ...
 
@@ -75,7 +82,10 @@ class FileMatcher(Protocol):
 
     `match` must give exactly what evaluating the file's tokens one by one with `host_match`
     gives, and make the same lookups in the same order; the first matching token ends it.
+    `cut_at` is not None when only the file's first `cut_at` bytes could be read.
     """
+
+    cut_at: int | None
 
     def match(self, ctx: MatchContext, side: int) -> bool: ...
 
@@ -162,29 +172,81 @@ class Exact(StringMatcher):
 
 @lru_cache(maxsize=4096)
 def parse_ipv6(text: str) -> int | None:
-    """getaddrinfo(AF_INET6, AI_NUMERICHOST) as a 128-bit value, or None."""
+    """getaddrinfo(AF_INET6, AI_NUMERICHOST) as a 128-bit value, or None.
+
+    A `%scope` is accepted as glibc accepts it (the scope itself is never compared): a
+    decimal number below 2**32 on any address, or an interface name on a link-local or
+    link/node-local multicast address when that interface exists (`::1%lo`, `fe80::1%nosuch`
+    and `fe80::1%` are not IPv6 addresses to libwrap, `fe80::1%eth0` and `::1%1` are).
+    Hazard: whether an interface exists is asked through `interface_exists`, which the
+    drivers point at the kernel; the answer is cached with the text, so an interface added or
+    removed later is not seen for an address already parsed.
+    """
     if ":" not in text or not text.isascii():
         return None
     import ipaddress  # only IPv6 forms need it: keep it off the start-up path
 
+    text, scoped, scope = text.partition("%")
     try:
-        return int(ipaddress.IPv6Address(text.split("%", 1)[0]))
+        value = int(ipaddress.IPv6Address(text))
     except ValueError:
         return None
+    if scoped and not _valid_scope(value, scope):
+        return None
+    return value
+
+
+_LINK_LOCAL = 0xFE80 << 112  # fe80::/10
+_MULTICAST_LOCAL = (0xFF01, 0xFF02)  # ff?1 (node-local) and ff?2 (link-local), any flags
+
+
+def _no_interface(name: str) -> bool:
+    return False
+
+
+# Whether a network interface of this name exists (glibc: if_nametoindex() != 0). The pure
+# core cannot ask the kernel: drivers.environment installs the real check when it is imported,
+# which every program and the library do before deciding. Without it no name is known, and a
+# scope must be a number.
+interface_exists: Callable[[str], bool] = _no_interface
+
+
+def _valid_scope(value: int, scope: str) -> bool:
+    """glibc's __inet6_scopeid_pton(): whether getaddrinfo accepts `address%scope`."""
+    top = value >> 112
+    local = (value >> 118) == (_LINK_LOCAL >> 118) or (top & 0xFF0F) in _MULTICAST_LOCAL
+    if local and scope and interface_exists(scope):
+        return True
+    return scope[:1].isdigit() and scope.isdigit() and int(scope) <= 0xFFFFFFFF
 
 
 def _glob_regex(token: str) -> re.Pattern[str]:
-    # match_pattern_ylo(): a '*' directly followed by another '*' only ever tries non-empty
-    # remainders, so "a**" does not match "a"; every other '*' is an ordinary ".*".
-    parts: list[str] = []
-    for i, c in enumerate(token):
-        if c == "*":
-            parts.append(".*(?=.)" if token[i + 1 : i + 2] == "*" else ".*")
-        elif c == "?":
-            parts.append(".")
-        else:
-            parts.append(re.escape(c))
+    """match_pattern_ylo() as a regular expression that cannot backtrack exponentially.
+
+    The original (and a plain `.*` per `*`) tries every split of the subject between the
+    stars: `*a*a*a*a*b` against a 127-character name took seconds, and a client's PTR name is
+    attacker-chosen. Here each segment between two runs of stars is found at its leftmost
+    place inside an atomic group, which is never revisited: a segment is fixed-length (`?` is
+    one character), so its leftmost place leaves the most for the rest and a later place can
+    never succeed where it failed. Only the last segment is anchored at the end (fullmatch).
+    Cost: O(len(subject) x len(token)).
+
+    The quirk kept (match_pattern_ylo): a run of two or more `*` only ever tries non-empty
+    remainders, so `a**` does not match `a`: such a run requires a character after its start.
+    """
+    runs = re.split(r"(\*+)", token)  # segment, run, segment, run, ..., segment
+    parts = [_glob_segment(runs[0])]
+    last = len(runs) - 2
+    for at in range(1, len(runs), 2):
+        if len(runs[at]) >= 2:
+            parts.append("(?=.)")
+        segment = _glob_segment(runs[at + 1])
+        parts.append(f".*{segment}" if at == last else f"(?>.*?{segment})")
     return re.compile("".join(parts), re.IGNORECASE | re.ASCII | re.DOTALL)
+
+
+def _glob_segment(text: str) -> str:
+    return "".join("." if c == "?" else re.escape(c) for c in text)
 
 
 def compile_string(token: str) -> StringMatcher:
@@ -234,7 +296,9 @@ class FileList(HostPattern):
         if matcher is None:
             return False
         try:
-            return matcher.match(ctx, side)
+            # A list cut at the reader's limit fails closed: what could not be read is taken
+            # to match where a match denies, and not to match where it would grant.
+            return matcher.match(ctx, side) or (matcher.cut_at is not None and ctx.restrictive)
         finally:
             ctx.leave_file(self.path)
 
@@ -318,8 +382,11 @@ class AddressOrName(HostPattern):
 
     token: str
     matcher: StringMatcher
-    names_too: bool  # NOT_INADDR(token)
+    names_too: bool  # NOT_INADDR(token), except for address wildcards (see names_too())
     address_too: bool = True  # the token could match some numeric address (address_like)
+    # An address wildcard (`192.0.2.*`): compared with the name too only where a match is
+    # restrictive (ctx.restrictive), as Debian does; never where it would grant.
+    guarded: bool = False
 
     def match(self, ctx: MatchContext, side: int) -> bool:
         if self.address_too or ctx.addr_known(side):
@@ -327,7 +394,9 @@ class AddressOrName(HostPattern):
                 return True
         elif isinstance(self.matcher, AllWord):
             return True  # every address, logged or not
-        return self.names_too and self.matcher.match(ctx.name(side))
+        if self.names_too:
+            return self.matcher.match(ctx.name(side))
+        return self.guarded and ctx.restrictive and self.matcher.match(ctx.name(side))
 
 
 def host_pattern(token: str) -> HostPattern:
@@ -349,12 +418,25 @@ def host_pattern(token: str) -> HostPattern:
     if cut is not None:
         return compile_netmask(*cut)
     matcher = compile_string(token)
+    if not_inaddr(token) and address_wildcard(token):
+        return AddressOrName(token, matcher, False, address_like(token, matcher), True)
     return AddressOrName(token, matcher, names_too(token), address_like(token, matcher))
 
 
 compile_host = lru_cache(maxsize=65536)(host_pattern)
 
 _ADDRESS_WILDCARD = "0123456789.*?"
+_DIGITS = "0123456789"
+
+
+def address_wildcard(token: str) -> bool:
+    """A wildcard made only of digits, dots, `*` and `?`, with at least one digit and one
+    wildcard: it can only be meant for IPv4 addresses (`192.0.2.*`, `10.?.0.1`)."""
+    return (
+        not token.strip(_ADDRESS_WILDCARD)
+        and ("*" in token or "?" in token)
+        and any(digit in token for digit in _DIGITS)
+    )
 
 
 _ADDRESS_CHARACTERS = "0123456789abcdefABCDEF.:*?[]"
@@ -373,14 +455,17 @@ def address_like(token: str, matcher: StringMatcher) -> bool:
 
 
 def names_too(token: str) -> bool:
-    """Whether a plain host token is also compared with the host name.
+    """Whether a plain host token is always compared with the host name too.
 
     The original compares every token with a character outside `0-9 . /` with the name too,
     so `192.0.2.*` matched a client whose (attacker-controlled) PTR is `192.0.2.evil.example`
-    (docs/rules.md, case H01). Deliberate fix (docs/compat.md): a wildcard made only of digits,
-    dots, `*` and `?` is an address pattern and never matches (or looks up) a host name.
+    (docs/rules.md, case H01). Deliberate fix (docs/compat.md): an address wildcard
+    (`address_wildcard`) is compared with the name only where a match denies (restrictive
+    positions: a deny rule, or an EXCEPT of a grant), so the fix never opens a hole; where it
+    would grant it matches addresses only and causes no lookup. Tokens of wildcards alone
+    (`*.*`, `??`) are no address patterns: names too, as in Debian.
     """
-    return not_inaddr(token) and bool(token.strip(_ADDRESS_WILDCARD))  # see cstr.not_inaddr
+    return not_inaddr(token) and not address_wildcard(token)  # see cstr.not_inaddr
 
 
 # --------------------------------------------------------------------------- list items
@@ -500,7 +585,12 @@ class PatternList:
                 j = self.next_except[i]
                 if j >= len(items):
                     return True
-                return not self.match(ctx, j + 1)
+                # A match after EXCEPT undoes the match before it: its polarity flips.
+                ctx.restrictive = not ctx.restrictive
+                try:
+                    return not self.match(ctx, j + 1)
+                finally:
+                    ctx.restrictive = not ctx.restrictive
         return False
 
 

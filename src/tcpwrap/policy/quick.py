@@ -31,6 +31,7 @@ from tcpwrap.policy.cstr import INADDR_NONE, dot_quad_addr, fold, strip_mapped
 from tcpwrap.policy.facts import UNKNOWN
 from tcpwrap.policy.index import INF, DaemonPlan, daemon_plan
 from tcpwrap.policy.patterns import CLIENT, parse_ipv6
+from tcpwrap.policy.rules import match_denies
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -65,8 +66,8 @@ class CtlFacts:
     """
 
     __slots__ = (
-        "address", "daemon_text", "env", "env_read", "file_stack", "name_text", "open_file",
-        "user_text",
+        "address", "daemon_text", "deny_table", "env", "env_read", "file_stack", "name_text",
+        "open_file", "restrictive", "user_text",
     )  # fmt: skip
 
     def __init__(
@@ -86,6 +87,8 @@ class CtlFacts:
         self.open_file = env.pattern_file if open_file is None else open_file
         self.env_read = False  # a /file or a netgroup was read
         self.file_stack: list[str] = []
+        self.deny_table = False  # which table _table() is scanning
+        self.restrictive = False  # MatchContext.restrictive: set per rule by _table()
 
     def daemon(self) -> str:
         return self.daemon_text
@@ -140,7 +143,7 @@ class CtlFacts:
             stack.append(path)
             matched = content.match(self, CLIENT)  # (nothing here raises: no lookups)
             stack.pop()
-        return matched
+        return matched or (content.cut_at is not None and self.restrictive)  # as FileList
 
 
 _UNSEEN: Final = ("(not looked at yet)",)  # DaemonPlan.flat's missing entries
@@ -439,6 +442,8 @@ def ctl_verdict(
     else:
         result = plan.deny_fixed
         if result is None:
+            if facts is not None:
+                facts.deny_table = True
             result = _decide_table(
                 policy.deny, plan.deny, plan.deny_program, address_text, v4_form, name_text,
                 facts,
@@ -547,6 +552,7 @@ def _residual_best(table: Table, plan: DaemonPlan, best: int, facts: CtlFacts) -
     for pos in plan.residual:
         if pos >= best:
             break
+        facts.restrictive = match_denies(rules[pos], facts.deny_table)
         hosts = flat.get(pos, _UNSEEN)
         if hosts is _UNSEEN:
             hosts = plan.hosts(pos)

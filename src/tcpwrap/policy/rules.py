@@ -22,7 +22,7 @@ from tcpwrap.errors import Diagnostic, Origin
 from tcpwrap.policy.cstr import split_at
 from tcpwrap.policy.options import OptionStep, compile_options
 from tcpwrap.policy.patterns import PatternList, compile_client_list, compile_daemon_list
-from tcpwrap.policy.tables import LineProblem
+from tcpwrap.policy.tables import LineProblem, NulPiece
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -65,7 +65,11 @@ class Table:
     stop: LineProblem | None
     open_error: str | None
     index: TableIndex = field(repr=False, compare=False)  # built with the table (compile.py)
-    physical: int = 0  # physical lines read: where the numbering of an append goes on
+    line_count: int = 0  # tcpd's line count at the end: where the numbering of an append goes on
+    physical: int = 0  # physical lines read (more than line_count after NUL-hidden newlines)
+    # Pieces of lines that held NUL bytes (tcpd joins their text with the next line and says
+    # nothing; `tcpwrap check` reports them).
+    nuls: tuple[NulPiece, ...] = ()
 
     @property
     def missing(self) -> bool:
@@ -89,6 +93,18 @@ def parse_rule(line_text: str, origin: Origin, language: Language) -> Rule | Non
         options,
         line_text.rstrip("\n"),
     )
+
+
+def match_denies(rule: Rule, deny_table: bool) -> bool:
+    """Whether a match of `rule` makes the verdict stricter: it denies (its table's verdict,
+    unless an `allow`/`deny` option says otherwise). What `MatchContext.restrictive` starts
+    from for each rule."""
+    for step in rule.options or ():
+        if step.name == "allow":
+            return False
+        if step.name == "deny":
+            return True
+    return deny_table
 
 
 @record(frozen=True, slots=True)

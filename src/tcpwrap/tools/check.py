@@ -1,15 +1,18 @@
 """`tcpwrap check`: lint hosts.allow/hosts.deny and the inetd config (tcpdchk, docs/check.md).
 
 What it does: reads the inetd (or xinetd) configuration and both tables and prints every
-finding of `tcpwrap.policy.lint` as `warning: <file>, line <n>: <msg>` / `error: ...` on stdout,
+finding of `tcpwrap.policy.check` as `warning: <file>, line <n>: <msg>` / `error: ...` on stdout,
 in tcpdchk's order; `-v` adds tcpdchk's listing (`Using network configuration file: ...`,
 `>>> Rule ...`, daemons/clients/access) with the findings inline where they arise, `-a` reports
 implicit allows. `--json` prints only the findings as a JSON list of {file, line, severity,
-message}; `--debian` prints exactly Debian's stdout and sends the findings to syslog (ident
-`tcpdchk`) as Debian does. Exit status: 1 when any finding is an error (see docs/check.md),
-when the inetd file given with -i cannot be opened, or on a usage error; 0 otherwise.
+message}; `--debian` says exactly what Debian's tcpdchk says: its stdout, its findings only
+(ours left out) sent to syslog (ident `tcpdchk`) with its line numbers, exit 0. Table bytes are
+printed and logged as they are. On a terminal, a progress line on stderr after a second.
+Exit status: 1 when any finding is an error (see docs/check.md; not with --debian), when the
+inetd file given with -i cannot be opened, or on a usage error; 0 otherwise.
 
-Hazards: host patterns are looked up in DNS (with `--timeout`; `--no-dns` skips these checks),
+Hazards: host patterns are looked up in DNS (with `--timeout`, at most `--dns-limit` distinct
+ones, up to 16 at a time ahead of the check; `--no-dns` skips these checks),
 netgroups through NSS, and `/file` lists are read; nothing is executed and, unlike Debian's
 tcpdchk, `user`/`group` options never change our own credentials (names are only validated).
 Errors: usage problems print tcpdchk's usage on stderr (exit 1); everything about the files is
@@ -22,10 +25,14 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
+import syslog
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import IO, NoReturn
 
-from tcpwrap.drivers.environment import SystemEnvironment
+from tcpwrap.drivers.environment import PATTERN_FILE_LIMIT, SystemEnvironment
+from tcpwrap.drivers.gcpause import paused_gc
 from tcpwrap.drivers.inetd import (
     REAL_DAEMON_DIR,
     InetdAnalysis,
@@ -33,23 +40,26 @@ from tcpwrap.drivers.inetd import (
     check_real_daemon_dir,
     world_writable,
 )
+from tcpwrap.drivers.logsink import log_bytes
 from tcpwrap.drivers.lookup import find_inet_addr, verify_host_name
 from tcpwrap.drivers.oserror import strerror
 from tcpwrap.drivers.tables import read_table
-from tcpwrap.policy.environment import Environment
-from tcpwrap.policy.facts import UnknownName
-from tcpwrap.policy.lint import (
-    ERROR,
-    WARNING,
+from tcpwrap.errors import Diagnostic, Kind, Origin
+from tcpwrap.policy.check import (
     CheckOptions,
-    Debug,
     Event,
-    Finding,
     HostCheck,
     Listing,
     TableInput,
     check_policy,
+    finding,
+    is_problem,
 )
+from tcpwrap.policy.check.probe import PatternLines
+from tcpwrap.policy.cstr import c_bytes, c_string
+from tcpwrap.policy.environment import Environment
+from tcpwrap.policy.facts import UnknownName
+from tcpwrap.policy.patternfile import split_tokens, whole_tokens
 from tcpwrap.policy.rules import Language
 
 USAGE = (
@@ -63,7 +73,8 @@ HOSTS_ALLOW = "/etc/hosts.allow"
 HOSTS_DENY = "/etc/hosts.deny"
 LOOKUP_TIMEOUT = 5.0
 DNS_LIMIT = 1000
-PATTERN_FILE_LIMIT = 16 * 1024 * 1024
+PREFETCH_WORKERS = 16  # lookups in flight at once (each bounded by --timeout)
+PREFETCH_MIN = 8  # fewer hosts than this are looked up as they are asked
 
 
 def _usage_error(message: str) -> NoReturn:
@@ -98,13 +109,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="DNS lookup timeout in seconds (default %(default)s)")
     parser.add_argument("--no-dns", action="store_true",
                         help="skip the DNS checks of host patterns")
-    parser.add_argument("--dns-limit", type=int, default=DNS_LIMIT, metavar="N",
-                        help="look up at most N distinct host patterns (0: no limit; "
-                             "default %(default)s)")
+    parser.add_argument("--dns-limit", type=int, default=None, metavar="N",
+                        help=f"look up at most N distinct host patterns (0: no limit; "
+                             f"default {DNS_LIMIT}, with --debian 0 as tcpdchk)")
 
 
 class SystemProbe:
-    """The facts `policy.lint` asks for, from this system (DNS, NSS, files, inetd.conf)."""
+    """The facts `policy.check` asks for, from this system (DNS, NSS, files, inetd.conf)."""
 
     def __init__(
         self,
@@ -121,7 +132,8 @@ class SystemProbe:
         self.limit = limit
         self.skipped = 0  # lookups not done because of the limit
         self._env = env if env is not None else SystemEnvironment()
-        self._dns: dict[str, HostCheck] = {}
+        self._dns: dict[str, HostCheck] = {}  # answers given, in the order they were asked
+        self._early: dict[str, HostCheck] = {}  # looked up ahead by prefetch, not yet asked
 
     @property
     def inetd_file(self) -> str:
@@ -139,14 +151,54 @@ class SystemProbe:
             if self.limit and len(self._dns) >= self.limit:
                 self.skipped += 1
                 return None
-            cached = self._dns[host] = self._lookup(host)
+            early = self._early.pop(host, None)
+            if early is None:
+                early = self._lookup(host, self.timeout)
+            cached = self._dns[host] = early
         return cached
 
-    def _lookup(self, host: str) -> HostCheck:
-        found = find_inet_addr(host, timeout=self.timeout)
+    def prefetch(self, hosts: Sequence[str]) -> None:
+        """Look up, in parallel, the hosts `dns` will be asked about next (the order of the
+        answers and the limit stay those of `dns`: a host looked up here and never asked
+        within the limit is dropped). A table of 100,000 banned addresses means 100,000
+        reverse lookups for tcpdchk, one after the other.
+
+        The workers call the resolver directly (no thread per lookup); an answer that took
+        longer than --timeout is dropped, and so is any still running when the batch's time is
+        up, so `dns` looks those up again with the timeout: the answers are the same.
+        """
+        if not self.dns_enabled:
+            return
+        room = self.limit - len(self._dns) if self.limit else len(hosts)
+        todo: list[str] = []
+        for host in dict.fromkeys(hosts):
+            if len(todo) >= room:
+                break
+            if host not in self._dns and host not in self._early:
+                todo.append(host)
+        if len(todo) < PREFETCH_MIN:
+            return
+        pool = ThreadPoolExecutor(PREFETCH_WORKERS, thread_name_prefix="tcpwrap-check")
+        futures = [pool.submit(self._timed_lookup, host) for host in todo]
+        wait(futures, timeout=self.timeout * (1 + len(todo) / PREFETCH_WORKERS))
+        pool.shutdown(wait=False, cancel_futures=True)
+        for host, future in zip(todo, futures, strict=True):
+            if future.done() and not future.cancelled() and future.exception() is None:
+                answer = future.result()
+                if answer is not None:
+                    self._early[host] = answer
+
+    def _timed_lookup(self, host: str) -> HostCheck | None:
+        started = time.monotonic()
+        answer = self._lookup(host, None)
+        return answer if time.monotonic() - started < self.timeout else None
+
+    def _lookup(self, host: str, timeout: float | None) -> HostCheck:
+        """tcpdchk's check of one host pattern (timeout None: no deadline, no extra thread)."""
+        found = find_inet_addr(host, timeout=timeout)
         warnings = list(found.warnings)
         for address in found.addresses:
-            lookup = verify_host_name(address, timeout=self.timeout)
+            lookup = verify_host_name(address, timeout=timeout)
             warnings.extend(lookup.warnings)
             if isinstance(lookup.name, UnknownName):
                 warnings.append(f"host address {address}->name lookup failed")
@@ -156,19 +208,47 @@ class SystemProbe:
         return not self._env.netgroup_members(group)
 
     def pattern_file(self, path: str) -> list[list[str]] | str | None:
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read(PATTERN_FILE_LIMIT)
+        try:  # the name as the table's bytes spell it (up to a NUL, as fopen() sees it)
+            with open(c_bytes(c_string(path)), "rb") as handle:
+                data = handle.read(PATTERN_FILE_LIMIT + 1)
         except FileNotFoundError:
             return None
         except IsADirectoryError:
             return []
         except OSError as exc:
             return strerror(exc)
-        return [line.decode("latin-1").split() for line in data.split(b"\n")]
+        data, cut_at = whole_tokens(data, PATTERN_FILE_LIMIT)  # as the runtime reads it
+        lines = PatternLines(split_tokens(line) for line in data.split(b"\n"))
+        lines.cut_at = cut_at
+        return lines
 
     def daemon_status(self, daemon: str) -> str | None:
         return self.analysis.status(daemon)
+
+
+class Progress:
+    """`check`'s progress line on a terminal: shown once a check has run for a second,
+    rewritten in place, erased at the end."""
+
+    DELAY = 1.0
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.start = time.monotonic()
+        self.shown = False
+
+    def __call__(self, path: str, done: int, total: int) -> None:
+        if not self.shown and time.monotonic() - self.start < self.DELAY:
+            return
+        self.shown = True
+        name = "".join(c if c.isprintable() else "?" for c in path)
+        self.stream.write(f"\r\x1b[Ktcpwrap check: {name}: line {done:,} of {total:,}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
 
 
 def table_paths(args: argparse.Namespace) -> tuple[str, str]:
@@ -177,7 +257,9 @@ def table_paths(args: argparse.Namespace) -> tuple[str, str]:
     return args.allow or HOSTS_ALLOW, args.deny or HOSTS_DENY
 
 
-def collect(args: argparse.Namespace, analysis: InetdAnalysis) -> list[Event]:
+def collect(
+    args: argparse.Namespace, analysis: InetdAnalysis, progress: Progress | None = None
+) -> list[Event]:
     """Every event of a check run, in order."""
     allow, deny = table_paths(args)
     events: list[Event] = []
@@ -185,58 +267,89 @@ def collect(args: argparse.Namespace, analysis: InetdAnalysis) -> list[Event]:
         events.append(Listing(f"Using network configuration file: {analysis.shown_file}"))
     problem = check_real_daemon_dir(args.real_daemon_dir)
     if problem is not None:
-        events.append(Finding(WARNING, problem))
+        events.append(finding(Kind.WARNING, problem))
     for diag in analysis.warnings:
         origin = diag.origin
-        events.append(Finding(WARNING, diag.message, origin.file if origin else analysis.file,
+        events.append(finding(Kind.WARNING, diag.message,
+                              origin.file if origin else analysis.file,
                               origin.line if origin else None))
     for path in (allow, deny):
-        events.extend(Finding(WARNING, text, path) for text in world_writable(path))
-    probe = SystemProbe(analysis, timeout=args.timeout, dns=not args.no_dns,
-                        limit=args.dns_limit)
+        events.extend(finding(Kind.WARNING, text, path) for text in world_writable(path))
+    # tcpdchk looks every host pattern up: so does --debian, unless told otherwise
+    limit = args.dns_limit if args.dns_limit is not None else 0 if args.debian else DNS_LIMIT
+    probe = SystemProbe(analysis, timeout=args.timeout, dns=not args.no_dns, limit=limit)
     options = CheckOptions(Language(args.language), args.implicit_allow, args.verbose,
-                           os.getpid())
+                           os.getpid(), debian=args.debian, progress=progress)
     events.extend(check_policy(
         TableInput(allow, read_table(allow), "allow", explicit=args.allow is not None),
         TableInput(deny, read_table(deny), "deny", explicit=args.deny is not None),
         probe,
         options,
     ))
-    if probe.skipped:
-        events.append(Finding(WARNING, (
-            f"DNS checks stopped after {args.dns_limit} distinct host patterns; "
+    if probe.skipped and not args.debian:
+        events.append(finding(Kind.WARNING, (
+            f"DNS checks stopped after {limit} distinct host patterns; "
             f"{probe.skipped} more were not looked up (--dns-limit 0 checks them all)"
         )))
     return events
 
 
 def render(events: list[Event], out: IO[str], *, mode: str) -> None:
-    """mode: "inline" (ours), "json" or "debian" (listing on stdout, findings to syslog)."""
+    """mode: "inline" (ours), "json" or "debian" (listing on stdout, findings to syslog).
+
+    Table text is written as the bytes it was read from (decoded one byte per character),
+    as tcpdchk prints and logs it; line numbers are the physical lines an editor shows,
+    except in --debian mode (tcpdchk's numbers).
+    """
     if mode == "json":
-        records = [e.as_json() for e in events if isinstance(e, Finding)]
+        records = [as_json(e) for e in events if is_problem(e)]
         out.write(json.dumps(records, indent=2) + "\n")
         return
-    log = _syslog() if mode == "debian" else None
+    debian = mode == "debian"
+    if debian:
+        _open_syslog()
     for event in events:
         if isinstance(event, Listing):
-            out.write(event.text + "\n")
-        elif log is not None:
-            import syslog
-
-            priority = syslog.LOG_DEBUG if isinstance(event, Debug) else syslog.LOG_ERR
-            log(priority, event.text if isinstance(event, Debug) else event.render())
-        elif isinstance(event, Debug):
-            out.write(event.text + "\n")
+            _write(out, event.text + "\n")
+        elif debian:
+            priority = syslog.LOG_DEBUG if event.kind is Kind.DEBUG else syslog.LOG_ERR
+            log_bytes(priority, event.render())
         else:
-            out.write(event.render() + "\n")
+            _write(out, physical(event).render() + "\n")
     out.flush()
 
 
-def _syslog() -> Callable[[int, str], None]:
-    import syslog
+def physical(diag: Diagnostic) -> Diagnostic:
+    """`diag` placed at its physical line (what an editor shows) rather than tcpd's number."""
+    origin = diag.origin
+    if origin is None or origin.physical is None or origin.physical == origin.line:
+        return diag
+    return Diagnostic(diag.kind, diag.message, Origin(origin.file, origin.physical), diag.file)
 
+
+def _write(out: IO[str], text: str) -> None:
+    """Write `text` with table bytes (one character per byte) as the bytes themselves."""
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:
+        out.write(text)
+        return
+    out.flush()
+    buffer.write(text.encode("latin-1", "backslashreplace"))
+
+
+def as_json(finding: Diagnostic) -> dict[str, object]:
+    """One finding as `--json` prints it: {file, line, severity, message} (line: physical)."""
+    finding = physical(finding)
+    return {
+        "file": finding.path,
+        "line": finding.line,
+        "severity": finding.kind.value,
+        "message": finding.message,
+    }
+
+
+def _open_syslog() -> None:
     syslog.openlog("tcpdchk", 0, syslog.LOG_USER)
-    return syslog.syslog
 
 
 def run(args: argparse.Namespace) -> int:
@@ -245,7 +358,18 @@ def run(args: argparse.Namespace) -> int:
     if analysis.open_error is not None:
         sys.stderr.write(f"open {args.inetd_conf}: {analysis.open_error}\n")
         return 1
-    events = collect(args, analysis)
+    progress = Progress(sys.stderr) if sys.stderr.isatty() else None
+    try:
+        # A 100,000-line table means ~a million live objects made in a row: without the
+        # pause the cyclic collector walks them again and again (half of the check's time).
+        with paused_gc():
+            events = collect(args, analysis, progress)
+    finally:
+        if progress is not None:
+            progress.close()
     mode = "json" if args.json else "debian" if args.debian else "inline"
     render(events, sys.stdout, mode=mode)
-    return 1 if any(isinstance(e, Finding) and e.severity == ERROR for e in events) else 0
+    sys.stdout.flush()
+    if args.debian:
+        return 0  # as tcpdchk: whatever it found
+    return 1 if any(isinstance(e, Diagnostic) and e.kind is Kind.ERROR for e in events) else 0

@@ -27,10 +27,11 @@ from typing import IO, Any, NoReturn
 
 from tcpwrap.drivers import inetd
 from tcpwrap.drivers.environment import SystemEnvironment
+from tcpwrap.drivers.logsink import log_bytes
 from tcpwrap.drivers.lookup import find_inet_addr, verify_host_name
 from tcpwrap.drivers.tables import load_policy
-from tcpwrap.errors import Diagnostic, Kind
-from tcpwrap.policy.cstr import INADDR_NONE, dot_quad_addr, fold, split_at
+from tcpwrap.errors import Diagnostic, Kind, Origin
+from tcpwrap.policy.cstr import INADDR_NONE, c_bytes, dot_quad_addr, fold, split_at
 from tcpwrap.policy.decision import Connection, Decision, Endpoint, Mode, Verdict
 from tcpwrap.policy.facts import PARANOID, UNKNOWN
 from tcpwrap.policy.match import evaluate
@@ -116,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     if args.batch:
         from tcpwrap.tools.batch import run_batch
 
-        return run_batch(sys.stdin, sys.stdout, sys.stderr, allow, deny, language)
+        return run_batch(sys.stdin.buffer, sys.stdout, sys.stderr, allow, deny, language)
     if len(args.operands) != 2:
         sys.stderr.write(USAGE)
         return 1
@@ -156,13 +157,23 @@ class Printer:
         if self.mode == "debian" and not self.out.isatty():
             self.buffer.append(data)  # stdio buffering: banners (unbuffered fd 1) come first
         elif self.mode != "json":
+            self._write(data)
+
+    def _write(self, data: str) -> None:
+        """Text as tcpdmatch writes it: table text as the bytes it was read from."""
+        raw = getattr(self.out, "buffer", None)
+        if raw is None or data.isascii():
             self.out.write(data)
+            return
+        self.out.flush()
+        raw.write(c_bytes(data))
+        raw.flush()
 
     def banner(self, data: str) -> None:
         if self.mode == "json":
             return
         self.out.flush()
-        os.write(self.out.fileno(), data.encode("latin-1"))
+        os.write(self.out.fileno(), c_bytes(data))
 
     def prediction(self, decision: Decision, record: dict[str, Any]) -> None:
         if self.count and self.mode != "json":
@@ -188,7 +199,7 @@ class Printer:
         if decision.verdict is not Verdict.ABORT:
             self.text(f"access:   {access_word(decision)}\n")
         if self.mode == "inline" and decision.origin is not None:
-            self.text(f"rule:     {decision.origin}\n")
+            self.text(f"rule:     {rule_text(decision.origin)}\n")
 
     def _log(self, diag: Diagnostic) -> None:
         import syslog
@@ -199,15 +210,23 @@ class Printer:
         priority = syslog.LOG_DEBUG if diag.kind is Kind.DEBUG else syslog.LOG_ERR
         if diag.kind is Kind.INFO:
             priority = syslog.LOG_INFO
-        syslog.syslog(priority, diag.render())
+        log_bytes(priority, diag.render())
 
     def close(self) -> None:
         if self.mode == "json":
             json.dump(self.records, self.out, indent=2)
             self.out.write("\n")
         elif self.buffer:
-            self.out.write("".join(self.buffer))
+            self._write("".join(self.buffer))
         self.out.flush()
+
+
+def rule_text(origin: Origin) -> str:
+    """`<file>, line <n>` with tcpd's number, and the physical line when NUL bytes in the
+    table (docs/rules.md) made the two differ."""
+    if origin.physical is not None and origin.physical != origin.line:
+        return f"{origin} (physical line {origin.physical})"
+    return str(origin)
 
 
 def access_word(decision: Decision) -> str:
@@ -230,7 +249,11 @@ def decision_record(decision: Decision) -> dict[str, Any]:
         "verdict": access_word(decision) if decision.verdict is not Verdict.ABORT else "aborted",
         "rule": None
         if decision.origin is None
-        else {"file": decision.origin.file, "line": decision.origin.line},
+        else {
+            "file": decision.origin.file,
+            "line": decision.origin.line,
+            "physical_line": decision.origin.physical,
+        },
         "reason": decision.reason,
         "options": [
             d.message[len("option:   ") :]

@@ -106,11 +106,20 @@ def test_limit_applies_to_appends_too(
     banned = tmp_path / "banned"
     banned.write_bytes(b"192.0.2.1 192.0.2.2")  # 19 bytes: the limit cuts into the last token
     env = SystemEnvironment()
-    assert compiled(env, banned).tokens == tuple(b"192.0.2.1 192.0.2.2"[:limit].decode().split())
+    assert compiled(env, banned).tokens == _whole_tokens(banned.read_bytes(), limit)
     with banned.open("ab") as handle:
         handle.write(b" 192.0.2.3\n")
-    expected = tuple(banned.read_bytes()[:limit].decode().split())
-    assert compiled(env, banned).tokens == expected  # as if read whole up to the limit
+    first = compiled(env, banned)
+    assert first.tokens == _whole_tokens(banned.read_bytes(), limit)  # as if read whole
+    assert first.cut_at == limit
+
+
+def _whole_tokens(data: bytes, limit: int) -> tuple[str, ...]:
+    """The tokens wholly inside the first `limit` bytes (a token cut by the limit is left out)."""
+    tokens = data[:limit].decode().split()
+    if len(data) > limit and not data[limit : limit + 1].isspace() and data[:limit][-1:] != b" ":
+        tokens = tokens[:-1]
+    return tuple(tokens)
 
 
 # --------------------------------------------------------------------------- the watch
@@ -279,3 +288,83 @@ def test_forked_child_watches_for_itself(tmp_path: Path, watched: list[str]) -> 
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert compiled(env, banned).tokens == ("192.0.2.4",)  # and by the parent
+
+
+# --------------------------------------------------------------------------- over the cap
+# issue 12 item 10: a list longer than PATTERN_FILE_LIMIT says so (file:line) and fails
+# closed: what could not be read is a match where a match denies, and none where it grants.
+
+
+@pytest.fixture
+def cut_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import tcpwrap.drivers.environment as environment
+
+    monkeypatch.setattr(environment, "PATTERN_FILE_LIMIT", 28)
+    banned = tmp_path / "banned"
+    banned.write_bytes(b"192.0.2.1 192.0.2.2\n192.0.2.33 192.0.2.4\n")  # cut inside 192.0.2.33
+    return banned
+
+
+def test_a_cut_list_keeps_whole_tokens_and_says_where_it_was_cut(cut_list: Path) -> None:
+    env = SystemEnvironment()
+    result = compiled(env, cut_list)
+    assert result.tokens == ("192.0.2.1", "192.0.2.2")  # not "192.0.2.3": a cut token
+    assert result.cut_at == 28
+    assert compiled(env, cut_list) is result
+
+
+@pytest.mark.parametrize(
+    ("allow", "deny", "client", "verdict", "taken"),
+    [
+        ("", "ALL: {list}\n", "192.0.2.4", "deny", "a match"),  # libwrap denies it too
+        ("", "ALL: {list}\n", "192.0.2.1", "deny", None),  # found in the part read
+        ("sshd: {list}\n", "ALL: ALL\n", "192.0.2.4", "deny", "no match"),  # never granted
+        # the EXCEPT of a grant takes the rest as a match: not granted here (the empty deny
+        # table then grants, as for any client this rule does not grant)
+        ("sshd: ALL EXCEPT {list}\n", "", "192.0.2.9", "grant", "a match"),
+        ("sshd: ALL EXCEPT {list}\n", "ALL: ALL\n", "192.0.2.9", "deny", "a match"),
+        ("", "ALL: ALL EXCEPT {list}\n", "192.0.2.9", "deny", "no match"),
+    ],
+)
+def test_a_cut_list_fails_closed_with_a_warning(
+    cut_list: Path, allow: str, deny: str, client: str, verdict: str, taken: str | None
+) -> None:
+    policy = compile_policy(
+        TableSource("hosts.allow", allow.format(list=cut_list).encode()),
+        TableSource("hosts.deny", deny.format(list=cut_list).encode()),
+    )
+    decision = evaluate(policy, Connection("sshd", Endpoint(client)), env=SystemEnvironment())
+    assert decision.verdict.name.lower() == verdict
+    warnings = [d.render() for d in decision.diagnostics if "pattern file" in d.message]
+    if taken is None:
+        assert warnings[1:] == []
+    else:
+        table = "hosts.allow" if allow else "hosts.deny"
+        assert warnings[0] == (
+            f"warning: {table}, line 1: {cut_list}: longer than 28 bytes, the most tcpwrap "
+            f"reads of a pattern file: the rest is not read, and a client not found in the "
+            f"part read is taken as {taken} here (fail closed)"
+        )
+
+
+def test_hosts_ctl_fails_closed_on_a_cut_list(cut_list: Path, tmp_path: Path) -> None:
+    import tcpwrap
+
+    (tmp_path / "a").write_text("")
+    (tmp_path / "d").write_text(f"ALL: {cut_list}\n")
+    for client, granted in (("192.0.2.4", False), ("192.0.2.1", False), ("198.51.100.1", False)):
+        assert tcpwrap.hosts_ctl("sshd", "", client, allow=str(tmp_path / "a"),
+                                 deny=str(tmp_path / "d")) is granted  # fmt: skip
+
+
+@pytest.mark.oracle
+def test_libwrap_denies_what_lies_beyond_the_cap_too(cut_list: Path, tmp_path: Path) -> None:
+    # libwrap reads the whole list: 192.0.2.4 (after the cut) is denied there; tcpwrap denies
+    # it because it fails closed (test_hosts_ctl_fails_closed_on_a_cut_list)
+    from harness.oracle import libwrap_ctl
+
+    module = libwrap_ctl()
+    (tmp_path / "a").write_text("")
+    (tmp_path / "d").write_text(f"ALL: {cut_list}\n")
+    wrap = module.LibWrap(str(tmp_path / "a"), str(tmp_path / "d"))
+    assert wrap.ctl("sshd", "unknown", "192.0.2.4") == "denied"

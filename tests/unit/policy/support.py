@@ -130,6 +130,7 @@ class FakeContext:
     netgroups: dict[str, set[str]] = field(default_factory=dict)
     files: dict[str, list[str]] = field(default_factory=dict)
     looked_up: list[str] = field(default_factory=list)
+    restrictive: bool = False  # a match grants (an allow rule): address wildcards read no name
 
     def daemon(self) -> str:
         return self.daemon_name

@@ -331,8 +331,16 @@ ADDRESS_ONLY = (
 def test_address_only_policy_never_yields_a_need(address: str) -> None:
     connection = conn(address, resolvable=True, identable=True, server=Endpoint(
         addr="198.51.100.7", port=22, resolvable=True))
-    evaluation = Evaluation(policy(ADDRESS_ONLY, ADDRESS_ONLY), connection, LIVE)
+    evaluation = Evaluation(policy(ADDRESS_ONLY, ""), connection, LIVE)
     assert evaluation.next_need() is None
+
+
+def test_an_address_wildcard_in_the_deny_table_reads_the_name_as_debian_does() -> None:
+    # docs/compat.md 4: the address-only reading never applies where a match denies
+    connection = conn("198.51.100.1", resolvable=True)
+    evaluation = Evaluation(policy("", "ALL: 203.0.113.*\n"), connection, LIVE)
+    request = evaluation.next_need()
+    assert request is not None and request.need is Need.CLIENT_NAME
 
 
 def needs_for(allow: str, address: str = "192.0.2.1", **kw: object) -> tuple[list[Need], object]:

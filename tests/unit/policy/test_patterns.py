@@ -241,6 +241,9 @@ def test_net_mask_validity(token: str, address: str, expected: bool) -> None:
         ("192.0.2.*", "203.0.113.74", "192.0.2.evil2.dns.test", False, []),
         ("192.0.2.*", "192.0.2.74", "x", True, []),
         ("1?2.0.2.1", "132.0.2.1", "x", True, []),
+        # wildcards alone are no address patterns: the name too, as in Debian (issue 12)
+        ("*.*", "2001:db8::1", "v6.example", True, ["name0"]),
+        ("??", "2001:db8::1", "ab", True, ["name0"]),
     ],
 )
 def test_address_then_name(
@@ -251,10 +254,37 @@ def test_address_then_name(
     assert ctx.looked_up == lookups
 
 
+@pytest.mark.parametrize(
+    ("token", "address", "name", "expected", "lookups"),
+    [
+        # where a match denies, an address wildcard reads the name as Debian's does
+        ("192.0.2.*", "203.0.113.74", "192.0.2.evil2.dns.test", True, ["name0"]),
+        ("192.0.2.*", "192.0.2.74", "x", True, []),
+        ("1?2.0.2.1", "203.0.113.1", "x", False, ["name0"]),
+    ],
+)
+def test_address_wildcard_in_a_restrictive_position(
+    token: str, address: str, name: str, expected: bool, lookups: list[str]
+) -> None:
+    ctx = FakeContext(addrs=(address, "unknown"), names=(name, "unknown"), restrictive=True)
+    assert host(token, ctx) is expected
+    assert ctx.looked_up == lookups
+
+
+def test_except_flips_the_position() -> None:
+    ctx = FakeContext(addrs=("203.0.113.74", "unknown"), names=("192.0.2.x", "unknown"))
+    grant = compile_client_list("ALL EXCEPT 192.0.2.*")
+    assert not grant.match(ctx)  # in an allow rule the EXCEPT is restrictive: name compared
+    assert ctx.restrictive is False  # restored after the EXCEPT
+    ctx.restrictive = True
+    assert grant.match(ctx)  # in a deny rule the EXCEPT would grant: address only
+    assert ctx.restrictive is True
+
+
 def test_names_too() -> None:
     assert not names_too("192.0.2.1")
     assert not names_too("192.0.2.*")
-    assert not names_too("*")
+    assert names_too("*") and names_too("*.*") and names_too("??")  # no address patterns
     assert names_too("*.example")
     assert names_too("[::1]")
     assert names_too("ALL")  # ALL matches by the address anyway

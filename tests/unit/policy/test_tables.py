@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.netns import CONFORMANCE_DIR
-from tcpwrap.policy.tables import LINE_LIMIT, LineProblem, LogicalLine, read_lines
+from tcpwrap.policy.tables import LINE_LIMIT, LineProblem, LogicalLine, NulPiece, read_lines
 
 B20 = Path(CONFORMANCE_DIR) / "cases/B20-long-line-via-continuations/hosts.allow"
 
@@ -99,7 +99,7 @@ def test_continuation_that_fits_exactly() -> None:
     second = "c" * (2046 - len(first))
     result = read_lines(first + "\\\n" + second + "\n")
     assert result.stop is None
-    assert result.lines == (LogicalLine(first + second + "\n", 2),)
+    assert result.lines == (LogicalLine(first + second + "\n", 2, 2),)
     result = read_lines(first + "\\\n" + second + "c\n")
     assert result.stop is not None and result.stop.reason == "too long"
 
@@ -107,14 +107,14 @@ def test_continuation_that_fits_exactly() -> None:
 def test_missing_final_newline_stops_the_table() -> None:
     # B12/B13: the rules before it stay; the problem names the last complete line
     result = read_lines("a: b\nc: d")
-    assert result.lines == (LogicalLine("a: b\n", 1),)
+    assert result.lines == (LogicalLine("a: b\n", 1, 1),)
     assert result.stop == LineProblem(1, 2, "no newline")
     assert read_lines("c: d").stop == LineProblem(0, 1, "no newline")
 
 
 def test_eof_inside_a_continuation_is_a_missing_newline() -> None:
     result = read_lines("a: b\nc: \\\n")
-    assert result.lines == (LogicalLine("a: b\n", 1),)
+    assert result.lines == (LogicalLine("a: b\n", 1, 1),)
     assert result.stop == LineProblem(2, 2, "no newline")
 
 
@@ -123,16 +123,54 @@ def test_empty_table() -> None:
     assert read_lines("").lines == () and read_lines("").stop is None
 
 
-def test_nul_byte_is_a_missing_newline() -> None:
-    # fgets() reads past the NUL, strlen() stops at it: the newline is never seen
-    result = read_lines("a: b\nc\x00: d\ne: f\n")
-    assert result.lines == (LogicalLine("a: b\n", 1),)
-    assert result.stop == LineProblem(1, 2, "no newline")
+def test_text_before_a_nul_is_joined_with_the_next_line() -> None:
+    # fgets() reads past the NUL, strlen() stops at it: the rest of the line and its newline
+    # are lost, the next line is read onto the kept text and counted once (docs/rules.md)
+    result = read_lines("a: b\nc\x00junk\n: d\ne: f\n")
+    assert result.lines == (
+        LogicalLine("a: b\n", 1, 1),
+        LogicalLine("c: d\n", 2, 3),
+        LogicalLine("e: f\n", 3, 4),
+    )
+    assert result.stop is None
+    assert (result.line_count, result.physical) == (3, 4)
+    assert result.nuls == (NulPiece(2, "c", 2, "c: d\n", "junk"),)
+
+
+def test_a_line_starting_with_nul_contributes_nothing() -> None:
+    # docs/rules.md (reading lines): the DenyHosts shape, a NUL run in front of an appended rule
+    result = read_lines(b"sshd: 10.0.0.1\n\x00\x00\x00ALL: 10.0.0.2\nsshd: 10.0.0.3\n")
+    assert [(x.text, x.line, x.physical) for x in result.lines] == [
+        ("sshd: 10.0.0.1\n", 1, 1),
+        ("sshd: 10.0.0.3\n", 2, 3),
+    ]
+    assert result.nuls == (NulPiece(2, "", 2, "sshd: 10.0.0.3\n", "ALL: 10.0.0.2"),)
+
+
+def test_a_nul_run_longer_than_the_buffer_is_read_in_fgets_pieces() -> None:
+    # fgets() reads 2047 bytes at a time: text after a NUL that falls into a later piece of
+    # the same physical line is kept
+    result = read_lines("\x00" * 10 + "x" * 2037 + "ALL: 10.0.0.1\n")
+    assert [x.text for x in result.lines] == ["ALL: 10.0.0.1\n"]
+    assert result.nuls == (NulPiece(1, "", 1, "ALL: 10.0.0.1\n", "x" * 2037),)
+
+
+def test_a_nul_at_the_end_of_the_file() -> None:
+    # nothing kept: the end of the file, no problem; text kept: a missing newline
+    assert read_lines("a: b\n\x00\x00").stop is None
+    assert read_lines("a: b\n\x00\x00\n").stop is None
+    assert read_lines("a: b\nc: d\x00\n").stop == LineProblem(1, 2, "no newline")
+
+
+def test_append_numbering_continues_both_counts() -> None:
+    result = read_lines("a: b\n", 3, 5)
+    assert result.lines == (LogicalLine("a: b\n", 4, 6),)
+    assert (result.line_count, result.physical) == (4, 6)
 
 
 def test_bytes_are_latin1_one_to_one() -> None:
     result = read_lines(b"\xc3\xa9t\xc3\xa9: \xff\n")
-    assert result.lines == (LogicalLine("\xc3\xa9t\xc3\xa9: \xff\n", 1),)
+    assert result.lines == (LogicalLine("\xc3\xa9t\xc3\xa9: \xff\n", 1, 1),)
 
 
 @pytest.mark.parametrize("data", [b"\\", b"\\\\\n", b"\n\\\n", b"\r", b"#\\", b"\x00"])

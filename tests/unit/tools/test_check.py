@@ -1,30 +1,35 @@
-"""`tcpwrap check`: every planted problem is reported with its file and line (policy.lint and
+"""`tcpwrap check`: every planted problem is reported with its file and line (policy.check and
 tools.check), the JSON shape, the -v listing and the exit statuses."""
 
 from __future__ import annotations
 
+import io
 import json
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from tcpwrap.cli import main
-from tcpwrap.policy.environment import Environment, StaticEnvironment
-from tcpwrap.policy.lint import (
-    ERROR,
-    WARNING,
+from tcpwrap.errors import Diagnostic, Kind
+from tcpwrap.policy.check import (
     CheckOptions,
-    Debug,
     Event,
-    Finding,
     HostCheck,
     Listing,
     TableInput,
     check_policy,
+    finding,
+    is_problem,
 )
+from tcpwrap.policy.environment import Environment, StaticEnvironment
 from tcpwrap.policy.rules import Language, TableSource
-from tcpwrap.tools.check import USAGE
+from tcpwrap.tools.check import USAGE, physical
+
+WARNING = Kind.WARNING
+ERROR = Kind.ERROR
 
 
 @dataclass
@@ -52,6 +57,9 @@ class FakeProbe:
         if set(host) <= set("0123456789."):
             return HostCheck(1)  # numeric: one address with a good name
         return HostCheck(0, (f"{host}: host not found",))
+
+    def prefetch(self, hosts: Sequence[str]) -> None:
+        pass
 
     def netgroup_empty(self, group: str) -> bool:
         return group not in self.netgroups
@@ -81,11 +89,17 @@ def run_check(
     )
 
 
-def findings(events: list[Event]) -> list[tuple[str | None, int | None, str, str]]:
-    return [(e.file, e.line, e.severity, e.message) for e in events if isinstance(e, Finding)]
+def findings(events: list[Event]) -> list[tuple[str | None, int | None, Kind, str]]:
+    """(file, physical line, kind, message) of each finding, as the default output shows it."""
+    shown = [physical(e) for e in events if is_problem(e)]
+    return [(e.path, e.line, e.kind, e.message) for e in shown]
 
 
-def has(events: list[Event], file: str, line: int | None, severity: str, text: str) -> bool:
+def debug_records(events: list[Event]) -> list[str]:
+    return [e.message for e in events if isinstance(e, Diagnostic) and e.kind is Kind.DEBUG]
+
+
+def has(events: list[Event], file: str, line: int | None, severity: Kind, text: str) -> bool:
     return any(
         f == file and n == line and s == severity and text in m for f, n, s, m in findings(events)
     )
@@ -295,7 +309,7 @@ def test_options_are_dry_run_with_the_fictitious_request() -> None:
         verbose=True,
         implicit_allow=True,
     )
-    debug = [e.text for e in events if isinstance(e, Debug)]
+    debug = debug_records(events)
     assert debug == [
         "option:   setenv A=B x",
         "option:   aclexec /bin/false",
@@ -339,7 +353,7 @@ def test_classic_language_shows_the_command_and_flags_option_words() -> None:
     events = run_check(b"sshd: ALL: allow\nin.ftpd: ALL: echo %d\n", language=Language.CLASSIC,
                        verbose=True)
     assert has(events, "hosts.allow", 1, WARNING, 'the third field looks like options ("allow")')
-    assert [e.text for e in events if isinstance(e, Debug)] == [
+    assert debug_records(events) == [
         "command:  allow",
         "command:  echo daemon_name",
     ]
@@ -385,8 +399,8 @@ def test_unreadable_and_missing_tables() -> None:
 
 
 def test_render_with_and_without_context() -> None:
-    assert Finding(ERROR, "m", "f", 3).render() == "error: f, line 3: m"
-    assert Finding(WARNING, "cannot open f: x", "f").render() == "warning: cannot open f: x"
+    assert finding(ERROR, "m", "f", 3).render() == "error: f, line 3: m"
+    assert finding(WARNING, "cannot open f: x", "f").render() == "warning: cannot open f: x"
 
 
 # ----------------------------------------------------------------------------- the command
@@ -549,3 +563,141 @@ def test_colon_inside_a_command_and_ipv6_in_option_values() -> None:
     assert has(events, "hosts.allow", 2, WARNING, hint.format("twist"))
     assert not any(n == 3 for _, n, _, _ in findings(events))
     assert has(events, "hosts.allow", 4, WARNING, "::1: an IPv6 address must be written")
+
+
+def test_progress_line_after_a_second_rewritten_in_place_and_erased() -> None:
+    from tcpwrap.tools.check import Progress
+
+    out = io.StringIO()
+    progress = Progress(out)
+    progress("hosts.deny", 0, 100_000)
+    progress.close()
+    assert out.getvalue() == ""  # under a second: nothing shown, nothing to erase
+    progress.start -= Progress.DELAY
+    progress("hosts.deny\x1b", 8192, 100_000)
+    progress("hosts.deny\x1b", 100_000, 100_000)
+    progress.close()
+    assert out.getvalue() == (
+        "\r\x1b[Ktcpwrap check: hosts.deny?: line 8,192 of 100,000"
+        "\r\x1b[Ktcpwrap check: hosts.deny?: line 100,000 of 100,000\r\x1b[K"
+    )
+
+
+def test_progress_is_reported_per_table_and_per_pattern_file() -> None:
+    calls: list[tuple[str, int, int]] = []
+    probe = FakeProbe(services=dict(SERVICES), files={"/l": [["192.0.2.1"]] * 9000})
+    deny = b"ALL: 192.0.2.2\n" * 9000 + b"ALL: /l\n"
+    run_check(b"sshd: 192.0.2.1\n", deny, probe, progress=lambda *a: calls.append(a))
+    assert calls == [
+        ("hosts.allow", 0, 1), ("hosts.allow", 1, 1),
+        ("hosts.deny", 0, 9001), ("hosts.deny", 8192, 9001),
+        ("/l", 8192, 9000), ("hosts.deny", 9001, 9001),
+    ]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_progress_only_on_a_terminal(
+    world: Path, monkeypatch: pytest.MonkeyPatch, terminal: bool
+) -> None:
+    from tcpwrap.tools.check import Progress
+
+    (world / "hosts.deny").write_bytes(b"ALL: 192.0.2.2\n" * 20_000)
+    err = Terminal() if terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setattr(Progress, "DELAY", 0.0)
+    main(cli(world, "-d"))
+    shown = err.getvalue()
+    if terminal:
+        assert "tcpwrap check: hosts.deny: line 16,384 of 20,000" in shown
+        assert shown.endswith("\r\x1b[K")
+    else:
+        assert shown == ""
+
+
+def test_prefetch_looks_ahead_without_changing_answers_order_or_limit() -> None:
+    from tcpwrap.drivers.inetd import analyze_inetd
+    from tcpwrap.tools.check import SystemProbe
+
+    class Recorded(SystemProbe):
+        def __init__(self, limit: int) -> None:
+            super().__init__(analyze_inetd(None, for_check=True), limit=limit)
+            self.looked_up: list[str] = []
+
+        def _lookup(self, host: str, timeout: float | None) -> HostCheck:
+            self.looked_up.append(host)
+            return HostCheck(1, (host,))
+
+    hosts = [f"192.0.2.{i}" for i in range(1, 31)]
+    ahead = Recorded(limit=20)
+    ahead.prefetch(hosts + hosts)
+    assert sorted(ahead.looked_up) == sorted(hosts[:20])  # distinct, within the limit
+    plain = Recorded(limit=20)
+    for probe in (ahead, plain):
+        answers = [probe.dns(h) for h in ["x.example", *hosts]]
+        assert answers[0] == HostCheck(1, ("x.example",))
+        assert answers[1:20] == [HostCheck(1, (h,)) for h in hosts[:19]]
+        assert answers[20:] == [None] * 11  # the limit counts what was asked, in order
+        assert probe.skipped == 11
+    assert ahead.looked_up[20:] == ["x.example"]  # asked, not prefetched: looked up then
+    assert Recorded(limit=20).prefetch(hosts[:3]) is None  # a few: looked up when asked
+
+
+def test_table_bytes_are_printed_as_they_are(world: Path) -> None:
+    import subprocess
+
+    # a zero-width space (UTF-8 e2 80 8b) inside an address, and e-acute in an option
+    (world / "hosts.allow").write_bytes(b"sshd: 192.0.2.\xe2\x80\x8b1: severity bogus\xc3\xa9\n")
+    (world / "hosts.deny").write_bytes(b"ALL: 10.0.0.\xff\n")
+    for mode in ([], ["--json"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "tcpwrap.cli", *cli(world, "-d", "-v", *mode)],
+            cwd=world, capture_output=True, timeout=60, check=False,
+        )  # fmt: skip
+        if mode:  # JSON escapes them: one code point per byte
+            assert '"bad syslog facility or severity: \\"bogus\\u00c3\\u00a9\\""' in (
+                done.stdout.decode("ascii")
+            )
+            continue
+        assert b"clients:  192.0.2.\xe2\x80\x8b1\n" in done.stdout
+        assert b'bad syslog facility or severity: "bogus\xc3\xa9"' in done.stdout
+        assert b"clients:  10.0.0.\xff\n" in done.stdout
+
+
+def test_cli_reports_a_pattern_file_over_the_limit(
+    world: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 12 item 10: the list the runtime cuts (and fails closed on) is an error naming the
+    # list's line where it was cut; --debian (tcpdchk's voice) says nothing
+    import tcpwrap.tools.check as check_tool
+
+    monkeypatch.setattr(check_tool, "PATTERN_FILE_LIMIT", 28)
+    (world / "bans").write_bytes(b"192.0.2.1 192.0.2.2\n192.0.2.33 192.0.2.4\n")
+    (world / "hosts.allow").write_text("")
+    (world / "hosts.deny").write_text(f"ALL: {world / 'bans'}\n")
+    assert main(cli(world, "-d")) == 1
+    out = capsys.readouterr().out
+    assert f"error: {world / 'bans'}, line 2: {world / 'bans'} is longer than 28 bytes" in out
+    assert "split the list into several files" in out
+    assert main(cli(world, "-d", "--debian")) == 0
+    assert "longer than" not in capsys.readouterr().out
+
+
+def test_pattern_file_tokens_as_fscanf_reads_them(tmp_path: Path) -> None:
+    # C whitespace only (a non-breaking space is part of a token), a NUL ends a token, and a
+    # NUL in the file's name ends the name (no ValueError)
+    from tcpwrap.drivers.inetd import InetdAnalysis
+    from tcpwrap.tools.check import SystemProbe
+
+    (tmp_path / "bans").write_bytes(b"192.0.2.1\xa0x 10.0.0.\x00junk\n\x00z 1.2.3.4\n")
+    probe = SystemProbe(InetdAnalysis(None), dns=False)
+    assert probe.pattern_file(str(tmp_path / "bans")) == [
+        ["192.0.2.1\xa0x", "10.0.0."], ["1.2.3.4"], []
+    ]
+    assert probe.pattern_file(str(tmp_path / "bans") + "\x00.old") == probe.pattern_file(
+        str(tmp_path / "bans")
+    )
