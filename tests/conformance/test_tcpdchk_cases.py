@@ -25,11 +25,12 @@ from pathlib import Path
 
 import pytest
 
+from harness import oracle
 from harness.syslog_capture import SyslogCapture
 from tcpwrap.cli import main
 from tcpwrap.tools.check import USAGE
 
-DATA = Path(__file__).parent / "data" / "chk"
+DATA = oracle.recorded("chk")
 TCPWRAP = str(Path(sys.executable).with_name("tcpwrap"))
 RECORDED_HOSTLIST = "/tmp/harness/chk/K01/hostlist"
 FAKE_DAEMONS = [
@@ -196,7 +197,7 @@ def test_usage_text_is_tcpdchk_s(world: Path) -> None:
 
 def test_no_inetd_conf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                        capsys: pytest.CaptureFixture[str]) -> None:
-    text = (DATA / "no-inetd-conf.txt").read_text()
+    text = oracle.recorded("misc", "no-inetd-conf.txt").read_text()
     (run,) = parse_runs("misc", text)
     assert run.args == "-d -v"
     monkeypatch.setattr("tcpwrap.drivers.inetd.DEFAULT_FILES", (str(tmp_path / "inetd.conf"),))
