@@ -32,6 +32,7 @@ from tcpwrap.drivers.environment import SystemEnvironment
 from tcpwrap.drivers.tables import PolicyCache
 from tcpwrap.policy.cstr import c_string
 from tcpwrap.policy.decision import Connection, Decision, Endpoint, Mode, Verdict
+from tcpwrap.policy.facts import UNKNOWN
 from tcpwrap.policy.match import Evaluation, evaluate
 from tcpwrap.policy.quick import MEMO_LIMIT as MEMO_LIMIT  # (re-exported: verdicts per policy)
 from tcpwrap.policy.quick import ctl_verdict
@@ -88,9 +89,9 @@ def c_strings(*texts: str) -> tuple[str, ...]:
 
 def decide(
     daemon: str,
-    client_name: str = "unknown",
-    client_addr: str = "unknown",
-    user: str = "unknown",
+    client_name: str = UNKNOWN,
+    client_addr: str = UNKNOWN,
+    user: str = UNKNOWN,
     *,
     allow: str = HOSTS_ALLOW,
     deny: str = HOSTS_DENY,
@@ -132,7 +133,7 @@ def hosts_ctl(
     daemon: str,
     client_name: str,
     client_addr: str,
-    user: str = "unknown",
+    user: str = UNKNOWN,
     *,
     allow: str = HOSTS_ALLOW,
     deny: str = HOSTS_DENY,

@@ -28,6 +28,7 @@ while the policy does not, so it must not be memoised with the policy.
 from __future__ import annotations
 
 from tcpwrap.policy.cstr import INADDR_NONE, dot_quad_addr, fold, strip_mapped
+from tcpwrap.policy.decision import Scan
 from tcpwrap.policy.facts import UNKNOWN
 from tcpwrap.policy.index import INF, DaemonPlan, daemon_plan
 from tcpwrap.policy.patterns import CLIENT, parse_ipv6
@@ -54,7 +55,10 @@ DENIED, GRANTED = 0, 1  # decided by the tables alone: may be memoised with the 
 DENIED_ENV, GRANTED_ENV = 2, 3  # decided after reading the environment: not to be memoised
 UNDECIDED = -1  # the deciding rule has options: run the evaluator
 
+# How a table's scan ended, inside this module only: small ints compare fastest on the hot
+# path; what leaves the module is a Scan (quick_table) or a verdict above.
 _MATCH, _NO_MATCH, _ERROR, _OPTIONS = 1, 0, -1, -2
+_SCAN = {_MATCH: Scan.MATCH, _NO_MATCH: Scan.NO_MATCH, _ERROR: Scan.ERROR}
 
 
 class CtlFacts:
@@ -573,14 +577,14 @@ def _residual_best(table: Table, plan: DaemonPlan, best: int, facts: CtlFacts) -
 
 def quick_table(
     table: Table, daemon: str, address: str, name: str, facts: CtlFacts | None = None
-) -> int | None:
-    """One table's first-match result when it is known without running options: 1 (MATCH),
-    0 (NO-MATCH), -1 (ERROR), or None when the first matching rule has options. Without
-    `facts`, None also when a residual rule could come first."""
+) -> Scan | None:
+    """How one table's scan ends when that is known without running options, or None when the
+    first matching rule has options. Without `facts`, None also when a residual rule could
+    come first."""
     plan = daemon_plan(table, fold(strip_mapped(daemon)))
     if facts is None and table.open_error is None and plan.residual:
         return None
     mapped = strip_mapped(address)
     v4_form = len(mapped) != len(address) or ":" not in address
     result = _table(table, plan, fold(mapped), v4_form, fold(strip_mapped(name)), facts)
-    return None if result == _OPTIONS else result
+    return None if result == _OPTIONS else _SCAN[result]

@@ -22,6 +22,7 @@ import ipaddress
 from collections.abc import Iterable
 
 from tcpwrap._record import record
+from tcpwrap.policy.facts import PARANOID, UNKNOWN
 from tcpwrap.policy.patterns import (
     AddressOrName,
     AllWord,
@@ -46,8 +47,6 @@ BASE_NAME = "host.sample.invalid"
 LOCAL_NAME = "sample"  # a known name without a dot (LOCAL)
 OTHER_DAEMON = "sample-daemon"  # named by no rule
 OTHER_USER = "sample-user"
-UNKNOWN_WORD = "unknown"
-PARANOID_WORD = "paranoid"
 SAMPLE_LIMIT = 200_000
 
 
@@ -172,7 +171,7 @@ def sample(policies: Iterable[Policy], limit: int = SAMPLE_LIMIT) -> tuple[list[
     daemons: dict[str, None] = {OTHER_DAEMON: None}
     addresses: dict[str, None] = {BASE_ADDR: None}
     names: dict[str, None] = {BASE_NAME: None, LOCAL_NAME: None}
-    users: dict[str, None] = {UNKNOWN_WORD: None}
+    users: dict[str, None] = {UNKNOWN: None}
     for policy in policies:
         for table in (policy.allow, policy.deny):
             for rule in table.rules:
@@ -195,21 +194,21 @@ def sample(policies: Iterable[Policy], limit: int = SAMPLE_LIMIT) -> tuple[list[
     # client as "unknown" (no ident answer).
     clients: list[tuple[str, str]] = []
     for addr in addresses:
-        clients += [(addr, UNKNOWN_WORD), (addr, PARANOID_WORD), (addr, BASE_NAME)]
+        clients += [(addr, UNKNOWN), (addr, PARANOID), (addr, BASE_NAME)]
     clients += [(BASE_ADDR, name) for name in names if name != BASE_NAME]
     probes: list[Probe] = []
     for daemon in daemons:
         for addr, name in clients:
-            probes.append(Probe(daemon, addr, name, UNKNOWN_WORD))
+            probes.append(Probe(daemon, addr, name, UNKNOWN))
             if len(probes) >= limit:
                 return probes, True
         for user in users:
-            if user == UNKNOWN_WORD:
+            if user == UNKNOWN:
                 continue
             for name in names:
                 probes.append(Probe(daemon, BASE_ADDR, name, user))
             for addr in addresses:
-                probes.append(Probe(daemon, addr, UNKNOWN_WORD, user))
+                probes.append(Probe(daemon, addr, UNKNOWN, user))
             if len(probes) >= limit:
                 return probes[:limit], True
     return probes, False

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from tcpwrap.policy.compile import compile_table
+from tcpwrap.policy.decision import Scan
 from tcpwrap.policy.index import TableIndex
 from tcpwrap.policy.quick import quick_table
 from tcpwrap.policy.rules import Table, TableSource
@@ -96,19 +97,19 @@ QUICK = (
 @pytest.mark.parametrize(
     ("daemon", "address", "name", "expected"),
     [
-        ("sshd", "192.0.2.1", "unknown", 1),
-        ("sshd", "203.0.113.1", "a.example.com", 1),
-        ("SSHD", "10.1.2.3", "unknown", 1),
-        ("ftpd", "10.1.2.3", "unknown", 1),
+        ("sshd", "192.0.2.1", "unknown", Scan.MATCH),
+        ("sshd", "203.0.113.1", "a.example.com", Scan.MATCH),
+        ("SSHD", "10.1.2.3", "unknown", Scan.MATCH),
+        ("ftpd", "10.1.2.3", "unknown", Scan.MATCH),
         ("sshd", "198.51.100.1", "unknown", None),  # options: the evaluator must run
-        ("ftpd", "203.0.113.1", "HOST.example.org", 1),
-        ("sshd", "203.0.113.1", "host.example.org", 0),
-        ("sshd", "203.0.113.1", "paranoid", 1),
-        ("sshd", "::ffff:10.0.0.1", "unknown", 1),
-        ("telnetd", "203.0.113.1", "unknown", 0),
+        ("ftpd", "203.0.113.1", "HOST.example.org", Scan.MATCH),
+        ("sshd", "203.0.113.1", "host.example.org", Scan.NO_MATCH),
+        ("sshd", "203.0.113.1", "paranoid", Scan.MATCH),
+        ("sshd", "::ffff:10.0.0.1", "unknown", Scan.MATCH),
+        ("telnetd", "203.0.113.1", "unknown", Scan.NO_MATCH),
     ],
 )
-def test_quick_table_answers(daemon: str, address: str, name: str, expected: int | None) -> None:
+def test_quick_table_answers(daemon: str, address: str, name: str, expected: Scan | None) -> None:
     assert quick_table(table(QUICK), daemon, address, name) == expected
 
 
@@ -128,17 +129,17 @@ def test_quick_table_agrees_with_the_evaluator(daemon: str, address: str, name: 
     answer = quick_table(table(QUICK), daemon, address, name)
     decision = decide(QUICK, None, conn(address, daemon, name=name))
     assert answer is not None
-    assert answer == (1 if decision.origin is not None else 0)
+    assert answer is (Scan.MATCH if decision.origin is not None else Scan.NO_MATCH)
 
 
 def test_quick_table_defers_to_residual_rules_and_reports_errors() -> None:
     assert quick_table(table("sshd: ALL EXCEPT 10.0.0.1\n"), "sshd", "1.2.3.4", "x") is None
     assert quick_table(table("in.*: ALL\n"), "sshd", "1.2.3.4", "x") is None
     assert quick_table(table("1.2.3.4@ALL: ALL\n"), "sshd", "1.2.3.4", "x") is None
-    assert quick_table(table("ftpd: ALL EXCEPT x\n"), "sshd", "1.2.3.4", "x") == 0
-    assert quick_table(table("ftpd: ALL\nsshd: 1.2.3.4"), "sshd", "1.2.3.4", "x") == -1
-    assert quick_table(table("sshd: 1.2.3.4\nsshd: 1.2.3.4"), "sshd", "1.2.3.4", "x") == 1
+    assert quick_table(table("ftpd: ALL EXCEPT x\n"), "sshd", "1.2.3.4", "x") is Scan.NO_MATCH
+    assert quick_table(table("ftpd: ALL\nsshd: 1.2.3.4"), "sshd", "1.2.3.4", "x") is Scan.ERROR
+    assert quick_table(table("sshd: 1.2.3.4\nsshd: 1.2.3.4"), "sshd", "1.2.3.4", "x") is Scan.MATCH
     unreadable = compile_table(TableSource("hosts.deny", None, "Permission denied"))
-    assert quick_table(unreadable, "sshd", "1.2.3.4", "x") == -1
+    assert quick_table(unreadable, "sshd", "1.2.3.4", "x") is Scan.ERROR
     missing = compile_table(TableSource("hosts.deny", None))
-    assert quick_table(missing, "sshd", "1.2.3.4", "x") == 0
+    assert quick_table(missing, "sshd", "1.2.3.4", "x") is Scan.NO_MATCH
