@@ -66,7 +66,7 @@ def connection_for(
     )
 
 
-def _printable(address: object) -> tuple[str, int] | None:
+def printable(address: object) -> tuple[str, int] | None:
     """(address text, port) as tcpd's getnameinfo(NI_NUMERICHOST) gives them.
 
     Python prints an IPv6 address without its scope; tcpd's text has it: `fe80::1%eth0` for a
@@ -95,7 +95,7 @@ def discover(fd: int = 0) -> Endpoints:
         return found
     found.sock = sock
     try:
-        found.client = _printable(sock.getpeername())
+        found.client = printable(sock.getpeername())
     except OSError:
         found.datagram = True
         try:
@@ -103,12 +103,12 @@ def discover(fd: int = 0) -> Endpoints:
             if not ready:
                 raise TimeoutError(110, "Connection timed out")
             _, sender = sock.recvfrom(1, socket.MSG_PEEK)
-            found.client = _printable(sender)
+            found.client = printable(sender)
         except OSError as exc:
             found.warnings.append(f"can't get client address: {strerror(exc)}")
             return found
     try:
-        found.server = _printable(sock.getsockname())
+        found.server = printable(sock.getsockname())
     except OSError as exc:
         found.warnings.append(f"getsockname: {strerror(exc)}")
     return found

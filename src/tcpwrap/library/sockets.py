@@ -32,7 +32,7 @@ from tcpwrap.drivers.deciding import (
     Settings,
     drive,
 )
-from tcpwrap.drivers.endpoint import Address
+from tcpwrap.drivers.endpoint import Address, printable
 from tcpwrap.drivers.endpoint import connection_for as endpoint_connection
 from tcpwrap.drivers.oserror import strerror
 from tcpwrap.library.ctl import (
@@ -59,25 +59,20 @@ class Site:
     warnings: list[str] = field(default_factory=list)
 
 
-def _printable(address: object) -> Address | None:
-    if isinstance(address, tuple) and len(address) >= 2:
-        return str(address[0]), int(address[1])
-    return None
-
 
 def site_of(sock: object, peer: object = None) -> Site:
     """Endpoints of a socket (or asyncio TransportSocket); `peer` = a UDP sender address."""
     site = Site(datagram=getattr(sock, "type", socket.SOCK_STREAM) == socket.SOCK_DGRAM)
     if peer is not None:
-        site.client = _printable(peer)
+        site.client = printable(peer)
     else:
         try:
-            site.client = _printable(sock.getpeername())  # type: ignore[attr-defined]
+            site.client = printable(sock.getpeername())  # type: ignore[attr-defined]
         except OSError as exc:
             site.warnings.append(f"can't get client address: {strerror(exc)}")
             return site  # as tcpd: nothing more is learned
     try:
-        site.server = _printable(sock.getsockname())  # type: ignore[attr-defined]
+        site.server = printable(sock.getsockname())  # type: ignore[attr-defined]
     except OSError as exc:
         site.warnings.append(f"getsockname: {strerror(exc)}")
     return site

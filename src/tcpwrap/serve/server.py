@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tcpwrap.drivers.deciding import Settings
+from tcpwrap.drivers.endpoint import printable
 from tcpwrap.drivers.environment import SystemEnvironment
 from tcpwrap.drivers.tables import PolicyCache
 from tcpwrap.errors import ConfigError
@@ -291,7 +292,7 @@ class Server:
             self.stats.accepted += 1
             listener.backoff = 0.0
             try:
-                self._connection(listener.service, conn, _printable(address))
+                self._connection(listener.service, conn, printable(address))
             except Exception as exc:  # one connection's bug must not stop the listener
                 self.connections.internal_error(listener.service.daemon.name, exc)
                 conn.close()
@@ -364,7 +365,7 @@ class Server:
                 drain(sock)  # e.g. an ICMP error queued by an earlier reply: clear it
             return
         self.stats.accepted += 1
-        client = _printable(sender)
+        client = printable(sender)
         if client is None:
             if not reads:
                 drain(sock)
@@ -500,17 +501,8 @@ class Server:
             os.umask(old)
 
 
-def _printable(address: object) -> Address | None:
-    if isinstance(address, tuple) and len(address) >= 2:
-        host = str(address[0])
-        if len(address) >= 4 and address[3]:
-            host = f"{host}%{address[3]}"
-        return host, int(address[1])
-    return None
-
-
 def _local(sock: socket.socket) -> Address | None:
     try:
-        return _printable(sock.getsockname())
+        return printable(sock.getsockname())
     except OSError:
         return None

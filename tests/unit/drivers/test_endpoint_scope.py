@@ -101,3 +101,19 @@ def test_hosts_ctl_with_the_wrappers_text(
     ask = {"allow": str(tmp_path / "a"), "deny": str(tmp_path / "d")}
     assert tcpwrap.hosts_ctl("sshd", "", "fe80::5%ttw0", **ask) is False
     assert tcpwrap.hosts_ctl("sshd", "", "fe80::5%nosuch0", **ask) is True  # not an address
+
+
+def test_the_library_and_serve_name_link_local_clients_as_the_wrapper_does(
+    link_local: tuple[socket.socket, socket.socket],
+) -> None:
+    # check_socket (library) and `tcpwrap serve` take a socket's addresses through the same
+    # function as the wrapper: one text for a link-local peer everywhere (they used to drop
+    # the scope, or write its number).
+    from tcpwrap.library.sockets import site_of
+    from tcpwrap.serve import server
+
+    accepted, _ = link_local
+    site = site_of(accepted)
+    assert site.client is not None and site.client[0] == "fe80::5%ttw0"
+    assert site.server is not None and site.server[0] == "fe80::5%ttw0"
+    assert server.printable(accepted.getpeername()) == site.client
