@@ -27,6 +27,7 @@ while the policy does not, so it must not be memoised with the policy.
 
 from __future__ import annotations
 
+from tcpwrap.errors import Origin
 from tcpwrap.policy.cstr import INADDR_NONE, dot_quad_addr, fold, strip_mapped
 from tcpwrap.policy.facts import UNKNOWN
 from tcpwrap.policy.index import INF, DaemonPlan, daemon_plan
@@ -408,22 +409,7 @@ def ctl_verdict(
             return GRANTED if known else DENIED
     address = client_addr[:STRING_LENGTH] or UNKNOWN
     name = client_name[:STRING_LENGTH] or UNKNOWN
-    # The subjects as the index compares them (index._Group.address_hit); a network is
-    # compared with the IPv4 reading of the address (v4: computed when first needed) or,
-    # for an IPv6 address, with its IPv6 reading. (strip_mapped and fold inline: this runs
-    # on every hosts_ctl() call.)
-    if ":" in address:
-        mapped = strip_mapped(address)
-        v4_form = len(mapped) != len(address)
-    else:
-        mapped, v4_form = address, True
-    address_text = mapped.lower() if mapped.isascii() else fold(mapped)
-    if not plan.names:
-        name_text = ""
-    elif ":" in name:
-        name_text = fold(strip_mapped(name))
-    else:
-        name_text = name.lower() if name.isascii() else fold(name)
+    address_text, v4_form, name_text = _subjects(plan, address, name)
     facts: CtlFacts | None = None
     if plan.residual:
         facts = CtlFacts(
@@ -461,6 +447,85 @@ def ctl_verdict(
     return verdict
 
 
+def _subjects(plan: _CtlPlan, address: str, name: str) -> tuple[str, bool, str]:
+    """The subjects as the index compares them (index._Group.address_hit): the folded
+    address without `::ffff:`, whether networks compare its IPv4 reading (else its IPv6 one),
+    and the folded name ("" when no rule of the plan compares names). (strip_mapped and fold
+    inline: this runs on every hosts_ctl() call.)"""
+    if ":" in address:
+        mapped = strip_mapped(address)
+        v4_form = len(mapped) != len(address)
+    else:
+        mapped, v4_form = address, True
+    address_text = mapped.lower() if mapped.isascii() else fold(mapped)
+    if not plan.names:
+        name_text = ""
+    elif ":" in name:
+        name_text = fold(strip_mapped(name))
+    else:
+        name_text = name.lower() if name.isascii() else fold(name)
+    return address_text, v4_form, name_text
+
+
+def ctl_rule(
+    policy: Policy,
+    daemon: str,
+    client_name: str,
+    client_addr: str,
+    user: str | None,
+    env: Environment,
+    facts_type: Callable[[str, str, str, str | None, Environment], CtlFacts],
+) -> tuple[int, Origin | None]:
+    """`ctl_verdict`'s verdict (GRANTED or DENIED) with the deciding rule as the evaluator's
+    Decision.origin gives it: the matching rule, the deny table's cut-off line when that table
+    is cut short, None when no rule matched (or the deny table could not be opened); or
+    (UNDECIDED, None) when the deciding rule has options.
+
+    For callers whose facts are not hosts_ctl()'s four strings (tools.replaying: what a log
+    recorded): residual rules are evaluated against `facts_type(daemon, address, name, user,
+    env)` (the strings truncated as the evaluator does; `user` None as given), a CtlFacts
+    whose methods may raise to stop the query. Nothing is memoised; a verdict that read the
+    environment is not marked (the caller memoises at its own risk)."""
+    plans = policy.plans
+    plan: _CtlPlan | None = plans.get(daemon)
+    if plan is None:
+        if len(plans) >= PLANS_LIMIT:
+            plans.clear()
+        plan = plans[daemon] = _CtlPlan(policy, daemon)
+    address = client_addr[:STRING_LENGTH] or UNKNOWN
+    name = client_name[:STRING_LENGTH] or UNKNOWN
+    address_text, v4_form, name_text = _subjects(plan, address, name)
+    facts: CtlFacts | None = None
+    if plan.residual:
+        if user is not None:
+            user = user[:STRING_LENGTH] or UNKNOWN
+        facts = facts_type(plan.daemon, address, name, user, env)
+    allow = policy.allow
+    best = INF
+    if plan.allow_fixed is None:
+        best = _first_hit(
+            allow, plan.allow, plan.allow_program, address_text, v4_form, name_text, facts
+        )
+    if best < INF:
+        rule = allow.rules[best]
+        return (GRANTED, rule.origin) if rule.third is None else (UNDECIDED, None)
+    deny = policy.deny
+    if plan.deny_fixed is None:
+        if facts is not None:
+            facts.deny_table = True
+        best = _first_hit(
+            deny, plan.deny, plan.deny_program, address_text, v4_form, name_text, facts
+        )
+        if best < INF:
+            rule = deny.rules[best]
+            return (DENIED, rule.origin) if rule.third is None else (UNDECIDED, None)
+    if deny.open_error is not None:
+        return DENIED, None
+    if deny.stop is not None:
+        return DENIED, Origin(deny.path, deny.stop.line)
+    return GRANTED, None
+
+
 def _table(
     table: Table,
     plan: DaemonPlan,
@@ -489,14 +554,28 @@ def _decide_table(
 ) -> int:
     """`_table` for a table that could be opened; `program`: the plan's _Program, which
     answers for the index when it can."""
+    best = _first_hit(table, plan, program, address, v4_form, name, facts)
+    if best >= INF:
+        return _NO_MATCH if table.stop is None else _ERROR
+    return _OPTIONS if table.rules[best].third is not None else _MATCH
+
+
+def _first_hit(
+    table: Table,
+    plan: DaemonPlan,
+    program: _Program | None,
+    address: str,
+    v4_form: bool,
+    name: str,
+    facts: CtlFacts | None,
+) -> int:
+    """The position of the table's first matching rule (INF: none), see `_decide_table`."""
     best = -1 if program is None else program.best(address, name)
     if best < 0:
         best = _index_best(plan, address, v4_form, name)
     if facts is not None and plan.residual:
         best = _residual_best(table, plan, best, facts)
-    if best >= INF:
-        return _NO_MATCH if table.stop is None else _ERROR
-    return _OPTIONS if table.rules[best].third is not None else _MATCH
+    return best
 
 
 def _index_best(plan: DaemonPlan, address: str, v4_form: bool, name: str) -> int:

@@ -13,6 +13,14 @@ exactly one address or undecidable). The ident user is never asked: RFC 1413 ide
 live connection, and the logged one is gone. Results are memoised per distinct field tuple
 (logs repeat clients).
 
+The quick path: a record that logged both the client address and name is first decided by
+hosts_ctl's quick path (policy.quick.ctl_rule: the compiled index, residual rules evaluated
+in place) against `LoggedFacts`, the facts the evaluator's run reads for the same
+connection; a read of a fact the log lacks stops it with that fact (undecidable, as the
+evaluator's need). Only when the deciding rule has options does the full evaluation run.
+tests/property/test_replay_quick.py checks outcome, deciding rule and reason against the
+full evaluation.
+
 Hazards: every field comes from a log and is hostile; it is only compared by the engine (and
 truncated there as tcpd truncates). DNS answers today may differ from those the wrapper got.
 Errors: none raised for log content; table problems are the engine's diagnostics.
@@ -29,6 +37,8 @@ from tcpwrap.policy.decision import Connection, Endpoint, Mode, NeedRequest, Ver
 from tcpwrap.policy.environment import NO_ENVIRONMENT, Environment
 from tcpwrap.policy.facts import NameLookup, Need, UnknownName
 from tcpwrap.policy.match import Evaluation
+from tcpwrap.policy.patterns import CLIENT
+from tcpwrap.policy.quick import GRANTED, UNDECIDED, CtlFacts, ctl_rule
 from tcpwrap.policy.rules import Policy
 
 # tcpd's own semantics (not hosts_ctl's dry run): a twist ends the scan as a twist, an aclexec
@@ -128,6 +138,69 @@ def dns_lookups(timeout: float) -> Lookups:
     return Lookups(name, addresses)
 
 
+class _Lacking(Exception):
+    """A rule read a fact the log lacks: the quick path stops (the evaluator's `Need`)."""
+
+    def __init__(self, need: Need) -> None:
+        super().__init__(need.value)
+        self.need = need
+
+
+class LoggedFacts(CtlFacts):
+    """What the evaluator's run reads for a replayed record that logged the client address
+    and name (`Replayer._decide`'s connection): those two as logged, the user as logged (not
+    logged: `Need.CLIENT_USER`), no server side logged (its name, address or port: the
+    matching need). A need raises `_Lacking`."""
+
+    __slots__ = ()
+
+    def __init__(
+        self, daemon: str, address: str, name: str, user: str | None, env: Environment
+    ) -> None:
+        super().__init__(daemon, address, name, "" if user is None else user, env)
+
+    def server_port(self) -> int | None:
+        raise _Lacking(Need.SERVER_PORT)
+
+    def addr(self, side: int) -> str:
+        if side == CLIENT:
+            return self.address
+        raise _Lacking(Need.SERVER_ADDR)
+
+    def addr_known(self, side: int) -> bool:
+        return side == CLIENT  # an absent server address is asked for, so not "known"
+
+    def name(self, side: int) -> str:
+        if side == CLIENT:
+            return self.name_text
+        raise _Lacking(Need.SERVER_NAME)
+
+    def name_if_ready(self, side: int) -> str | None:
+        return self.name_text if side == CLIENT else None
+
+    def user(self) -> str:
+        if not self.user_text:  # ("": not logged; a logged user is never empty here)
+            raise _Lacking(Need.CLIENT_USER)
+        return self.user_text
+
+
+class SampleFacts(CtlFacts):
+    """`LoggedFacts` for a generated sample (`server_logged`): no server side at all, as
+    hosts_ctl (CtlFacts), and the user as logged (not logged: `Need.CLIENT_USER`)."""
+
+    __slots__ = ()
+
+    def __init__(
+        self, daemon: str, address: str, name: str, user: str | None, env: Environment
+    ) -> None:
+        super().__init__(daemon, address, name, "" if user is None else user, env)
+
+    def user(self) -> str:
+        if not self.user_text:
+            raise _Lacking(Need.CLIENT_USER)
+        return self.user_text
+
+
 def is_address(text: str) -> bool:
     """Whether a logged client is a numeric address (IPv4 dotted quad or IPv6)."""
     from ipaddress import ip_address
@@ -159,6 +232,9 @@ class Replayer:
         # True (generated samples): no server side at all, as hosts_ctl and tcpdmatch.
         self.server_logged = server_logged
         self._memo: dict[tuple[str, str | None, str | None, str | None], Replayed] = {}
+        self._facts = SampleFacts if server_logged else LoggedFacts
+        # One Replayed per outcome and rule, shared by the records the quick path decides
+        self._quick: dict[tuple[int, Origin | None], Replayed] = {}
 
     def decide(
         self, daemon: str, addr: str | None, name: str | None, user: str | None
@@ -175,6 +251,26 @@ class Replayer:
     def _decide(
         self, daemon: str, addr: str | None, name: str | None, user: str | None
     ) -> Replayed:
+        if addr and name:  # the quick path (see the module docstring)
+            try:
+                verdict, origin = ctl_rule(
+                    self.policy, daemon, name, addr, user, self.env, self._facts
+                )
+            except _Lacking as lacking:
+                return Replayed(None, missing=MISSING_OF_NEED[lacking.need])
+            if verdict != UNDECIDED:
+                key = (verdict, origin)
+                found = self._quick.get(key)
+                if found is None:
+                    outcome = Outcome.GRANTED if verdict == GRANTED else Outcome.DENIED
+                    found = self._quick[key] = Replayed(outcome, origin)
+                return found
+        return self._evaluate(daemon, addr, name, user)
+
+    def _evaluate(
+        self, daemon: str, addr: str | None, name: str | None, user: str | None
+    ) -> Replayed:
+        """The full evaluation with tcpd's live semantics (the reference)."""
         server = Endpoint() if self.server_logged else Endpoint(resolvable=True, ask_absent=True)
         connection = Connection(
             daemon,
