@@ -90,7 +90,7 @@ def test_quick_path_equals_full_evaluation(
     env = StaticEnvironment(files=dict(texts), netgroups={"trusted": {"plain", "a.example.com"}})
     replayer = Replayer(policy, env, server_logged=server_logged)
     for daemon, addr, name, user in records:
-        quick = replayer._decide(daemon, addr, name, user)
+        quick = replayer.decide_once(daemon, addr, name, user)
         full = replayer._evaluate(daemon, addr, name, user)
         assert quick == full, (daemon, addr, name, user)
         # ... and the memoised answer is the same object as the first

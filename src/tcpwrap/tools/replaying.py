@@ -45,6 +45,7 @@ from tcpwrap.policy.rules import Policy
 # needs its command's exit status.
 REPLAY_MODE = Mode(dry_run=False)
 MEMO_LIMIT = 200_000
+QUICK_LIMIT = 4096  # shared Replayed values of the quick path (then forgotten all at once)
 
 
 class Outcome(enum.Enum):
@@ -148,7 +149,7 @@ class _Lacking(Exception):
 
 class LoggedFacts(CtlFacts):
     """What the evaluator's run reads for a replayed record that logged the client address
-    and name (`Replayer._decide`'s connection): those two as logged, the user as logged (not
+    and name (`Replayer._evaluate`'s connection): those two as logged, the user as logged (not
     logged: `Need.CLIENT_USER`), no server side logged (its name, address or port: the
     matching need). A need raises `_Lacking`."""
 
@@ -233,8 +234,10 @@ class Replayer:
         self.server_logged = server_logged
         self._memo: dict[tuple[str, str | None, str | None, str | None], Replayed] = {}
         self._facts = SampleFacts if server_logged else LoggedFacts
-        # One Replayed per outcome and rule, shared by the records the quick path decides
-        self._quick: dict[tuple[int, Origin | None], Replayed] = {}
+        # One Replayed per outcome and rule (and per missing fact), shared by the records the
+        # quick path decides
+        self._quick: dict[tuple[int, int], Replayed] = {}
+        self._missing = {need: Replayed(None, missing=m) for need, m in MISSING_OF_NEED.items()}
 
     def decide(
         self, daemon: str, addr: str | None, name: str | None, user: str | None
@@ -245,23 +248,27 @@ class Replayer:
         if found is None:
             if len(self._memo) >= MEMO_LIMIT:
                 self._memo.clear()
-            found = self._memo[key] = self._decide(daemon, addr, name, user)
+            found = self._memo[key] = self.decide_once(daemon, addr, name, user)
         return found
 
-    def _decide(
+    def decide_once(
         self, daemon: str, addr: str | None, name: str | None, user: str | None
     ) -> Replayed:
+        """`decide` without the memo, for a caller that memoises itself."""
         if addr and name:  # the quick path (see the module docstring)
             try:
                 verdict, origin = ctl_rule(
                     self.policy, daemon, name, addr, user, self.env, self._facts
                 )
             except _Lacking as lacking:
-                return Replayed(None, missing=MISSING_OF_NEED[lacking.need])
+                return self._missing[lacking.need]
             if verdict != UNDECIDED:
-                key = (verdict, origin)
+                # (keyed by the origin's identity: hashing an Origin runs Python code)
+                key = (verdict, id(origin))
                 found = self._quick.get(key)
-                if found is None:
+                if found is None or found.origin is not origin:
+                    if len(self._quick) >= QUICK_LIMIT:
+                        self._quick.clear()  # (new Origin objects: a table's cut-off line)
                     outcome = Outcome.GRANTED if verdict == GRANTED else Outcome.DENIED
                     found = self._quick[key] = Replayed(outcome, origin)
                 return found
