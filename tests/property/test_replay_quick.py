@@ -15,6 +15,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tcpwrap.policy import index
 from tcpwrap.policy.compile import compile_policy
 from tcpwrap.policy.environment import StaticEnvironment
 from tcpwrap.policy.rules import Language, TableSource
@@ -95,3 +96,49 @@ def test_quick_path_equals_full_evaluation(
         assert quick == full, (daemon, addr, name, user)
         # ... and the memoised answer is the same object as the first
         assert replayer.decide(daemon, addr, name, user) == full
+
+
+@settings(max_examples=400, deadline=None)
+@given(table, table, files, st.lists(record, min_size=1, max_size=8), st.booleans())
+def test_quick_path_without_merged_groups(
+    allow: bytes,
+    deny: bytes,
+    texts: dict[str, str],
+    records: list[tuple[str, str | None, str | None, str | None]],
+    server_logged: bool,
+) -> None:
+    """Big tables keep a daemon's group and the ALL group apart (index.MERGE_LIMIT): the
+    address's hit comes from the parts, the name-reading rules from the groups as filed."""
+    limit = index.MERGE_LIMIT
+    index.MERGE_LIMIT = 0
+    try:
+        test_quick_path_equals_full_evaluation.hypothesis.inner_test(  # type: ignore[attr-defined]
+            allow, deny, texts, records, server_logged, Language.OPTIONS
+        )
+    finally:
+        index.MERGE_LIMIT = limit
+
+
+nameless = st.tuples(
+    st.sampled_from(["sshd", "in.fingerd", "telnetd"]),
+    st.sampled_from(["192.0.2.1", "192.0.2.2", "10.0.0.1", "2001:db8::1", "::ffff:192.0.2.1"]),
+    st.none(),
+    st.sampled_from([None, "joe"]),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(table, table, files, st.lists(nameless, min_size=1, max_size=8), st.booleans())
+def test_quick_path_without_a_logged_name(
+    allow: bytes,
+    deny: bytes,
+    texts: dict[str, str],
+    records: list[tuple[str, str | None, str | None, str | None]],
+    server_logged: bool,
+) -> None:
+    """Refusals logged as `ADDR (ADDR)`: addresses that the tables' tokens match, so that a
+    name token before a matching address token (in one rule, in a `/file` list, in an earlier
+    rule) decides whether the name is read."""
+    test_quick_path_equals_full_evaluation.hypothesis.inner_test(  # type: ignore[attr-defined]
+        allow, deny, texts, records, server_logged, Language.OPTIONS
+    )

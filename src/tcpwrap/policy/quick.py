@@ -27,6 +27,8 @@ while the policy does not, so it must not be memoised with the policy.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from tcpwrap.errors import Origin
 from tcpwrap.policy.cstr import INADDR_NONE, dot_quad_addr, fold, strip_mapped
 from tcpwrap.policy.facts import UNKNOWN
@@ -486,7 +488,7 @@ def _subjects(plan: _CtlPlan, address: str, name: str) -> tuple[str, bool, str]:
 def ctl_rule(
     policy: Policy,
     daemon: str,
-    client_name: str,
+    client_name: str | None,
     client_addr: str,
     user: str | None,
     env: Environment,
@@ -495,12 +497,17 @@ def ctl_rule(
     """`ctl_verdict`'s verdict (GRANTED or DENIED) with the deciding rule as the evaluator's
     Decision.origin gives it: the matching rule, the deny table's cut-off line when that table
     is cut short, None when no rule matched (or the deny table could not be opened); or
-    (UNDECIDED, None) when the deciding rule has options.
+    (UNDECIDED, None) when the deciding rule has options (or, without a name, the index's
+    hit does not match in full: never seen; the evaluator then decides).
 
     For callers whose facts are not hosts_ctl()'s four strings (tools.replaying: what a log
     recorded): residual rules are evaluated against `facts_type(daemon, address, name, user,
     env)` (the strings truncated as the evaluator does; `user` None as given), a CtlFacts
-    whose methods may raise to stop the query. Nothing is memoised; a verdict that read the
+    whose methods may raise to stop the query. `client_name` None: no name known (the facts
+    get ""; reading it is theirs to refuse): the index answers for the address only, and
+    the rules the evaluator's index.Candidates would evaluate before that hit (residual ones
+    and those whose filed tokens read the name, its `triggers`) are evaluated in line order
+    against the facts, as the evaluator does. Nothing is memoised; a verdict that read the
     environment is not marked (the caller memoises at its own risk)."""
     plans = policy.plans
     plan: _CtlPlan | None = plans.get(daemon)
@@ -509,10 +516,11 @@ def ctl_rule(
             plans.clear()
         plan = plans[daemon] = _CtlPlan(policy, daemon)
     address = client_addr[:STRING_LENGTH] or UNKNOWN
-    name = client_name[:STRING_LENGTH] or UNKNOWN
+    named = client_name is not None
+    name = (client_name[:STRING_LENGTH] or UNKNOWN) if client_name is not None else ""
     address_text, v4_form, name_text = _subjects(plan, address, name)
     facts: CtlFacts | None = None
-    if plan.residual:
+    if plan.residual or not named:
         if user is not None:
             user = user[:STRING_LENGTH] or UNKNOWN
         facts = facts_type(plan.daemon, address, name, user, env)
@@ -520,8 +528,11 @@ def ctl_rule(
     best = INF
     if plan.allow_fixed is None:
         best = _first_hit(
-            allow, plan.allow, plan.allow_program, address_text, v4_form, name_text, facts
-        )
+            allow, plan.allow, plan.allow_program, address_text, v4_form, name_text, facts,
+            named,
+        )  # fmt: skip
+    if best < 0:
+        return UNDECIDED, None
     if best < INF:
         rule = allow.rules[best]
         return (GRANTED, rule.origin) if rule.third is None else (UNDECIDED, None)
@@ -530,8 +541,10 @@ def ctl_rule(
         if facts is not None:
             facts.deny_table = True
         best = _first_hit(
-            deny, plan.deny, plan.deny_program, address_text, v4_form, name_text, facts
+            deny, plan.deny, plan.deny_program, address_text, v4_form, name_text, facts, named
         )
+        if best < 0:
+            return UNDECIDED, None
         if best < INF:
             rule = deny.rules[best]
             return (DENIED, rule.origin) if rule.third is None else (UNDECIDED, None)
@@ -589,14 +602,40 @@ def _first_hit(
     v4_form: bool,
     name: str,
     facts: CtlFacts | None,
+    named: bool = True,
 ) -> int:
     """The position of the table's first matching rule (INF: none): `_decide_table`'s first
-    part (which has it inline: hosts_ctl's hot path)."""
+    part (which has it inline: hosts_ctl's hot path). Not `named`: see `ctl_rule`."""
     best = -1 if program is None else program.best(address, name)
     if best < 0:
         best = _index_best(plan, address, v4_form, name)
+    if not named:
+        assert facts is not None
+        return _unnamed_best(table, plan, best, facts)
     if facts is not None and plan.residual:
         best = _residual_best(table, plan, best, facts)
+    return best
+
+
+def _unnamed_best(table: Table, plan: DaemonPlan, best: int, facts: CtlFacts) -> int:
+    """The first rule that matches, the name unknown: `best` (the index's hit for the address
+    alone) unless a rule the evaluator evaluates first matches: in line order, each residual
+    rule and each rule whose filed tokens read the name (index.Candidates' triggers, up to
+    and with `best`: its name token may come before its address token), evaluated in full
+    as match._Run._scan does."""
+    positions = {pos for pos in plan.residual if pos < best}
+    for group in plan.groups:  # (as filed: the groups the evaluator's Candidates reads)
+        triggers = group.triggers
+        positions.update(triggers[: bisect_right(triggers, best)])
+    rules = table.rules
+    deny_table = facts.deny_table
+    for pos in sorted(positions):
+        rule = rules[pos]
+        facts.restrictive = match_denies(rule, deny_table)
+        if rule.daemons.match(facts) and rule.clients.match(facts):
+            return pos
+        if pos == best:
+            return -1  # (the index's hit does not match in full: cannot happen; stay exact)
     return best
 
 

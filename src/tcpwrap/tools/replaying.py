@@ -13,11 +13,13 @@ exactly one address or undecidable). The ident user is never asked: RFC 1413 ide
 live connection, and the logged one is gone. Results are memoised per distinct field tuple
 (logs repeat clients).
 
-The quick path: a record that logged both the client address and name is first decided by
-hosts_ctl's quick path (policy.quick.ctl_rule: the compiled index, residual rules evaluated
-in place) against `LoggedFacts`, the facts the evaluator's run reads for the same
-connection; a read of a fact the log lacks stops it with that fact (undecidable, as the
-evaluator's need). Only when the deciding rule has options does the full evaluation run.
+The quick path: a record that logged the client address is first decided by hosts_ctl's
+quick path (policy.quick.ctl_rule: the compiled index, residual rules evaluated in place;
+without a name, every rule the evaluator would evaluate before the index's hit) against
+`LoggedFacts`, the facts the evaluator's run reads for the same connection; a read of a fact
+the log lacks stops it with that fact (undecidable, as the evaluator's need). The full
+evaluation runs when the deciding rule has options, when the log lacks the address (or
+logged an empty name), and for a record without a name under `Lookups` (DNS answers it).
 tests/property/test_replay_quick.py checks outcome, deciding rule and reason against the
 full evaluation.
 
@@ -35,7 +37,7 @@ from tcpwrap._record import record
 from tcpwrap.errors import Origin
 from tcpwrap.policy.decision import Connection, Endpoint, Mode, NeedRequest, Verdict
 from tcpwrap.policy.environment import NO_ENVIRONMENT, Environment
-from tcpwrap.policy.facts import NameLookup, Need, UnknownName
+from tcpwrap.policy.facts import UNKNOWN, NameLookup, Need, UnknownName
 from tcpwrap.policy.match import Evaluation
 from tcpwrap.policy.patterns import CLIENT
 from tcpwrap.policy.quick import GRANTED, UNDECIDED, CtlFacts, ctl_rule
@@ -149,9 +151,9 @@ class _Lacking(Exception):
 
 class LoggedFacts(CtlFacts):
     """What the evaluator's run reads for a replayed record that logged the client address
-    and name (`Replayer._evaluate`'s connection): those two as logged, the user as logged (not
-    logged: `Need.CLIENT_USER`), no server side logged (its name, address or port: the
-    matching need). A need raises `_Lacking`."""
+    (`Replayer._evaluate`'s connection): the address and name as logged (name "": not logged,
+    `Need.CLIENT_NAME`), the user as logged (not logged: `Need.CLIENT_USER`), no server side
+    logged (its name, address or port: the matching need). A need raises `_Lacking`."""
 
     __slots__ = ()
 
@@ -172,12 +174,17 @@ class LoggedFacts(CtlFacts):
         return side == CLIENT  # an absent server address is asked for, so not "known"
 
     def name(self, side: int) -> str:
-        if side == CLIENT:
+        if side == CLIENT and self.name_text:
             return self.name_text
-        raise _Lacking(Need.SERVER_NAME)
+        raise _Lacking(Need.CLIENT_NAME if side == CLIENT else Need.SERVER_NAME)
 
     def name_if_ready(self, side: int) -> str | None:
-        return self.name_text if side == CLIENT else None
+        return (self.name_text or None) if side == CLIENT else None
+
+    def file_matches(self, path: str) -> bool:
+        # (quick.ctl_rule evaluates rules in full when the name is unknown: never without it)
+        assert self.name_text, "a /file list's quick match needs the name"
+        return super().file_matches(path)
 
     def user(self) -> str:
         if not self.user_text:  # ("": not logged; a logged user is never empty here)
@@ -185,21 +192,26 @@ class LoggedFacts(CtlFacts):
         return self.user_text
 
 
-class SampleFacts(CtlFacts):
+class SampleFacts(LoggedFacts):
     """`LoggedFacts` for a generated sample (`server_logged`): no server side at all, as
-    hosts_ctl (CtlFacts), and the user as logged (not logged: `Need.CLIENT_USER`)."""
+    hosts_ctl (CtlFacts): its address and name "unknown", no port."""
 
     __slots__ = ()
 
-    def __init__(
-        self, daemon: str, address: str, name: str, user: str | None, env: Environment
-    ) -> None:
-        super().__init__(daemon, address, name, "" if user is None else user, env)
+    def server_port(self) -> int | None:
+        return None
 
-    def user(self) -> str:
-        if not self.user_text:
-            raise _Lacking(Need.CLIENT_USER)
-        return self.user_text
+    def addr(self, side: int) -> str:
+        return self.address if side == CLIENT else UNKNOWN
+
+    def addr_known(self, side: int) -> bool:
+        return True
+
+    def name(self, side: int) -> str:
+        return super().name(side) if side == CLIENT else UNKNOWN
+
+    def name_if_ready(self, side: int) -> str | None:
+        return super().name_if_ready(side) if side == CLIENT else UNKNOWN
 
 
 def is_address(text: str) -> bool:
@@ -255,7 +267,7 @@ class Replayer:
         self, daemon: str, addr: str | None, name: str | None, user: str | None
     ) -> Replayed:
         """`decide` without the memo, for a caller that memoises itself."""
-        if addr and name:  # the quick path (see the module docstring)
+        if addr and (name or (name is None and self.lookups is None)):  # the quick path
             try:
                 verdict, origin = ctl_rule(
                     self.policy, daemon, name, addr, user, self.env, self._facts

@@ -95,10 +95,46 @@ def test_options_and_unlogged_fields_go_to_the_evaluator(monkeypatch: pytest.Mon
     assert quick.decide("in.rshd", "10.0.0.1", "a.example.net", None) == Replayed(
         Outcome.GRANTED, Origin("hosts.allow", 5)
     )
-    # no name logged (a refusal's `ADDR (ADDR)`), no address logged (the paper's format)
-    assert quick.decide("in.ftpd", "10.0.0.5", None, None).outcome is Outcome.GRANTED
+    # no address logged (the paper's format)
     assert quick.decide("in.ftpd", None, "a.example.net", None).outcome is Outcome.GRANTED
-    assert len(calls) == 3
+    assert len(calls) == 2
+
+
+NAMELESS = b"""\
+sshd: .example.net 10.0.0.5
+in.ftpd: 10.0.0.6 .example.net
+in.telnetd: ALL EXCEPT 10.0.0.7
+ALL: 10.0.0.8
+"""
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        # the name token comes before the matching address token: the name is read first
+        (("sshd", "10.0.0.5", None, None), Replayed(None, None, Missing.CLIENT_NAME)),
+        # ... after it: the address decides
+        (("in.ftpd", "10.0.0.6", None, None), Replayed(GRANTED, at("allow", 2))),
+        # the name-reading rule comes before the address's hit (line 4)
+        (("sshd", "10.0.0.8", None, None), Replayed(None, None, Missing.CLIENT_NAME)),
+        # no name-reading rule on the way
+        (("in.telnetd", "10.0.0.8", None, None), Replayed(GRANTED, at("allow", 3))),
+        (("in.telnetd", "10.0.0.7", None, None), Replayed(GRANTED, None)),
+        (("in.ftpd", "10.0.0.8", None, None), Replayed(None, None, Missing.CLIENT_NAME)),
+        (("in.talkd", "10.0.0.9", None, None), Replayed(GRANTED, None)),
+    ],
+)
+def test_records_without_a_name_take_the_quick_path(
+    monkeypatch: pytest.MonkeyPatch, fields: tuple[str, str, None, None], expected: Replayed
+) -> None:
+    """A refusal logged as `ADDR (ADDR)`: the evaluator's Candidates evaluates every rule
+    that reads the name before the address's index hit; so does the quick path."""
+    policy = compile_policy(TableSource("hosts.allow", NAMELESS), TableSource("hosts.deny", b""))
+    full = Replayer(policy, StaticEnvironment())._evaluate(*fields)
+    assert full == expected
+    quick = Replayer(policy, StaticEnvironment())
+    monkeypatch.setattr(quick, "_evaluate", no_evaluation)
+    assert quick.decide(*fields) == expected
 
 
 def test_a_table_cut_short_denies_at_its_last_line(monkeypatch: pytest.MonkeyPatch) -> None:
