@@ -37,7 +37,7 @@ from tcpwrap._record import record
 from tcpwrap.errors import Origin
 from tcpwrap.policy.decision import Connection, Endpoint, Mode, NeedRequest, Verdict
 from tcpwrap.policy.environment import NO_ENVIRONMENT, Environment
-from tcpwrap.policy.facts import UNKNOWN, NameLookup, Need, UnknownName
+from tcpwrap.policy.facts import NameLookup, Need, UnknownName
 from tcpwrap.policy.match import Evaluation
 from tcpwrap.policy.patterns import CLIENT
 from tcpwrap.policy.quick import GRANTED, UNDECIDED, CtlFacts, ctl_rule
@@ -198,20 +198,16 @@ class SampleFacts(LoggedFacts):
 
     __slots__ = ()
 
-    def server_port(self) -> int | None:
-        return None
-
-    def addr(self, side: int) -> str:
-        return self.address if side == CLIENT else UNKNOWN
-
-    def addr_known(self, side: int) -> bool:
-        return True
+    # the server side as CtlFacts has it; the client's name and the user as LoggedFacts
+    server_port = CtlFacts.server_port
+    addr = CtlFacts.addr
+    addr_known = CtlFacts.addr_known
 
     def name(self, side: int) -> str:
-        return super().name(side) if side == CLIENT else UNKNOWN
+        return super().name(side) if side == CLIENT else CtlFacts.name(self, side)
 
     def name_if_ready(self, side: int) -> str | None:
-        return super().name_if_ready(side) if side == CLIENT else UNKNOWN
+        return super().name_if_ready(side) if side == CLIENT else CtlFacts.name_if_ready(self, side)
 
 
 def is_address(text: str) -> bool:
