@@ -10,7 +10,7 @@ it prints wall time, the child's CPU time and records per CPU second (the machin
 CPU time is the steadier figure). Rows:
 
   repeat   N records from a pool of 5,000 clients (what logs look like: the memo answers most)
-  distinct N records, every one a new address (no memo hit: the engine decides each)
+  distinct N records, every one a new address (no memo hit: each record is decided)
 
 For comparison, in the same run: `tcpwrap match --batch` over the same fields (one line per
 record, the same tables, start-up included), and Debian's tcpdmatch, one process per query

@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     paths = inputs.paths
     stats = Stats()
     tally = Tally(paths)
-    decide = replayer.decide
+    decide = replayer.decide_once  # (memoised here, per event fields)
     describe = Describe()
     add = tally.add
     # Logs repeat clients: the work per record is one look-up of what the log said.

@@ -45,11 +45,9 @@ Fields = tuple[str, str | None, str | None, str | None]  # daemon, addr, name, u
 
 
 class Describe:
-    """Event -> the decision's fields and the logged outcome (None: not a connection record),
-    memoising the address test per logged client."""
-
-    def __init__(self) -> None:
-        self._numeric: dict[str, bool] = {}
+    """Event -> the decision's fields and the logged outcome (None: not a connection record).
+    (No memo of its own: is_address rejects a name with one C call, and the callers memoise
+    per event fields.)"""
 
     def __call__(self, event: Event) -> tuple[Fields, Outcome] | None:
         old = OUTCOME_OF_KIND.get(event.kind)
@@ -64,12 +62,7 @@ class Describe:
         addr = event.addr
         if addr == remote:
             return addr, None
-        numeric = self._numeric.get(remote)
-        if numeric is None:
-            if len(self._numeric) > 100_000:
-                self._numeric.clear()
-            numeric = self._numeric[remote] = is_address(remote)
-        if numeric:
+        if is_address(remote):
             return addr or remote, None
         if remote.lower() in NOT_A_HOST:
             return addr, None
