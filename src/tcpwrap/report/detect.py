@@ -121,6 +121,10 @@ class _Part:
 
 
 _NEVER = -1e300  # "no time yet" in the time arrays
+# _Remote.times: the last event's time, the last visit's day ((ts + off) // 86400), the hours
+# of day seen (bit h set for hour h), then the ring's times from _RING on, then per local host
+_LAST, _DAY, _HOURS, _RING = 0, 1, 2, 3
+_HOUR_BIT = tuple(float(1 << h) for h in range(24))
 
 
 class _Domain:
@@ -140,15 +144,17 @@ class _Domain:
 class _Remote:
     """Everything kept about one remote host; compact, because the hot path touches it.
 
-    One array of doubles holds the times of the last `ring` events and then, per local host
-    index (Detector.local_index), when this host was last there: no float objects to chase,
-    one buffer to read. The ring's events sit in slots e0..e3 (a list when the ring is
+    One array of doubles holds the time of the last event, the day of the last visit, the
+    hours of day seen (a bit mask; a double holds it exactly), the times of the last `ring`
+    events and then, per local host index (Detector.local_index), when this host was last
+    there: no float or int objects to chase (each a cache miss of its own), one buffer to
+    read. The ring's events sit in slots e0..e3 (a list when the ring is
     longer). Per event only a few cache lines are read: memory, not arithmetic, is the cost.
     """
 
     __slots__ = ("burst", "burst_max", "burst_run", "bursts", "count", "day_seen", "days",
-                 "domain", "e0", "e1", "e2", "e3", "events", "first_event", "hod",
-                 "last_day", "last_name", "last_ts", "name", "names", "nbursts",
+                 "domain", "e0", "e1", "e2", "e3", "events", "first_event",
+                 "last_name", "name", "names", "nbursts",
                  "night", "nlocals", "pos", "refused", "ring_n", "sessions", "spread",
                  "spread_max", "times")
 
@@ -158,7 +164,7 @@ class _Remote:
         self.last_name = ""  # the name of its last event (most repeat it)
         self.domain = domain
         self.ring_n = ring
-        self.times = array("d", [_NEVER]) * (ring + nlocal)  # ring times, then per local
+        self.times = array("d", [_NEVER, -1.0, 0.0]) + array("d", [_NEVER]) * (ring + nlocal)
         self.e0: Event | None = None
         self.e1: Event | None = None
         self.e2: Event | None = None
@@ -174,11 +180,8 @@ class _Remote:
         self.first_event: Event | None = None
         self.count = 0
         self.refused = 0
-        self.hod = 0  # bit mask of the wall-clock hours of day seen
         self.days = 0
-        self.last_day = -1.0  # (ts + off) // 86400 of the last visit
         self.sessions = 0  # visits: connections more than _VISIT_GAP apart start a new one
-        self.last_ts = _NEVER
         self.nlocals = 0
         self.spread: _Part | None = None
         self.spread_max = 0
@@ -208,7 +211,17 @@ class _Remote:
 
     def seen(self) -> array[float]:
         """Last time per local host index."""
-        return self.times[self.ring_n :]
+        return self.times[_RING + self.ring_n :]
+
+    @property
+    def last_ts(self) -> float:
+        """The time of the last event."""
+        return self.times[_LAST]
+
+    @property
+    def hod(self) -> int:
+        """The wall-clock hours of day seen, a bit mask."""
+        return int(self.times[_HOURS])
 
     def aliases(self) -> list[str]:
         """The names logged for this host, its address left out."""
@@ -311,23 +324,26 @@ class Detector:
 
         # persistence: how often, on how many days and hours of the day, a host comes back
         r.count += 1
-        r.hod |= 1 << hour
-        if ts - r.last_ts > _VISIT_GAP:  # a new visit
+        times = r.times
+        bit = _HOUR_BIT[hour]
+        hours = times[_HOURS]
+        if hours % (bit + bit) < bit:  # a new hour of the day
+            times[_HOURS] = hours + bit
+        if ts - times[_LAST] > _VISIT_GAP:  # a new visit
             r.sessions += 1
             day = (ts + off) // 86400
-            if day != r.last_day:
-                r.last_day = day
+            if day != times[_DAY]:
+                times[_DAY] = day
                 r.days += 1
-        r.last_ts = ts
+        times[_LAST] = ts
 
         # burst: this event and the ring's burst_count - 1 before it fit in burst_window
-        times = r.times
         pos = r.pos
-        if ts - times[pos] <= t.burst_window:
+        if ts - times[_RING + pos] <= t.burst_window:
             self._burst(r, e)
         elif r.burst_run:
             r.burst_run = 0
-        times[pos] = ts
+        times[_RING + pos] = ts
         if r.events is not None:
             r.events[pos] = e
         elif pos == 0:
@@ -340,11 +356,12 @@ class Detector:
         r.pos = pos + 1 if pos + 1 < n else 0
 
         # spread: checked only when a local host (re)enters this host's window
-        slot = n + li
+        slot = _RING + n + li
         try:
             last = times[slot]
         except IndexError:  # a local host newer than this remote host's array
-            times.extend(array("d", [_NEVER]) * (n + len(self.local_names) - len(times)))
+            times.extend(array("d", [_NEVER]) * (_RING + n + len(self.local_names)
+                                                 - len(times)))
             last = times[slot]
         times[slot] = ts
         if ts - last > t.spread_window:
