@@ -147,10 +147,11 @@ class _Remote:
 
     One array of doubles holds the time of the last event, the day of the last visit, the
     hours of day seen (a bit mask; a double holds it exactly), the counts of events, visits
-    and days (exact in a double too), the times of the last `ring` events and then, per local host index (Detector.local_index), when this host was last
-    there: no float or int objects to chase (each a cache miss of its own), one buffer to
-    read. The ring's events sit in slots e0..e3 (a list when the ring is
-    longer). Per event only a few cache lines are read: memory, not arithmetic, is the cost.
+    and days (exact in a double too), the times of the last `ring` events and then, per local
+    host index (Detector.local_index), when this host was last there: no float or int objects
+    to chase (each a cache miss of its own), one buffer to read. The ring's events sit in
+    slots e0..e3 (a list when the ring is longer). Per event only a few cache lines are read:
+    memory, not arithmetic, is the cost.
     """
 
     __slots__ = ("burst", "burst_max", "burst_run", "bursts", "day_seen",
