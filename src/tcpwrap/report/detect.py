@@ -23,8 +23,10 @@ Scores are logarithmic and uncapped; a burst or night finding among many hosts m
 from what ordinary hosts there do (`_bar`), so a busy public server stays quiet.
 
 Hazards: memory is bounded by the number of remote hosts (and services and local hosts), never
-by the number of events: per-host windows are fixed-size deques, evidence lists stop at
-`Thresholds.evidence`, interval lists at `_MAX_INTERVALS`. Nothing here raises on any event.
+by the number of events: per-host windows are fixed-size rings (times in one array of
+doubles per host, see `_Remote`), evidence lists stop at `Thresholds.evidence`, interval lists
+at `_MAX_INTERVALS`. Nothing here raises on any event. The hot path is `feed`: its cost is
+memory (cache misses on 20,000 hosts' records), see benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -121,6 +123,11 @@ class _Part:
 
 
 _NEVER = -1e300  # "no time yet" in the time arrays
+# _Remote.times: the last event's time, the last visit's day ((ts + off) // 86400), the hours
+# of day seen (bit h set for hour h), the counts of connections, visits and days; then the
+# ring's times from _RING on, then per local host
+_LAST, _DAY, _HOURS, _COUNT, _VISITS, _DAYS, _RING = range(7)
+_HOUR_BIT = tuple(float(1 << h) for h in range(24))
 
 
 class _Domain:
@@ -140,16 +147,19 @@ class _Domain:
 class _Remote:
     """Everything kept about one remote host; compact, because the hot path touches it.
 
-    One array of doubles holds the times of the last `ring` events and then, per local host
-    index (Detector.local_index), when this host was last there: no float objects to chase,
-    one buffer to read. The ring's events sit in slots e0..e3 (a list when the ring is
-    longer). Per event only a few cache lines are read: memory, not arithmetic, is the cost.
+    One array of doubles holds the time of the last event, the day of the last visit, the
+    hours of day seen (a bit mask; a double holds it exactly), the counts of events, visits
+    and days (exact in a double too), the times of the last `ring` events and then, per local
+    host index (Detector.local_index), when this host was last there: no float or int objects
+    to chase (each a cache miss of its own), one buffer to read. The ring's events sit in
+    slots e0..e3 (a list when the ring is longer). Per event only a few cache lines are read:
+    memory, not arithmetic, is the cost.
     """
 
-    __slots__ = ("burst", "burst_max", "burst_run", "bursts", "count", "day_seen", "days",
-                 "domain", "e0", "e1", "e2", "e3", "events", "first_event", "hod",
-                 "last_day", "last_name", "last_ts", "name", "names", "nbursts",
-                 "night", "nlocals", "pos", "refused", "ring_n", "sessions", "spread",
+    __slots__ = ("burst", "burst_max", "burst_run", "bursts", "day_seen",
+                 "domain", "e0", "e1", "e2", "e3", "events", "first_event",
+                 "last_name", "name", "names", "nbursts",
+                 "night", "nlocals", "pos", "refused", "ring_n", "spread",
                  "spread_max", "times")
 
     def __init__(self, name: str, ring: int, domain: _Domain | None, nlocal: int) -> None:
@@ -158,7 +168,8 @@ class _Remote:
         self.last_name = ""  # the name of its last event (most repeat it)
         self.domain = domain
         self.ring_n = ring
-        self.times = array("d", [_NEVER]) * (ring + nlocal)  # ring times, then per local
+        self.times = array("d", [_NEVER, -1.0, 0.0, 0.0, 0.0, 0.0]) + array(
+            "d", [_NEVER]) * (ring + nlocal)
         self.e0: Event | None = None
         self.e1: Event | None = None
         self.e2: Event | None = None
@@ -172,13 +183,7 @@ class _Remote:
         self.nbursts = 0
         # persistence: volume, distinct days and hours, visits and the gaps between them
         self.first_event: Event | None = None
-        self.count = 0
         self.refused = 0
-        self.hod = 0  # bit mask of the wall-clock hours of day seen
-        self.days = 0
-        self.last_day = -1.0  # (ts + off) // 86400 of the last visit
-        self.sessions = 0  # visits: connections more than _VISIT_GAP apart start a new one
-        self.last_ts = _NEVER
         self.nlocals = 0
         self.spread: _Part | None = None
         self.spread_max = 0
@@ -208,7 +213,32 @@ class _Remote:
 
     def seen(self) -> array[float]:
         """Last time per local host index."""
-        return self.times[self.ring_n :]
+        return self.times[_RING + self.ring_n :]
+
+    @property
+    def last_ts(self) -> float:
+        """The time of the last event."""
+        return self.times[_LAST]
+
+    @property
+    def hod(self) -> int:
+        """The wall-clock hours of day seen, a bit mask."""
+        return int(self.times[_HOURS])
+
+    @property
+    def count(self) -> int:
+        """Connections."""
+        return int(self.times[_COUNT])
+
+    @property
+    def sessions(self) -> int:
+        """Visits: connections more than _VISIT_GAP apart start a new one."""
+        return int(self.times[_VISITS])
+
+    @property
+    def days(self) -> int:
+        """Distinct days with a visit."""
+        return int(self.times[_DAYS])
 
     def aliases(self) -> list[str]:
         """The names logged for this host, its address left out."""
@@ -310,41 +340,43 @@ class Detector:
         t = self.t
 
         # persistence: how often, on how many days and hours of the day, a host comes back
-        r.count += 1
-        r.hod |= 1 << hour
-        if ts - r.last_ts > _VISIT_GAP:  # a new visit
-            r.sessions += 1
+        times = r.times
+        times[_COUNT] += 1.0
+        bit = _HOUR_BIT[hour]
+        hours = times[_HOURS]
+        if hours % (bit + bit) < bit:  # a new hour of the day
+            times[_HOURS] = hours + bit
+        if ts - times[_LAST] > _VISIT_GAP:  # a new visit
+            times[_VISITS] += 1.0
             day = (ts + off) // 86400
-            if day != r.last_day:
-                r.last_day = day
-                r.days += 1
-        r.last_ts = ts
+            if day != times[_DAY]:
+                times[_DAY] = day
+                times[_DAYS] += 1.0
+        times[_LAST] = ts
 
         # burst: this event and the ring's burst_count - 1 before it fit in burst_window
-        times = r.times
         pos = r.pos
-        if ts - times[pos] <= t.burst_window:
+        if ts - times[_RING + pos] <= t.burst_window:
             self._burst(r, e)
         elif r.burst_run:
             r.burst_run = 0
-        times[pos] = ts
-        if r.events is not None:
-            r.events[pos] = e
+        times[_RING + pos] = ts
+        n = self._ring  # every remote host's ring has this length
+        if n > 4 or pos > 1:
+            r.put(pos, e)
         elif pos == 0:
             r.e0 = e
-        elif pos == 1:
-            r.e1 = e
         else:
-            r.put(pos, e)
-        n = r.ring_n
+            r.e1 = e
         r.pos = pos + 1 if pos + 1 < n else 0
 
         # spread: checked only when a local host (re)enters this host's window
-        slot = n + li
+        slot = _RING + n + li
         try:
             last = times[slot]
         except IndexError:  # a local host newer than this remote host's array
-            times.extend(array("d", [_NEVER]) * (n + len(self.local_names) - len(times)))
+            times.extend(array("d", [_NEVER]) * (_RING + n + len(self.local_names)
+                                                 - len(times)))
             last = times[slot]
         times[slot] = ts
         if ts - last > t.spread_window:

@@ -46,6 +46,13 @@ def test_overlong_lines_become_none_and_reading_goes_on(monkeypatch: pytest.Monk
     assert problems == []
 
 
+def test_line_length_limit_is_the_same_with_and_without_carriage_returns() -> None:
+    # a chunk without \r and long lines is passed on whole; the others line by line
+    assert lines_of(b"x" * 20 + b"\nshort\n", max_len=20)[0] == ["x" * 20, "short"]
+    assert lines_of(b"x" * 20 + b"\r\nshort\r\n", max_len=20)[0] == [None, "short"]
+    assert lines_of(b"x" * 19 + b"\r\n" + b"y" * 21 + b"\n", max_len=20)[0] == ["x" * 19, None]
+
+
 def test_invalid_utf8_is_replaced() -> None:
     assert lines_of(b"caf\xe9\n")[0] == ["caf\ufffd"]
 
