@@ -12,7 +12,8 @@ Exit status: 1 when any finding is an error (see docs/check.md; not with --debia
 inetd file given with -i cannot be opened, or on a usage error; 0 otherwise.
 
 Hazards: host patterns are looked up in DNS (with `--timeout`, at most `--dns-limit` distinct
-ones, up to 16 at a time ahead of the check; `--no-dns` skips these checks),
+ones, ahead of the check: up to 16 at a time when answers come over the network;
+`--no-dns` skips these checks),
 netgroups through NSS, and `/file` lists are read; nothing is executed and, unlike Debian's
 tcpdchk, `user`/`group` options never change our own credentials (names are only validated).
 Errors: usage problems print tcpdchk's usage on stderr (exit 1); everything about the files is
@@ -26,6 +27,7 @@ import json
 import os
 import sys
 import syslog
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -75,6 +77,8 @@ LOOKUP_TIMEOUT = 5.0
 DNS_LIMIT = 1000
 PREFETCH_WORKERS = 16  # lookups in flight at once (each bounded by --timeout)
 PREFETCH_MIN = 8  # fewer hosts than this are looked up as they are asked
+LOCAL_LOOKUP = 0.00004  # s: a median lookup this fast is local (one prefetch worker is best)
+PROBES = 9  # lookups timed one at a time before choosing the number of workers
 
 
 def _usage_error(message: str) -> NoReturn:
@@ -178,20 +182,51 @@ class SystemProbe:
                 todo.append(host)
         if len(todo) < PREFETCH_MIN:
             return
-        pool = ThreadPoolExecutor(PREFETCH_WORKERS, thread_name_prefix="tcpwrap-check")
-        futures = [pool.submit(self._timed_lookup, host) for host in todo]
-        wait(futures, timeout=self.timeout * (1 + len(todo) / PREFETCH_WORKERS))
-        pool.shutdown(wait=False, cancel_futures=True)
-        for host, future in zip(todo, futures, strict=True):
-            if future.done() and not future.cancelled() and future.exception() is None:
-                answer = future.result()
-                if answer is not None:
-                    self._early[host] = answer
+        # The first host alone (a dead DNS server costs one timeout), then a few more one at
+        # a time: how fast they were answered says whether the answers are local
+        # (/etc/hosts, ~20 us: more threads only fight over the GIL, one worker is fastest)
+        # or come over the network (DNS, ~100 us from a resolver on this host, milliseconds
+        # from others: many lookups in flight). The first also loads the resolver's modules.
+        found: dict[str, HostCheck] = {}  # written by the workers (one key per host)
+        took = self._batch(todo[:1], 1, found)
+        probed = 1
+        if took and took[0] < 100 * LOCAL_LOOKUP:
+            took = self._batch(todo[1:PROBES], 1, found)
+            probed = PROBES
+        local = len(took) >= probed - 1 and sorted(took)[len(took) // 2] < LOCAL_LOOKUP
+        self._batch(todo[probed:], 1 if local else PREFETCH_WORKERS, found)
+        for host in todo:
+            answer = found.get(host)
+            if answer is not None:
+                self._early[host] = answer
 
-    def _timed_lookup(self, host: str) -> HostCheck | None:
-        started = time.monotonic()
-        answer = self._lookup(host, None)
-        return answer if time.monotonic() - started < self.timeout else None
+    def _batch(self, hosts: list[str], workers: int, found: dict[str, HostCheck]) -> list[float]:
+        """Look `hosts` up with `workers` threads, one task per worker walking its share (a
+        task per host cost more in the executor's queue and locks than a lookup from
+        /etc/hosts); answers into `found`. Returns how long each finished lookup took."""
+        stop = threading.Event()
+        took: list[float] = []
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="tcpwrap-check")
+        futures = [pool.submit(self._timed_lookups, hosts[i::workers], found, took, stop)
+                   for i in range(min(workers, len(hosts)))]
+        wait(futures, timeout=self.timeout * (1 + len(hosts) / workers))
+        stop.set()  # a worker still busy stops after its current lookup
+        pool.shutdown(wait=False, cancel_futures=True)
+        return list(took)
+
+    def _timed_lookups(
+        self, hosts: list[str], found: dict[str, HostCheck], took: list[float],
+        stop: threading.Event,
+    ) -> None:
+        for host in hosts:
+            if stop.is_set():
+                return
+            started = time.monotonic()
+            answer = self._lookup(host, None)
+            elapsed = time.monotonic() - started
+            took.append(elapsed)
+            if elapsed < self.timeout:  # a slower answer is dropped: `dns` asks again
+                found[host] = answer
 
     def _lookup(self, host: str, timeout: float | None) -> HostCheck:
         """tcpdchk's check of one host pattern (timeout None: no deadline, no extra thread)."""

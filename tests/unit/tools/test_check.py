@@ -647,6 +647,42 @@ def test_prefetch_looks_ahead_without_changing_answers_order_or_limit() -> None:
     assert Recorded(limit=20).prefetch(hosts[:3]) is None  # a few: looked up when asked
 
 
+@pytest.mark.parametrize(("delay", "parallel"), [(0.0, False), (0.002, True)])
+def test_prefetch_runs_lookups_in_parallel_only_when_they_are_slow(
+    delay: float, parallel: bool
+) -> None:
+    # Answers from /etc/hosts (fast): one worker, threads would only fight over the GIL;
+    # answers over the network (slow): many in flight. The answers are the same either way.
+    import threading
+    import time
+
+    from tcpwrap.drivers.inetd import analyze_inetd
+    from tcpwrap.tools.check import SystemProbe
+
+    class Timed(SystemProbe):
+        def __init__(self) -> None:
+            super().__init__(analyze_inetd(None, for_check=True), limit=0)
+            self.lock = threading.Lock()
+            self.running = 0
+            self.most = 0
+
+        def _lookup(self, host: str, timeout: float | None) -> HostCheck:
+            with self.lock:
+                self.running += 1
+                self.most = max(self.most, self.running)
+            if delay:
+                time.sleep(delay)
+            with self.lock:
+                self.running -= 1
+            return HostCheck(1, (host,))
+
+    hosts = [f"192.0.2.{i}" for i in range(1, 101)]
+    probe = Timed()
+    probe.prefetch(hosts)
+    assert (probe.most > 1) is parallel
+    assert [probe.dns(h) for h in hosts] == [HostCheck(1, (h,)) for h in hosts]
+
+
 def test_table_bytes_are_printed_as_they_are(world: Path) -> None:
     import subprocess
 
