@@ -193,7 +193,9 @@ class SystemProbe:
         if took and took[0] < 100 * LOCAL_LOOKUP:
             took = self._batch(todo[1:PROBES], 1, found)
             probed = PROBES
-        local = len(took) >= probed - 1 and sorted(took)[len(took) // 2] < LOCAL_LOOKUP
+        # (no answer in time, e.g. a dead DNS server: not local)
+        local = bool(took) and len(took) >= probed - 1
+        local = local and sorted(took)[len(took) // 2] < LOCAL_LOOKUP
         self._batch(todo[probed:], 1 if local else PREFETCH_WORKERS, found)
         for host in todo:
             answer = found.get(host)

@@ -683,6 +683,26 @@ def test_prefetch_runs_lookups_in_parallel_only_when_they_are_slow(
     assert [probe.dns(h) for h in hosts] == [HostCheck(1, (h,)) for h in hosts]
 
 
+def test_prefetch_survives_a_first_lookup_that_never_answers_in_time() -> None:
+    # A dead DNS server: the first lookup outlives the timeout. The look-ahead gives up on
+    # it (no answer, not "local"), goes on with the rest, and `dns` asks again itself.
+    import time
+
+    from tcpwrap.drivers.inetd import analyze_inetd
+    from tcpwrap.tools.check import SystemProbe
+
+    class Dead(SystemProbe):
+        def _lookup(self, host: str, timeout: float | None) -> HostCheck:
+            if host == "192.0.2.1" and timeout is None:
+                time.sleep(0.3)
+            return HostCheck(1, (host,))
+
+    hosts = [f"192.0.2.{i}" for i in range(1, 21)]
+    probe = Dead(analyze_inetd(None, for_check=True), timeout=0.05, limit=0)
+    probe.prefetch(hosts)
+    assert [probe.dns(h) for h in hosts] == [HostCheck(1, (h,)) for h in hosts]
+
+
 def test_table_bytes_are_printed_as_they_are(world: Path) -> None:
     import subprocess
 
