@@ -25,7 +25,7 @@ from datetime import datetime
 from itertools import chain
 
 from tcpwrap.report.detect import Detector, Thresholds, rank
-from tcpwrap.report.inputs import Inputs
+from tcpwrap.report.inputs import Inputs, add_options
 from tcpwrap.report.merge import merge_batches
 from tcpwrap.report.model import Event, Stats
 from tcpwrap.report.parse import SourceParser
@@ -44,19 +44,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="*", metavar="FILE",
                         help="log files, plain or gzip; '-' or none reads stdin")
     g = parser.add_argument_group("input")
-    g.add_argument("--year", action="append", default=[], metavar="[FILE=]YEAR",
-                   help="year of the first classic syslog line (default: the last line is "
-                        "no later than the file's modification time, or than the next newer "
-                        "file of its rotated set); later lines follow the months")
+    add_options(g)  # --year, --tz
     g.add_argument("--redis", action="append", default=[], metavar="URL",
                    help="also read a fleet's event stream (tcpwrap serve [fleet]); "
                         "password from $TCPWRAP_REDIS_PASSWORD")
     g.add_argument("--site", default="default", metavar="NAME",
                    help="the fleet's site for --redis (default: default)")
-    g.add_argument("--tz", action="append", default=[], metavar="[FILE=|HOST=]ZONE",
-                   help="time zone of lines without one: UTC, +01:00, Europe/Amsterdam or "
-                        "local (the default); per input file, or per logging host, so night "
-                        "is that host's night")
     f = parser.add_argument_group("filters")
     f.add_argument("--since", metavar="TIME", help="ignore events before TIME (ISO-8601)")
     f.add_argument("--until", metavar="TIME", help="ignore events after TIME (ISO-8601)")

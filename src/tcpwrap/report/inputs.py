@@ -15,6 +15,7 @@ to `Stats.problems` (the caller decides the exit status) and the rest are read.
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -27,6 +28,18 @@ from tcpwrap.report.rotation import first_years, rotation_order
 from tcpwrap.report.sources import ReportError, YearInference, Zone, open_source, read_lines
 
 LineFilter = Callable[[Iterator[str | None]], Iterator[str | None]]
+
+
+def add_options(group: argparse._ActionsContainer) -> None:
+    """`--year [FILE=]YEAR` and `--tz [FILE=|HOST=]ZONE`, whose values `Inputs.build` reads."""
+    group.add_argument("--year", action="append", default=[], metavar="[FILE=]YEAR",
+                       help="year of the first classic syslog line (default: the last line is "
+                            "no later than the file's modification time, or than the next newer "
+                            "file of its rotated set); later lines follow the months")
+    group.add_argument("--tz", action="append", default=[], metavar="[FILE=|HOST=]ZONE",
+                       help="time zone of lines without one: UTC, +01:00, Europe/Amsterdam or "
+                            "local (the default); per input file, or per logging host, so night "
+                            "is that host's night")
 
 
 def per_file(values: list[str], what: str) -> tuple[str | None, dict[str, str]]:

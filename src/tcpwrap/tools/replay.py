@@ -25,7 +25,7 @@ from tcpwrap.drivers.gcpause import paused_gc
 from tcpwrap.drivers.tables import load_policy
 from tcpwrap.errors import TcpwrapError
 from tcpwrap.policy.rules import Language, Policy
-from tcpwrap.report.inputs import Inputs
+from tcpwrap.report.inputs import Inputs, add_options
 from tcpwrap.report.model import Stats
 from tcpwrap.report.render_text import clean
 from tcpwrap.tools.replay_logs import Describe, Fields, events
@@ -64,12 +64,7 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--language", choices=[lang.value for lang in Language],
                         default=Language.OPTIONS.value,
                         help="meaning of the third field: hosts_options(5) or a shell command")
-    parser.add_argument("--year", action="append", default=[], metavar="[FILE=]YEAR",
-                        help="year of the first classic syslog line (default: the last line "
-                             "is no later than the file's modification time), as in report")
-    parser.add_argument("--tz", action="append", default=[], metavar="[FILE=|HOST=]ZONE",
-                        help="time zone of log lines without one, per file or logging host "
-                             "(default: local), as in report")
+    add_options(parser)  # --year, --tz, as report reads them
     parser.add_argument("--lookups", action="store_true",
                         help="ask DNS for client names (and addresses) the log lacks")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
