@@ -11,9 +11,13 @@ What it measures, in one run:
    `-c pass` (site imported) and with `-I -S -c pass`.
 3. An allowed connection: `tcpwrap-tcpd /bin/true` with an accepted loopback TCP socket as
    stdin (no tables: allowed; it logs `connect from` and execs /bin/true), from start to
-   exit; the same through a console script's start (the venv's python with site, `import re`,
-   then tcpwrap.tcpd.main: what pip's generated `tcpwrap-tcpd` did before bin/tcpwrap-tcpd),
-   and the bare interpreters for the ratio.
+   exit, deciding in its own process and handed off to a running `tcpwrap serve --handoff`
+   (docs/wrapper.md, Hand-off); the same through a console script's start (the venv's python
+   with site, `import re`, then tcpwrap.tcpd.main: what pip's generated `tcpwrap-tcpd` did
+   before bin/tcpwrap-tcpd), and the bare interpreter for the ratio. Wall time and CPU time
+   (user + system of the child and what it execs, from getrusage), and serve's CPU per
+   hand-off (from /proc, 10 ms ticks over all runs).
+With a serve running, series 1 is run again for tcpwrap-tcpd handing off.
 Ratios are printed; nothing is asserted (benchmarks are never a gate).
 
 Run as root (it needs the private test namespace: loopback only, its own /dev/log sink):
@@ -27,6 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import shutil
 import socket
 import statistics
@@ -40,6 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 WRAPPER = ROOT / ".venv" / "bin" / "tcpwrap-tcpd"
 VENV_PY = ROOT / ".venv" / "bin" / "python"
+TCPWRAP = ROOT / ".venv" / "bin" / "tcpwrap"
 BARE_PY = "/usr/bin/python3"
 TCPD = "/usr/sbin/tcpd"
 INETD = "/usr/sbin/inetd"
@@ -154,23 +160,62 @@ def _startups(commands: dict[str, tuple[list[str], dict[str, str]]], runs: int) 
 
 
 def _startups_allowed(
-    commands: dict[str, tuple[list[str], dict[str, str]]], runs: int
-) -> dict[str, float]:
-    """As _startups, with an accepted loopback TCP connection as stdin (a fresh one per run)."""
+    commands: dict[str, tuple[list[str], dict[str, str]]], runs: int, serve_pid: int
+) -> tuple[dict[str, float], dict[str, float], float]:
+    """As _startups, with an accepted loopback TCP connection as stdin (a fresh one per run):
+    mean wall time and mean CPU time (the child's user + system, getrusage) per command, and
+    serve's CPU per run of the `handoff` command (its /proc ticks around those runs)."""
     times: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, float] = dict.fromkeys(commands, 0.0)
+    serve_cpu = 0.0
     with socket.create_server(("127.0.0.1", 0)) as server:
         for _ in range(runs):
             for name, (argv, env) in commands.items():
                 with socket.create_connection(server.getsockname()):
                     accepted, _ = server.accept()
                     with accepted:
+                        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                        serve_before = _cpu_of(serve_pid) if name == "handoff" else 0.0
                         start = time.perf_counter()
                         subprocess.run(
                             argv, env=env, stdin=accepted, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, check=False, timeout=30,
                         )  # fmt: skip
                         times[name].append(time.perf_counter() - start)
-    return {name: statistics.fmean(values) for name, values in times.items()}
+                        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                        if name == "handoff":
+                            serve_cpu += _cpu_of(serve_pid) - serve_before
+                        cpu[name] += (after.ru_utime - before.ru_utime) + (
+                            after.ru_stime - before.ru_stime
+                        )
+    wall = {name: statistics.fmean(values) for name, values in times.items()}
+    return wall, {name: total / runs for name, total in cpu.items()}, serve_cpu / runs
+
+
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of a running process (/proc, clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _start_serve(work: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
+    """`tcpwrap serve --handoff` (syslog on, as the wrapper's own records), ready to answer."""
+    path = work / "handoff.sock"
+    with open(work / "serve.err", "wb") as err:
+        serve = subprocess.Popen([str(TCPWRAP), "serve", "--handoff", str(path)], env=env,
+                                 stdout=err, stderr=err, stdin=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while True:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as probe:
+            try:
+                probe.connect(str(path))
+                return serve, path
+            except OSError:
+                pass
+        if serve.poll() is not None or time.monotonic() > deadline:
+            said = (work / "serve.err").read_text()
+            raise SystemExit(f"tcpwrap serve --handoff did not start: {said}")
+        time.sleep(0.05)
 
 
 # What pip's console script did (sys.argv[0] fixed up with re.sub, then main()): the previous
@@ -191,52 +236,67 @@ def main() -> None:
     sink = LogSink()
     for table in ("/etc/hosts.allow", "/etc/hosts.deny"):  # the namespace's private /etc
         Path(table).unlink(missing_ok=True)
-    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "TCPWRAP_HANDOFF": "off"}
     p_tcpd, p_ours = _free_port(), _free_port()
     conf = work / "inetd.conf"
     conf.write_text(
         f"127.0.0.1:{p_tcpd} stream tcp nowait.100000 root {TCPD} /bin/true\n"
         f"127.0.0.1:{p_ours} stream tcp nowait.100000 root {WRAPPER} tcpwrap-tcpd /bin/true\n"
     )
-    with open(work / "inetd.err", "wb") as err:
-        inetd = subprocess.Popen([INETD, "-d", "-i", "-R", "100000", str(conf)], env=env,
-                                 stdout=err, stderr=err, stdin=subprocess.DEVNULL)  # fmt: skip
+    serve, handoff_path = _start_serve(work, env)
+    handoff_env = {**env, "TCPWRAP_HANDOFF": str(handoff_path)}
+    results = {}
     try:
-        _wait_listening(p_tcpd)
-        _wait_listening(p_ours)
-        for port in (p_tcpd, p_ours):  # warm caches
-            for _ in range(5):
-                _one(port)
-        results = {}
-        for label, port in (("tcpd (C)", p_tcpd), ("tcpwrap-tcpd", p_ours)):
-            for clients in (1, 2):
-                results[(label, clients)] = _series(port, args.n, clients)
-    finally:
-        inetd.terminate()
-        inetd.wait(timeout=10)
+        for mode, inetd_env in (("in-process", env), ("hand-off", handoff_env)):
+            with open(work / "inetd.err", "wb") as err:
+                inetd = subprocess.Popen([INETD, "-d", "-i", "-R", "100000", str(conf)],
+                                         env=inetd_env, stdout=err, stderr=err,
+                                         stdin=subprocess.DEVNULL)  # fmt: skip
+            try:
+                _wait_listening(p_tcpd)
+                _wait_listening(p_ours)
+                for port in (p_tcpd, p_ours):  # warm caches
+                    for _ in range(5):
+                        _one(port)
+                series = [("tcpd (C)", p_tcpd)] if mode == "in-process" else []
+                series.append((f"ours {mode}", p_ours))
+                for label, port in series:
+                    for clients in (1, 2):
+                        results[(label, clients)] = _series(port, args.n, clients)
+            finally:
+                inetd.terminate()
+                inetd.wait(timeout=10)
 
-    startup_env = {**env, "TCPWRAP_REFUSE_PAUSE": "0"}
-    medians = _startups(
-        {
-            "ours": ([str(WRAPPER)], startup_env),
-            "bare": ([BARE_PY, "-I", "-S", "-c", "pass"], env),
-            "venv_site": ([str(VENV_PY), "-c", "pass"], env),
-            "venv_bare": ([str(VENV_PY), "-I", "-S", "-c", "pass"], env),
-        },
-        args.startup,
-    )
-    allowed = _startups_allowed(
-        {
-            "ours": ([str(WRAPPER), "/bin/true"], startup_env),
-            "console": (
-                [str(VENV_PY), "-c", CONSOLE_SCRIPT.format(str(WRAPPER)), "/bin/true"],
-                startup_env,
-            ),
-            "bare": ([BARE_PY, "-I", "-S", "-c", "pass"], env),
-            "venv_site": ([str(VENV_PY), "-c", "pass"], env),
-        },
-        args.startup,
-    )
+        startup_env = {**env, "TCPWRAP_REFUSE_PAUSE": "0"}
+        medians = _startups(
+            {
+                "ours": ([str(WRAPPER)], startup_env),
+                "bare": ([BARE_PY, "-I", "-S", "-c", "pass"], env),
+                "venv_site": ([str(VENV_PY), "-c", "pass"], env),
+                "venv_bare": ([str(VENV_PY), "-I", "-S", "-c", "pass"], env),
+            },
+            args.startup,
+        )
+        allowed, cpu, serve_cpu = _startups_allowed(
+            {
+                "ours": ([str(WRAPPER), "/bin/true"], startup_env),
+                "handoff": (
+                    [str(WRAPPER), "/bin/true"],
+                    {**startup_env, "TCPWRAP_HANDOFF": str(handoff_path)},
+                ),
+                "console": (
+                    [str(VENV_PY), "-c", CONSOLE_SCRIPT.format(str(WRAPPER)), "/bin/true"],
+                    startup_env,
+                ),
+                "bare": ([BARE_PY, "-I", "-S", "-c", "pass"], env),
+                "true": (["/bin/true"], env),
+            },
+            args.startup,
+            serve.pid,
+        )
+    finally:
+        serve.terminate()
+        serve.wait(timeout=10)
     ours, bare = medians["ours"], medians["bare"]
     venv_site, venv_bare = medians["venv_site"], medians["venv_bare"]
     sink.close()
@@ -257,11 +317,12 @@ def main() -> None:
               f"{_pct(lat, 0.9) * 1e3:>8.2f}")  # fmt: skip
     for clients in (1, 2):
         c_rate, c_lat = results[("tcpd (C)", clients)]
-        o_rate, o_lat = results[("tcpwrap-tcpd", clients)]
-        print(
-            f"ratio tcpwrap-tcpd/tcpd, {clients} client(s): throughput "
-            f"{o_rate / c_rate:.2f}x, p50 latency {_pct(o_lat, 0.5) / _pct(c_lat, 0.5):.2f}x"
-        )
+        for mode in ("in-process", "hand-off"):
+            o_rate, o_lat = results[(f"ours {mode}", clients)]
+            print(
+                f"ratio ours {mode}/tcpd, {clients} client(s): throughput "
+                f"{o_rate / c_rate:.2f}x, p50 latency {_pct(o_lat, 0.5) / _pct(c_lat, 0.5):.2f}x"
+            )
     print(f"# start-up (mean of {args.startup}): exit of tcpwrap-tcpd </dev/null, pause 0")
     print(f"tcpwrap-tcpd                         {ours * 1e3:8.2f} ms")
     print(f"{BARE_PY} -I -S -c pass        {bare * 1e3:8.2f} ms")
@@ -272,14 +333,20 @@ def main() -> None:
         f"/ venv python (site): {ours / venv_site:.2f}x"
     )
     print(f"# an allowed connection (mean of {args.startup}): tcpwrap-tcpd /bin/true, socket stdin")
-    print(f"tcpwrap-tcpd (bin/tcpwrap-tcpd, -I -S)  {allowed['ours'] * 1e3:8.2f} ms")
-    print(f"as a console script (site, re)       {allowed['console'] * 1e3:8.2f} ms")
-    print(f"{BARE_PY} -I -S -c pass        {allowed['bare'] * 1e3:8.2f} ms")
-    print(f"venv python -c pass                  {allowed['venv_site'] * 1e3:8.2f} ms")
-    print(
-        f"ratio tcpwrap-tcpd / bare python -I -S: {allowed['ours'] / allowed['bare']:.2f}x "
-        f"(as a console script: {allowed['console'] / allowed['bare']:.2f}x)"
+    print(f"{'':<40} {'wall ms':>8} {'ratio':>6} {'CPU ms':>8} {'ratio':>6}")
+    rows = (
+        ("tcpwrap-tcpd, deciding itself", "ours"),
+        ("tcpwrap-tcpd, handed off to serve", "handoff"),
+        ("as a console script (site, re)", "console"),
+        (f"{BARE_PY} -I -S -c pass", "bare"),
+        ("/bin/true alone (what the wrappers exec)", "true"),
     )
+    for label, key in rows:
+        print(
+            f"{label:<40} {allowed[key] * 1e3:8.2f} {allowed[key] / allowed['bare']:5.2f}x "
+            f"{cpu[key] * 1e3:8.2f} {cpu[key] / cpu['bare']:5.2f}x"
+        )
+    print(f"serve's CPU per hand-off: {serve_cpu * 1e3:.2f} ms (10 ms ticks over all runs)")
     print(f"# syslog datagrams swallowed: {sink.count}")
 
 

@@ -4,8 +4,8 @@ Names are imported on first use (PEP 562), so `import tcpwrap` -- and the wrappe
 once per connection -- only pays for what it touches.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: it is an import too, and the wrapper's hand-off
+# (drivers/handoff.py) imports this package on every connection.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'tcpwrap' has no attribute {name!r}")

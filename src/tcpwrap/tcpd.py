@@ -25,116 +25,26 @@ import sys
 import time
 
 from tcpwrap.drivers.config import WrapperConfig, load_config
+from tcpwrap.drivers.daemons import INETD_CONF, OWN_NAMES, Located, locate
 from tcpwrap.drivers.endpoint import (
     Endpoints,
-    check_ip_options,
     connection_for,
     discover,
     drain,
+    inspect,
     release,
     systemd_socket,
 )
 from tcpwrap.drivers.logsink import JsonSink, SyslogSink
 from tcpwrap.drivers.oserror import strerror
 from tcpwrap.errors import ConfigError, Origin
-from tcpwrap.policy.decision import Connection, Decision, Mode, Verdict
+from tcpwrap.policy.decision import Connection, Decision, Ending, Mode, conclude
 from tcpwrap.policy.facts import UNKNOWN
 from tcpwrap.policy.options import OPENLOG_FACILITIES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from tcpwrap.drivers.deciding import Outcome
-
-OWN_NAMES = ("tcpwrap-tcpd", "tcpd")
-
-
-class Located:
-    def __init__(self, program: str, daemon: str, argv: list[str]) -> None:
-        self.program = program  # what to exec
-        self.daemon = daemon  # the name used for syslog and matching
-        self.argv = argv  # argv of the real daemon (argv[0] = daemon name)
-
-
-def locate(args: list[str], config: WrapperConfig, found: Endpoints | None) -> Located | str:
-    """docs/wrapper.md, plus our `DAEMON` argument form; returns an error text on failure.
-
-    Under its own name the first argument is the DAEMON, unless /etc/inetd.conf shows that this
-    socket's service line is the classic `... tcpwrap-tcpd in.fingerd ARGS` (tcpd's line with
-    only the path replaced): the script interpreter dropped argv[0] (`in.fingerd`), so the
-    daemon is recovered from that line and our arguments are the daemon's.
-    """
-    own = os.path.basename(args[0]) if args else "tcpwrap-tcpd"
-    if own in OWN_NAMES:
-        recovered = _from_inetd_conf(found, args[1:])
-        if recovered is not None:
-            daemon_arg, rest = recovered[0], recovered[1:]
-        elif len(args) >= 2:
-            daemon_arg, rest = args[1], args[2:]
-        else:
-            return "usage: tcpwrap-tcpd DAEMON [ARGS...] (no daemon named, none in inetd.conf)"
-    else:  # swap install: we are /usr/sbin/in.fingerd; the real one lives elsewhere
-        daemon_arg, rest = own, args[1:]
-    if daemon_arg.startswith("/"):
-        name = daemon_arg.rsplit("/", 1)[1]
-        located = Located(daemon_arg, name, [name, *rest])
-    else:
-        located = Located(
-            os.path.join(config.real_daemon_dir, daemon_arg), daemon_arg, [daemon_arg, *rest]
-        )
-    if args and os.path.realpath(located.program) == os.path.realpath(args[0]):
-        return f"{located.program}: the wrapper would call itself (set real_daemon_dir)"
-    return located
-
-
-def _from_inetd_conf(found: Endpoints | None, rest: list[str]) -> list[str] | None:
-    """The daemon's argv from the one inetd.conf line that runs us, in tcpd's classic form
-    (`.../tcpwrap-tcpd NAME ARGS`, NAME not our own), on this socket's port and protocol,
-    whose ARGS are exactly the arguments we got; None if there is no such single line."""
-    if found is None or found.server is None:
-        return None
-    try:
-        with open("/etc/inetd.conf", "rb") as handle:
-            text = handle.read(1024 * 1024).decode("latin-1")
-    except OSError:
-        return None
-    if not any(_dropin_candidate(line.split(), rest) for line in text.splitlines()):
-        return None  # the usual case: no need for the full parser (it costs start-up time)
-    import socket
-
-    from tcpwrap.proto.inetd import parse_inetd
-
-    protocol = "udp" if found.datagram else "tcp"
-    port = found.server[1]
-    matches = []
-    for entry in parse_inetd(text).entries:
-        if os.path.basename(entry.path) not in OWN_NAMES or not entry.args:
-            continue
-        if os.path.basename(entry.args[0]) in OWN_NAMES or list(entry.args[1:]) != rest:
-            continue  # the `tcpwrap-tcpd DAEMON ARGS` form names its daemon itself
-        if not entry.protocol.startswith(protocol) or entry.service is None:
-            continue
-        service = entry.service.rsplit(":", 1)[-1]
-        try:
-            service_port = (
-                int(service) if service.isdigit() else socket.getservbyname(service, protocol)
-            )
-        except OSError:
-            continue
-        if service_port == port:
-            matches.append(list(entry.args))
-    return matches[0] if len(matches) == 1 else None
-
-
-def _dropin_candidate(fields: list[str], rest: list[str]) -> bool:
-    """A quick look at one inetd.conf line: `... PATH/tcpwrap-tcpd NAME REST` with NAME not ours."""
-    return (
-        len(fields) >= 7
-        and not fields[0].startswith("#")
-        and os.path.basename(fields[5]) in OWN_NAMES
-        and os.path.basename(fields[6]) not in OWN_NAMES
-        and fields[7:] == rest
-    )
-
 
 class Wrapper:
     def __init__(self, config: WrapperConfig, located: Located, sink: SyslogSink) -> None:
@@ -165,10 +75,7 @@ class Wrapper:
         if systemd_fd is not None:
             self.fd = systemd_fd
         self.found = found if found is not None else discover(self.fd)
-        for message in self.found.warnings:
-            self.warn(message)
-        client_info = self.found.client[0] if self.found.client else UNKNOWN
-        report = check_ip_options(self.found, client_info)
+        report = inspect(self.found)
         for level, message in report.records:
             self.sink.level(level, message)
         if report.fatal:
@@ -214,28 +121,21 @@ class Wrapper:
 
     def act(self, outcome: Outcome) -> int:
         decision = outcome.decision
-        if decision.verdict is Verdict.ABORT:
-            self.record(decision, "error", None)
-            return self.clean_exit()  # tcpd: percent_x sleeps 5 s; here refuse_pause (same default)
-        ok = outcome.carried_out
-        client = f"{decision.client_info} ({decision.client_addr})"
-        if decision.verdict is Verdict.GRANT and ok:
-            self.sink.at(decision.allow_priority, f"connect from {client}")
-            self.record(decision, "connect", "granted")
+        ending = conclude(decision, outcome.carried_out)
+        if ending.priority is not None:
+            self.sink.at(ending.priority, ending.message)
+        if ending.ending is Ending.TWIST:
+            self.traps.append("twist")
+        self.record(decision, ending.event, ending.verdict)
+        if ending.ending is Ending.SERVE:
             return self.exec_daemon()
-        if decision.verdict is Verdict.TWIST and ok:
+        if ending.ending is Ending.TWIST:
             from tcpwrap.drivers.execute import twist
 
-            command = decision.twist or ""
-            self.sink.at(decision.deny_priority, f"twist {decision.client_info} to {command}")
-            self.traps.append("twist")
-            self.record(decision, "twist", "twisted")
             self.sink.close()
             release(self.found)
-            twist(command, self.fd, self.warn)
-            return self.clean_exit()
-        self.sink.at(decision.deny_priority, f"refused connect from {client}")
-        self.record(decision, "refused", "denied")
+            twist(decision.twist or "", self.fd, self.warn)
+        # ABORT: tcpd's percent_x sleeps 5 s; here refuse_pause (same default)
         return self.clean_exit()
 
     def exec_daemon(self) -> int:
@@ -324,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     facility = OPENLOG_FACILITIES[config.facility] << 3
     own = os.path.basename(args[0]) if args else "tcpwrap-tcpd"
     found: Endpoints | None = None
-    if own in OWN_NAMES and os.path.exists("/etc/inetd.conf"):
+    if own in OWN_NAMES and os.path.exists(INETD_CONF):
         # the daemon may have to be recovered from inetd.conf: needs the socket's port (the
         # endpoints are learned once, here, and handed to the wrapper)
         found = discover(systemd_socket() or 0)

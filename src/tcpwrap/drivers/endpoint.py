@@ -20,8 +20,10 @@ import select
 import socket
 
 from tcpwrap._record import field, record
+from tcpwrap.drivers.handoff import listen_fd
 from tcpwrap.drivers.oserror import strerror
 from tcpwrap.policy.decision import Connection, Endpoint
+from tcpwrap.policy.facts import UNKNOWN
 
 Address = tuple[str, int]  # a printable address and a port
 PEEK_TIMEOUT = 30.0
@@ -46,6 +48,7 @@ def connection_for(
     *,
     datagram: bool,
     ident: bool = True,
+    pid: int | None = None,
 ) -> Connection:
     """The request tcpd builds for these endpoints: names and the user are looked up lazily
     (a socket address makes them resolvable); ident only for streams with both ends known."""
@@ -62,7 +65,7 @@ def connection_for(
             resolvable=server is not None,
         ),
         identable=ident and not datagram and client is not None and server is not None,
-        pid=os.getpid(),
+        pid=os.getpid() if pid is None else pid,  # %p: the process that becomes the daemon
     )
 
 
@@ -124,19 +127,26 @@ def release(found: Endpoints) -> None:
 def systemd_socket(environ: dict[str, str] | None = None) -> int | None:
     """The fd of a systemd socket-activated connection (Accept=yes), else None."""
     env = os.environ if environ is None else environ
-    if env.get("LISTEN_PID") != str(os.getpid()):
-        return None
-    try:
-        count = int(env.get("LISTEN_FDS", "0"))
-    except ValueError:
-        return None
-    return 3 if count >= 1 else None
+    pid, fds = env.get("LISTEN_PID"), env.get("LISTEN_FDS")
+    return listen_fd(
+        None if pid is None else pid.encode("utf-8", "surrogateescape"),
+        None if fds is None else fds.encode("utf-8", "surrogateescape"),
+        os.getpid(),
+    )
 
 
 @record
 class IpOptionsReport:
     records: list[tuple[str, str]] = field(default_factory=list)  # (level, message)
     fatal: bool = False  # tcpd's clean exit (getsockname failed)
+
+
+def inspect(found: Endpoints) -> IpOptionsReport:
+    """tcpd's steps between learning the endpoints and deciding: the warnings of learning
+    them (logged at LOG_ERR), then the IP options check (fatal: the clean exit)."""
+    report = check_ip_options(found, found.client[0] if found.client else UNKNOWN)
+    report.records[:0] = [("err", f"warning: {message}") for message in found.warnings]
+    return report
 
 
 def check_ip_options(found: Endpoints, client_info: str) -> IpOptionsReport:

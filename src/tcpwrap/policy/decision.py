@@ -126,3 +126,44 @@ class Decision:
     @property
     def priority(self) -> Priority:
         return self.allow_priority if self.verdict is Verdict.GRANT else self.deny_priority
+
+
+class Ending(enum.Enum):
+    """What a live program does with a connection once its decision is carried out."""
+
+    SERVE = "serve"  # exec the daemon (or start it as a child)
+    TWIST = "twist"  # exec `/bin/sh -c command` talking to the client
+    REFUSE = "refuse"  # the clean exit: no server runs
+    ABORT = "abort"  # percent_x overflow: the clean exit without a verdict record
+
+
+@record(frozen=True, slots=True)
+class Conclusion:
+    """The ending of a live decision and the record tcpd writes for it (one text for the
+    wrapper, serve's children and the hand-off)."""
+
+    ending: Ending
+    priority: Priority | None  # the record's priority (None: ABORT writes no record)
+    message: str  # tcpd's text: `connect from ...`, `twist ... to ...`, `refused connect from ...`
+    event: str  # the JSON record's event (proto.logrecord.Event)
+    verdict: str | None  # the JSON record's verdict
+
+
+def conclude(decision: Decision, carried_out: bool) -> Conclusion:
+    """tcpd's ending for a decision whose actions were (`carried_out`) or were not all done:
+    a failed privilege drop refuses, whatever the verdict."""
+    verdict = decision.verdict
+    if verdict is Verdict.ABORT:
+        return Conclusion(Ending.ABORT, None, "", "error", None)
+    if verdict is Verdict.GRANT and carried_out:
+        who = f"{decision.client_info} ({decision.client_addr})"
+        return Conclusion(
+            Ending.SERVE, decision.allow_priority, f"connect from {who}", "connect", "granted"
+        )
+    if verdict is Verdict.TWIST and carried_out:
+        text = f"twist {decision.client_info} to {decision.twist or ''}"
+        return Conclusion(Ending.TWIST, decision.deny_priority, text, "twist", "twisted")
+    who = f"{decision.client_info} ({decision.client_addr})"
+    return Conclusion(
+        Ending.REFUSE, decision.deny_priority, f"refused connect from {who}", "refused", "denied"
+    )

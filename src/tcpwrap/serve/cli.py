@@ -4,8 +4,10 @@ What it does: parses the options, loads the configuration (`--config` TOML, `--i
 command-line values over the file's), and runs `serve.server.Server` in the foreground until
 SIGTERM. `--check` loads everything, prints the services it would listen on and the problems,
 and exits (1 if there are problems). `--status` asks a running server for its counters through
-its control socket. With neither `--inetd-conf` nor `--config` it runs the demo on loopback
-high ports (`serve.demo`), which `--demo-seconds N` ends by itself.
+its control socket. `--handoff [PATH]` also decides for `tcpwrap-tcpd` wrappers that hand
+their connections over (serve/handoff.py); alone, serve does only that. With none of
+`--inetd-conf`, `--config` and `--handoff` it runs the demo on loopback high ports
+(`serve.demo`), which `--demo-seconds N` ends by itself.
 
 Errors: a configuration that cannot be loaded is one message on stderr and exit status 2
 (nothing is bound); see docs/serve.md.
@@ -19,7 +21,10 @@ import json
 import socket
 import sys
 
+from tcpwrap.drivers.handoff import SOCKET_PATH
 from tcpwrap.errors import ConfigError
+
+HANDOFF_PATH = SOCKET_PATH.decode()
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -37,6 +42,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-syslog", action="store_true", help="do not send to /dev/log")
     parser.add_argument("--metrics", metavar="HOST:PORT", help="Prometheus endpoint (loopback)")
     parser.add_argument("--control", metavar="PATH", help="control socket for --status")
+    parser.add_argument(
+        "--handoff",
+        nargs="?",
+        const=HANDOFF_PATH,
+        metavar="PATH",
+        help=f"decide for tcpwrap-tcpd wrappers on this socket (default {HANDOFF_PATH})",
+    )
     parser.add_argument("--check", action="store_true", help="load, list the services, exit")
     parser.add_argument("--status", action="store_true", help="print a running server's counters")
     parser.add_argument("--json", action="store_true", help="--status: the raw JSON")
@@ -54,6 +66,7 @@ def _cli_values(args: argparse.Namespace) -> dict[str, object]:
         "language": args.language,
         "listen": args.metrics,
         "control": args.control,
+        "handoff": args.handoff,
     }
     return {key: value for key, value in values.items() if value is not None}
 
@@ -72,7 +85,8 @@ def _log_overrides(args: argparse.Namespace) -> dict[str, object]:
 def run(args: argparse.Namespace) -> int:
     if args.status:
         return _status(args)
-    if args.demo or (args.inetd_conf is None and args.config is None and not args.check):
+    nothing = args.inetd_conf is None and args.config is None and args.handoff is None
+    if args.demo or (nothing and not args.check):
         from tcpwrap.serve.demo import run_demo
 
         return run_demo(args.demo_seconds)

@@ -111,11 +111,17 @@ class ServeConduct:
     async def ask_ident(self, task: AskIdent) -> str | None:
         return await ask_ident_async(task, self.report)
 
+    def shell_spec(self, command: str, stdio: int | None) -> ChildSpec:
+        """A spawn or aclexec command's process: the shape's environment and umask, as the
+        server runs (the child's `user` and `nice` are for the server it starts)."""
+        shape = self.shape
+        return ChildSpec(
+            "/bin/sh", ("sh", "-c", command), stdio, dict(shape.env), None, shape.umask
+        )
+
     async def _shell(self, command: str, stdio: int | None) -> int | None:
         """Run `/bin/sh -c command` as tcpd's spawn would; its wait status (None: not run)."""
-        spec = ChildSpec(
-            "/bin/sh", ("sh", "-c", command), stdio, dict(self.shape.env), None, self.shape.umask
-        )
+        spec = self.shell_spec(command, stdio)
         try:
             pid = self.children.start(spec)
         except SpawnError as exc:

@@ -5,7 +5,8 @@ What it does: `parse_config(text, path)` reads the TOML text (stdlib `tomllib`) 
 optional; the defaults are the dataclass defaults below, documented in docs/serve.md):
 
     [serve]   inetd_conf, wrap ("tcpd" | "all"), real_daemon_dir, path, backlog,
-              internal_timeout, aclexec ("documented" | "debian")
+              internal_timeout, aclexec ("documented" | "debian"), handoff (the socket
+              wrappers hand their connections to: serve/handoff.py)
     [tables]  allow, deny, language ("options" | "classic")
     [lookups] dns_timeout, ident_timeout, ident_port, cache_ttl, negative_ttl, cache_size,
               threads
@@ -129,6 +130,7 @@ class ServeConfig:
     backlog: int = 128
     internal_timeout: float = 300.0  # idle limit of the internal echo/discard/chargen
     aclexec: str = "documented"
+    handoff: str | None = None  # the Unix socket tcpwrap-tcpd hands connections to
     allow: str = "/etc/hosts.allow"
     deny: str = "/etc/hosts.deny"
     language: str = "options"
@@ -287,6 +289,7 @@ SERVE: Schema = {
     "backlog": (_integer(1, 65535), "backlog"),
     "internal_timeout": (_number(1, 86400), "internal_timeout"),
     "aclexec": (_choice("documented", "debian"), "aclexec"),
+    "handoff": (_abs_path, "handoff"),
 }
 TABLES: Schema = {
     "allow": (_abs_path, "allow"),
@@ -516,7 +519,7 @@ def with_overrides(config: ServeConfig, **changes: Any) -> ServeConfig:
     log = given.pop("log", None)
     if log:
         given["log"] = dataclasses.replace(config.log, **log)
-    for key in ("allow", "deny", "inetd_conf"):
+    for key in ("allow", "deny", "inetd_conf", "handoff"):
         if key in given and not str(given[key]):
             raise ConfigError(f"--{key.replace('_', '-')}: an empty path")
     return dataclasses.replace(config, **given)

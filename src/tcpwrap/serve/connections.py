@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from tcpwrap.drivers.deciding import Check, Outcome, drive_async
 from tcpwrap.drivers.endpoint import connection_for
-from tcpwrap.policy.decision import Verdict
+from tcpwrap.policy.decision import Ending, conclude
 from tcpwrap.policy.match import Evaluation
 from tcpwrap.policy.options import LEVELS
 from tcpwrap.policy.rules import Policy
@@ -209,27 +209,18 @@ class Connections:
         decision = outcome.decision
         server = self.server
         traps = tuple(conduct.traps)
-        if decision.verdict is Verdict.ABORT:  # percent_x overflow: tcpd exits without a verdict
-            server.logbook.flush(request.daemon, server.pid, request.records)
-            server.stats.refuse("expansion too long")
-            self._json(request, server.pid, "error", None, outcome, traps)
-            self._end(request, refused=True)
-            return
-        who = f"{decision.client_info} ({decision.client_addr})"
-        if decision.verdict is Verdict.GRANT and outcome.carried_out:
-            request.records.add(decision.allow_priority, f"connect from {who}")
+        ending = conclude(decision, outcome.carried_out)
+        if ending.priority is not None:
+            request.records.add(ending.priority, ending.message)
+        if ending.ending is Ending.SERVE:
             self._grant(request, outcome, conduct)
             return
-        if decision.verdict is Verdict.TWIST and outcome.carried_out:
-            command = decision.twist or ""
-            request.records.add(
-                decision.deny_priority, f"twist {decision.client_info} to {command}"
-            )
+        if ending.ending is Ending.TWIST:
             server.stats.twisted += 1
             shape = conduct.shape
             spec = ChildSpec(
                 SHELL,
-                ("sh", "-c", command),
+                ("sh", "-c", decision.twist or ""),
                 request.stdio(),
                 dict(shape.env),
                 shape.identity,
@@ -238,10 +229,13 @@ class Connections:
             )
             self._run_child(request, spec, outcome, (*traps, "twist"), "twist", "twisted")
             return
-        request.records.add(decision.deny_priority, f"refused connect from {who}")
         server.logbook.flush(request.daemon, server.pid, request.records)
-        server.stats.refuse("tables" if outcome.carried_out else "option error")
-        self._json(request, server.pid, "refused", "denied", outcome, traps)
+        if ending.ending is Ending.ABORT:  # percent_x overflow: tcpd exits without a verdict
+            server.stats.refuse("expansion too long")
+        else:
+            server.stats.refuse("tables" if outcome.carried_out else "option error")
+        event = cast(Event, ending.event)
+        self._json(request, server.pid, event, ending.verdict, outcome, traps)
         self._end(request, refused=True)
 
     def _grant(

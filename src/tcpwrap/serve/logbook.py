@@ -62,20 +62,27 @@ class Logbook:
 
     # ------------------------------------------------------------------ classic records
 
-    def emit(self, ident: str, pid: int, level: int | Priority, message: str) -> None:
+    def emit(
+        self,
+        ident: str,
+        pid: int,
+        level: int | Priority,
+        message: str,
+        facility: int | None = None,
+    ) -> None:
+        """One record; `facility`: openlog's facility for it (default: the [log] one)."""
+        default = self.facility if facility is None else facility
         code = (
-            priority_code(level, self.facility)
-            if isinstance(level, Priority)
-            else (self.facility << 3) | level
+            priority_code(level, default) if isinstance(level, Priority) else (default << 3) | level
         )
         now = time.time()
         for writer in self.writers:
             writer.write(code, ident, pid, message, now)
 
-    def flush(self, ident: str, pid: int, records: Records) -> None:
+    def flush(self, ident: str, pid: int, records: Records, facility: int | None = None) -> None:
         """Write a connection's buffered records, in order, under one pid."""
         for level, text in records.lines:
-            self.emit(ident, pid, level, text)
+            self.emit(ident, pid, level, text, facility)
         records.lines.clear()
 
     def error(self, message: str) -> None:

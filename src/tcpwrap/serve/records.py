@@ -29,6 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tcpwrap.drivers.oserror import strerror
 from tcpwrap.policy.options import Priority
 
 DEV_LOG = "/dev/log"
@@ -162,6 +163,7 @@ class JsonWriter:
         self.path = path
         self._fd: int | None = None
         self.failures = 0
+        self.last_error = ""  # strerror of the last failure
 
     def _open(self) -> int | None:
         if self._fd is None:
@@ -176,6 +178,7 @@ class JsonWriter:
 
     def _complain(self, exc: OSError) -> None:
         self.failures += 1
+        self.last_error = strerror(exc)
         if self.failures == 1 or self.failures % 1000 == 0:
             sys.stderr.write(f"tcpwrap serve: json log {self.path}: {exc.strerror or exc}\n")
 

@@ -52,6 +52,7 @@ from tcpwrap.proto.prefix import parse_networks
 from tcpwrap.serve.children import Children, ChildSpec, SpawnError
 from tcpwrap.serve.config import ServeConfig
 from tcpwrap.serve.connections import Connections, Request, drain
+from tcpwrap.serve.handoff import Handoffs
 from tcpwrap.serve.limits import Limits
 from tcpwrap.serve.logbook import Logbook
 from tcpwrap.serve.namecache import NameCache
@@ -137,6 +138,7 @@ class Server:
         self.connections = Connections(self)
         self.traps = Traps(self)
         self.fleet: FleetAgent | None = None
+        self.handoffs: Handoffs | None = None
         self._fleet_task: asyncio.Task[None] | None = None
         self._configure(config, None)
 
@@ -416,7 +418,14 @@ class Server:
             self.logbook.error(text)
             if not self.config.log.stdout:  # people starting it by hand see it either way
                 sys.stderr.write(f"tcpwrap serve: {text}\n")
-        if not self.listeners:
+        if self.config.handoff:
+            self.handoffs = Handoffs(self, self.config.handoff)
+            problem = self.handoffs.open()
+            if problem is not None:
+                self.logbook.error(problem)
+                sys.stderr.write(f"tcpwrap serve: {problem}\n")
+                return 2
+        if not self.listeners and self.handoffs is None:
             sys.stderr.write("tcpwrap serve: nothing to listen on\n")
             return 2
         loop.add_signal_handler(signal.SIGCHLD, self.children.reap)
@@ -425,7 +434,10 @@ class Server:
         loop.add_signal_handler(signal.SIGINT, self.stopping.set)
         self.children.reap()  # anything that exited before the handler was in place
         control = await self._start_control()
-        self.logbook.notice("listening on " + ", ".join(str(key) for key in self.listeners))
+        places = [str(key) for key in self.listeners]
+        if self.handoffs is not None:
+            places.append(f"hand-off {self.handoffs.path}")
+        self.logbook.notice("listening on " + ", ".join(places))
         self._tick()
         self.notifier.ready(f"listening on {len(self.listeners)} sockets")
         if self.options.on_ready is not None:
@@ -445,6 +457,8 @@ class Server:
             await asyncio.wait(list(self.tasks), timeout=2.0)
         if control is not None:
             control.close()
+        if self.handoffs is not None:
+            self.handoffs.close()
         self.logbook.summarise(final=True)
         self.logbook.notice("stopped")
         self.logbook.close()

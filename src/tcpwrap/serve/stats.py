@@ -1,10 +1,11 @@
 """What `tcpwrap serve` counts, and the two ways to read it: Prometheus and `--status`.
 
 What it does: `Stats` holds the counters (accepted, granted, refused by reason, trapped,
-banned, limited, spawned, spawn failures, twisted) and the decision-latency histogram, as
-plain numbers the server bumps in its loop. `start_metrics(stats, host, port)` serves them in
-the Prometheus exposition format over HTTP (the `prometheus_client` library renders it; a
-custom collector reads `Stats`, so there is one set of numbers). `snapshot()` is the JSON the
+banned, limited, spawned, spawn failures, twisted, wrappers' hand-offs answered) and the
+decision-latency histogram, as plain numbers the server bumps in its loop.
+`start_metrics(stats, host, port)` serves them in the Prometheus exposition format over HTTP
+(the `prometheus_client` library renders it; a custom collector reads `Stats`, so there is
+one set of numbers). `snapshot()` is the JSON the
 control socket gives `tcpwrap serve --status`; `render_status()` prints it for people.
 
 Hazards: the metrics endpoint is meant for loopback (the configuration only takes numeric
@@ -58,6 +59,7 @@ class Stats:
     trap_spawns_skipped: int = 0
     twisted: int = 0
     internal: int = 0  # connections served by an internal service
+    handoffs: int = 0  # wrappers' connections decided through the hand-off socket
     accept_errors: int = 0
     reloads: int = 0
     reload_failures: int = 0
@@ -86,6 +88,7 @@ class Stats:
             "trap_spawns_skipped": self.trap_spawns_skipped,
             "twisted": self.twisted,
             "internal": self.internal,
+            "handoffs": self.handoffs,
             "accept_errors": self.accept_errors,
             "reloads": self.reloads,
             "reload_failures": self.reload_failures,
@@ -149,6 +152,7 @@ class _Collector:
             "spawned": ("processes started", s.spawned),
             "spawn_failures": ("processes that could not be started", s.spawn_failures),
             "twisted": ("connections handed to a twist command", s.twisted),
+            "handoffs": ("wrappers' connections decided through the hand-off socket", s.handoffs),
         }
         for name, (text, value) in simple.items():
             yield CounterMetricFamily(f"tcpwrap_serve_{name}", text, value=value)

@@ -1,12 +1,13 @@
-"""tcpd.locate: which program the wrapper execs and under which daemon name (tcpd's rules,
-docs/wrapper.md "Three ways to invoke it"), in-process; the e2e suites run the same forms live."""
+"""drivers.daemons.locate: which program the wrapper execs and under which daemon name (tcpd's
+rules, docs/wrapper.md "Three ways to invoke it"), in-process; the e2e suites run the same
+forms live."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from tcpwrap.drivers.config import WrapperConfig
-from tcpwrap.tcpd import Located, locate
+from tcpwrap.drivers.daemons import Located, locate
 
 CONFIG = WrapperConfig(real_daemon_dir="/srv/real")
 
