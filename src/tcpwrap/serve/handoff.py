@@ -59,6 +59,7 @@ from tcpwrap.policy.rules import Language, Policy
 from tcpwrap.proto.logrecord import Event
 from tcpwrap.serve.children import ChildSpec
 from tcpwrap.serve.conduct import ChildShape, Records, ServeConduct
+from tcpwrap.serve.limits import BACKOFF_FIRST, BACKOFF_MAX
 from tcpwrap.serve.records import JsonWriter
 
 if TYPE_CHECKING:
@@ -184,6 +185,8 @@ class Handoffs:
         self.uid = os.geteuid()
         self._tables: dict[tuple[str, str, str], PolicyCache] = {}
         self._json: dict[str, JsonWriter] = {}
+        self.sessions = 0  # wrappers being answered
+        self.backoff = 0.0
         self._configs: dict[tuple[tuple[str, str], ...], tuple[WrapperConfig, Identity]] = {}
         self._located: dict[tuple[object, ...], tuple[Located | str, Identity, Identity]] = {}
 
@@ -228,21 +231,54 @@ class Handoffs:
         self._json.clear()
 
     def _accept(self) -> None:
-        assert self.sock is not None
+        sock = self.sock
+        assert sock is not None
         for _ in range(ACCEPT_BURST):
             try:
-                conn, _ = self.sock.accept()
+                conn, _ = sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
-                self.server.logbook.error(f"hand-off socket {self.path}: accept: {exc.strerror}")
+                self._back_off(exc)
                 return
+            self.backoff = 0.0
             conn.setblocking(False)
+            if self.sessions >= self.server.config.limits.pending:
+                # A flood of wrappers: the ones past the bound decide in their own process
+                # (the same decision, at the in-process price) rather than wait.
+                with conn, contextlib.suppress(OSError):
+                    conn.send(wire.encode([wire.DECIDE]))
+                self.server.stats.handoffs_declined += 1
+                continue
+            self.sessions += 1
             self.server.spawn_task(self._session(conn))
+
+    def _back_off(self, exc: OSError) -> None:
+        """Out of descriptors (or another accept error): stop accepting for a while (50 ms,
+        doubling to 1 s), so the loop does not spin; queued wrappers wait, then are taken."""
+        sock = self.sock
+        assert sock is not None
+        first = self.backoff == 0.0
+        self.backoff = min(BACKOFF_MAX, self.backoff * 2 or BACKOFF_FIRST)
+        if first:
+            self.server.logbook.error(f"hand-off socket {self.path}: accept: {exc.strerror}")
+        self.server.loop.remove_reader(sock.fileno())
+
+        def resume() -> None:
+            if self.sock is sock:
+                self.server.loop.add_reader(sock.fileno(), self._accept)
+
+        self.server.loop.call_later(self.backoff, resume)
 
     # ------------------------------------------------------------------ one wrapper
 
     async def _session(self, conn: socket.socket) -> None:
+        try:
+            await self._exchange(conn)
+        finally:
+            self.sessions -= 1
+
+    async def _exchange(self, conn: socket.socket) -> None:
         with conn:
             request = await self._receive(conn)
             if request is None:

@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from tcpwrap.proto.prefix import source_key
 from tcpwrap.serve.config import LimitConfig
 
+# Accepting again after EMFILE/ENFILE (a listener, the hand-off socket): 50 ms, doubling to 1 s.
+BACKOFF_FIRST, BACKOFF_MAX = 0.05, 1.0
+
 
 class Refusal(enum.Enum):
     """Why a connection was refused before the tables were asked (the log's reason)."""

@@ -53,7 +53,7 @@ from tcpwrap.serve.children import Children, ChildSpec, SpawnError
 from tcpwrap.serve.config import ServeConfig
 from tcpwrap.serve.connections import Connections, Request, drain
 from tcpwrap.serve.handoff import Handoffs
-from tcpwrap.serve.limits import Limits
+from tcpwrap.serve.limits import BACKOFF_FIRST, BACKOFF_MAX, Limits
 from tcpwrap.serve.logbook import Logbook
 from tcpwrap.serve.namecache import NameCache
 from tcpwrap.serve.services import ListenerKey, Service, load_services, open_socket, socket_key
@@ -62,7 +62,6 @@ from tcpwrap.serve.systemd import Notifier, PassedSocket, passed_sockets
 from tcpwrap.serve.traps import Traps
 
 ACCEPT_BURST = 64  # connections taken per readiness event before other listeners get a turn
-BACKOFF_FIRST, BACKOFF_MAX = 0.05, 1.0
 OUT_OF_FILES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 Address = tuple[str, int]
 
@@ -418,13 +417,10 @@ class Server:
             self.logbook.error(text)
             if not self.config.log.stdout:  # people starting it by hand see it either way
                 sys.stderr.write(f"tcpwrap serve: {text}\n")
-        if self.config.handoff:
-            self.handoffs = Handoffs(self, self.config.handoff)
-            problem = self.handoffs.open()
-            if problem is not None:
-                self.logbook.error(problem)
-                sys.stderr.write(f"tcpwrap serve: {problem}\n")
-                return 2
+        problem = self._open_handoffs()
+        if problem is not None:
+            sys.stderr.write(f"tcpwrap serve: {problem}\n")
+            return 2
         if not self.listeners and self.handoffs is None:
             sys.stderr.write("tcpwrap serve: nothing to listen on\n")
             return 2
@@ -479,11 +475,29 @@ class Server:
         self._configure(setup.config, old.config)
         await asyncio.to_thread(self.tables.get)  # new table paths: compile them aside
         problems = setup.problems + self._bind_all(setup.services, starting=False)
+        if setup.config.handoff != old.config.handoff:
+            problem = self._open_handoffs()  # (a path that cannot be used: no hand-off socket)
+            problems += [problem] if problem is not None else []
         for text in problems:
             self.logbook.error(text)
         self.stats.reloads += 1
         self.logbook.notice(f"reloaded: listening on {len(self.listeners)} sockets")
         self.notifier.ready()
+
+    def _open_handoffs(self) -> str | None:
+        """(Re)open the hand-off socket of the configuration, if any; a problem's text."""
+        if self.handoffs is not None:
+            self.handoffs.close()
+            self.handoffs = None
+        if not self.config.handoff:
+            return None
+        handoffs = Handoffs(self, self.config.handoff)
+        problem = handoffs.open()
+        if problem is not None:
+            self.logbook.error(problem)
+            return problem
+        self.handoffs = handoffs
+        return None
 
     async def _start_control(self) -> asyncio.AbstractServer | None:
         """The control socket `tcpwrap serve --status` reads (mode 0600: counts only)."""

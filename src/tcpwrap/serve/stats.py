@@ -60,6 +60,7 @@ class Stats:
     twisted: int = 0
     internal: int = 0  # connections served by an internal service
     handoffs: int = 0  # wrappers' connections decided through the hand-off socket
+    handoffs_declined: int = 0  # wrappers told to decide themselves (too many at once)
     accept_errors: int = 0
     reloads: int = 0
     reload_failures: int = 0
@@ -89,6 +90,7 @@ class Stats:
             "twisted": self.twisted,
             "internal": self.internal,
             "handoffs": self.handoffs,
+            "handoffs_declined": self.handoffs_declined,
             "accept_errors": self.accept_errors,
             "reloads": self.reloads,
             "reload_failures": self.reload_failures,
@@ -153,6 +155,10 @@ class _Collector:
             "spawn_failures": ("processes that could not be started", s.spawn_failures),
             "twisted": ("connections handed to a twist command", s.twisted),
             "handoffs": ("wrappers' connections decided through the hand-off socket", s.handoffs),
+            "handoffs_declined": (
+                "wrappers told to decide themselves (too many hand-offs at once)",
+                s.handoffs_declined,
+            ),
         }
         for name, (text, value) in simple.items():
             yield CounterMetricFamily(f"tcpwrap_serve_{name}", text, value=value)

@@ -13,6 +13,7 @@ import os
 import socket
 import stat
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,47 @@ def test_serve_refuses_to_start_on_an_unusable_path(workdir: Path) -> None:
     )
     assert result.returncode == 2
     assert f"hand-off socket {blocker}/handoff.sock: " in result.stderr
+
+
+def test_past_the_bound_wrappers_decide_themselves(workdir: Path) -> None:
+    """More wrappers at once than `[limits] pending`: the ones past it are told to decide in
+    their own process at once (served all the same), never left waiting."""
+    (workdir / "hosts.allow").write_text(f"ALL: ALL: spawn sleep 1; echo %p >> {workdir}/pids\n")
+    (workdir / "hosts.deny").write_text("")
+    run, argv = _handoff_serve(workdir)
+    (workdir / "bound.toml").write_text("[limits]\npending = 1\n")
+    argv += ["--config", str(workdir / "bound.toml")]
+    with running(run, argv=argv):
+        results: list[bytes] = []
+
+        def one() -> None:
+            wrapper = ["tcpwrap-tcpd", "/bin/echo", "served"]
+            results.append(run_inetd_style(str(WRAPPER), wrapper, _env(workdir)).received)
+
+        workers = [threading.Thread(target=one) for _ in range(3)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(30)
+        status = _status(workdir / "control.sock")
+    assert results == [b"served\n"] * 3
+    assert len((workdir / "pids").read_text().split()) == 3  # each spawn ran once
+    assert status["handoffs"] + status["handoffs_declined"] == 3
+    assert status["handoffs_declined"] >= 1
+
+
+def test_reload_moves_the_socket(workdir: Path) -> None:
+    (workdir / "hosts.allow").write_text("")
+    (workdir / "hosts.deny").write_text("")
+    run = ServeRun(workdir, "", allow=None, deny=None)
+    config = workdir / "moving.toml"
+    config.write_text(f'[serve]\nhandoff = "{workdir}/one.sock"\n')
+    argv = [str(TCPWRAP), "serve", "--config", str(config)]
+    with running(run, argv=argv):
+        assert (workdir / "one.sock").exists()
+        config.write_text(f'[serve]\nhandoff = "{workdir}/two.sock"\n')
+        run.reload()
+        assert not (workdir / "one.sock").exists()
+        env = _env(workdir, TCPWRAP_HANDOFF=str(workdir / "two.sock"))
+        got = run_inetd_style(str(WRAPPER), ["tcpwrap-tcpd", "/bin/echo", "moved"], env)
+        assert got.received == b"moved\n"
