@@ -12,6 +12,10 @@ When the deciding rule has options, the answer is UNDECIDED and the full evaluat
 For the common client address, a canonical dotted quad, each daemon's plan holds a `_Program`:
 the index's prefix and suffix keys as networks, merged with the `net/mask` ones, so the address
 costs one dictionary look-up per mask (see `_Program`); other addresses take the index path.
+A table whose only keys are exact addresses (DenyHosts, fail2ban) is one dictionary look-up.
+The verdict memo the caller may pass (hosts_ctl: one per policy version) is used where it can
+pay: not for plans that decide in about the time a memo miss costs (`_CtlPlan.remember`), and
+it does not learn verdicts found by exact address keys alone (`_CtlPlan.allow_cheap`).
 
 Diagnostics are not produced here: hosts_ctl() returns only the verdict, and everything that
 only warns (an unreadable or self-including `/file`, skipped lines) leaves the verdict as the
@@ -162,8 +166,9 @@ class _CtlPlan:
     """Both tables' plans for one daemon name, and what the query's subjects need."""
 
     __slots__ = (
-        "allow", "allow_fixed", "allow_program", "daemon", "deny", "deny_fixed", "deny_program",
-        "memoisable", "names", "residual", "v4", "v6",
+        "allow", "allow_cheap", "allow_exact", "allow_fixed", "allow_program", "allow_rules",
+        "daemon", "deny", "deny_cheap", "deny_exact", "deny_fixed", "deny_miss", "deny_program",
+        "deny_rules", "memoisable", "names", "remember", "residual", "v4", "v6",
     )  # fmt: skip
 
     def __init__(self, policy: Policy, daemon: str) -> None:
@@ -187,6 +192,63 @@ class _CtlPlan:
             and self.deny_fixed is None
             and _file_first(policy.deny, self.deny)
         )
+        # Without residual rules, ctl_verdict decides from these (no CtlFacts, no table
+        # results): the rules, to see whether the hit has options, and the verdict when the
+        # deny table is looked at and gives no hit.
+        self.allow_rules = policy.allow.rules
+        self.deny_rules = policy.deny.rules
+        self.deny_miss = GRANTED if policy.deny.stop is None else DENIED
+        # A program that is one dictionary of exact addresses (DenyHosts, fail2ban) is that
+        # dictionary: no call.
+        self.allow_exact = None if self.allow_program is None else self.allow_program.only
+        self.deny_exact = None if self.deny_program is None else self.deny_program.only
+        # Whether to use the verdict memo: not when every query can be decided in about the
+        # time the memo takes to miss and learn (a tuple, a hash, a store: ~0.2 us cold).
+        self.remember = self.memoisable and (
+            self.residual
+            or _costly(self.allow_fixed, self.allow_program)
+            or _costly(self.deny_fixed, self.deny_program)
+        )
+        # Nor does it learn a verdict whose hits (or misses) came from exact address keys
+        # alone (an early match): a hit below these positions cost a look-up or two.
+        self.allow_cheap = _cheap_below(self.allow_fixed, self.allow)
+        self.deny_cheap = _cheap_below(self.deny_fixed, self.deny)
+
+
+# What a decision by a _Program may cost before the verdict memo pays, in dictionary look-ups
+# (~30 ns each in a cold hosts_ctl()): the memo costs ~0.2 us on every miss (a key tuple, its
+# hash, a store in a growing dictionary), about what the cheaper programs take to decide.
+MEMO_COST = 12
+_V4_COST = 6  # the networks' reading of a dotted quad (split, four look-ups)
+_FILTERED_NAME_COST = 2  # exact names, then one startswith()/endswith() screen
+_PROBED_NAME_COST = 8  # a name probed at its dots (KeyTable.lookup_other)
+
+
+def _costly(fixed: int | None, program: _Program | None) -> bool:
+    """Whether a table's decision can cost more than the verdict memo (MEMO_COST): a program
+    with many look-ups, or the general index path (no program)."""
+    if fixed is not None:
+        return False
+    if program is None:
+        return True
+    cost = len(program.exacts) + len(program.nets)
+    if program.guard < INF:
+        cost += _V4_COST
+    for entry in program.names:
+        cost += _PROBED_NAME_COST if entry[5] else _FILTERED_NAME_COST
+    return cost > MEMO_COST
+
+
+def _cheap_below(fixed: int | None, plan: DaemonPlan) -> int:
+    """The position below which a table's hit (INF: its miss) was found by its exact address
+    keys alone, by `_Program.best` or by `_index_best`: no other key, network or name of the
+    plan can give a position that low, so neither looked them up."""
+    if fixed is not None:
+        return INF + 1  # not looked at
+    bound = INF + 1  # (only exact keys: a miss too)
+    for part in plan.parts:
+        bound = min(bound, part.other_floor, part.v4_floor, part.v6_floor, part.name_floor)
+    return bound  # (a hit at the bound itself may be another key's)
 
 
 PROGRAM_KEY_LIMIT = 4096  # prefix and suffix keys a _Program converts (more: the general path)
@@ -213,13 +275,10 @@ def canonical_v4(text: str) -> int | None:
     """The value of a canonical dotted quad ("192.0.2.1": four decimal octets, no leading
     zeros), else None. For such a text it equals cstr.dot_quad_addr(), whose value for
     255.255.255.255 is also its error value (INADDR_NONE: no network matches it)."""
-    pieces = text.split(".")
-    if len(pieces) != 4:
-        return None
-    a, b, c, d = pieces
-    try:  # (a KeyError is rare: no test on the way is cheaper than the try)
+    try:  # (both errors are rare: no test on the way is cheaper than the try)
+        a, b, c, d = text.split(".")
         return _OCTETS_24[a] | _OCTETS_16[b] | _OCTETS_8[c] | _OCTETS[d]
-    except KeyError:
+    except (ValueError, KeyError):  # not four pieces; a piece that is no canonical octet
         return None
 
 
@@ -243,7 +302,7 @@ class _Program:
     the hit in hand, as `_table` does.
     """
 
-    __slots__ = ("always", "exacts", "guard", "names", "nets")
+    __slots__ = ("always", "exacts", "guard", "names", "nets", "only")
 
     def __init__(
         self,
@@ -259,6 +318,12 @@ class _Program:
         # (floor, exact keys, the key table, prefixes, suffixes, always probe), by floor
         self.names = names
         self.guard = guard
+        # The exact keys when they are all there is: `best` is then one look-up, for any
+        # folded address (no other key, no network, no name: nothing else can match).
+        self.only = (
+            exacts[0] if len(exacts) == 1 and always == guard == INF and not nets and not names
+            else None
+        )  # fmt: skip
 
     @classmethod
     def of(cls, plan: DaemonPlan) -> _Program | None:
@@ -332,8 +397,12 @@ class _Program:
             if found < hit:
                 hit = found
         if hit > self.guard:  # a key other than an exact one could come first
-            value = canonical_v4(address)
-            if value is None or value == INADDR_NONE:
+            try:  # canonical_v4 inline (the call was a third of a cold no-match decision)
+                a, b, c, d = address.split(".")
+                value = _OCTETS_24[a] | _OCTETS_16[b] | _OCTETS_8[c] | _OCTETS[d]
+            except (ValueError, KeyError):  # not four canonical octets
+                return -1
+            if value == INADDR_NONE:
                 # (255.255.255.255, inet_addr's error value, matches no network, but its text
                 # matches `255.` prefixes: the general path decides it)
                 return -1
@@ -401,20 +470,16 @@ def ctl_verdict(
     `open_file` replaces `env.pattern_file` (a driver's cheaper equivalent for this call).
     `memo`: verdicts of this policy by query; it answers a query it holds, and learns every
     verdict decided by the tables alone (DENIED, GRANTED); cleared at MEMO_LIMIT entries."""
-    plans = policy.plans
-    plan: _CtlPlan | None = plans.get(daemon)
+    plan: _CtlPlan | None = policy.plans.get(daemon)
     if plan is None:
-        if len(plans) >= PLANS_LIMIT:
-            plans.clear()
-        plan = plans[daemon] = _CtlPlan(policy, daemon)
+        plan = _new_plan(policy, daemon)
     query: tuple[str, str, str, str] | None = None
-    if memo is not None and plan.memoisable:
+    if plan.remember and memo is not None:
         query = (daemon, client_name, client_addr, user)
         known = memo.get(query)
         if known is not None:
             return GRANTED if known else DENIED
     address = client_addr[:STRING_LENGTH] or UNKNOWN
-    name = client_name[:STRING_LENGTH] or UNKNOWN
     # The subjects as the index compares them (index._Group.address_hit); a network is
     # compared with the IPv4 reading of the address (v4: computed when first needed) or,
     # for an IPv6 address, with its IPv6 reading. (strip_mapped and fold inline: this runs
@@ -428,15 +493,82 @@ def ctl_verdict(
     address_text = mapped.lower() if mapped.isascii() else fold(mapped)
     if not plan.names:
         name_text = ""
-    elif ":" in name:
-        name_text = fold(strip_mapped(name))
     else:
-        name_text = name.lower() if name.isascii() else fold(name)
-    facts: CtlFacts | None = None
+        name = client_name[:STRING_LENGTH] or UNKNOWN
+        if ":" in name:
+            name_text = fold(strip_mapped(name))
+        else:
+            name_text = name.lower() if name.isascii() else fold(name)
     if plan.residual:
-        facts = CtlFacts(
-            plan.daemon, address, name, user[:STRING_LENGTH] or UNKNOWN, env, open_file
-        )
+        verdict = _decide_residual(
+            policy, plan, address, address_text, v4_form, client_name, name_text, user, env,
+            open_file,
+        )  # fmt: skip
+        if verdict >= DENIED_ENV or verdict == UNDECIDED:
+            return verdict
+    else:
+        # The index alone decides: `_decide_table` without residual rules, inline, each
+        # table's program called directly (or its one dictionary looked up), since a cold
+        # hosts_ctl() is little more than this and the inotify poll.
+        best = INF
+        deny_best = -1  # (not looked at)
+        if plan.allow_fixed is None:
+            exact = plan.allow_exact
+            if exact is not None:
+                best = exact.get(address_text, INF)
+            else:
+                program = plan.allow_program
+                best = -1 if program is None else program.best(address_text, name_text)
+                if best < 0:
+                    best = _index_best(plan.allow, address_text, v4_form, name_text)
+        if best < INF:
+            if plan.allow_rules[best].third is not None:
+                return UNDECIDED
+            verdict = GRANTED
+        else:
+            fixed = plan.deny_fixed
+            if fixed is None:
+                exact = plan.deny_exact
+                if exact is not None:
+                    deny_best = exact.get(address_text, INF)
+                else:
+                    program = plan.deny_program
+                    deny_best = -1 if program is None else program.best(address_text, name_text)
+                    if deny_best < 0:
+                        deny_best = _index_best(plan.deny, address_text, v4_form, name_text)
+                if deny_best >= INF:
+                    verdict = plan.deny_miss
+                elif plan.deny_rules[deny_best].third is not None:
+                    return UNDECIDED
+                else:
+                    verdict = DENIED
+            else:
+                verdict = GRANTED if fixed == _NO_MATCH else DENIED
+        if query is None or (best < plan.allow_cheap and deny_best < plan.deny_cheap):
+            return verdict
+    if query is not None and memo is not None:
+        if len(memo) >= MEMO_LIMIT:
+            memo.clear()
+        memo[query] = verdict == GRANTED
+    return verdict
+
+
+def _decide_residual(
+    policy: Policy,
+    plan: _CtlPlan,
+    address: str,
+    address_text: str,
+    v4_form: bool,
+    client_name: str,
+    name_text: str,
+    user: str,
+    env: Environment,
+    open_file: FileOpener | None,
+) -> int:
+    """ctl_verdict's verdict, unmemoised, when residual rules are evaluated against the
+    query's CtlFacts (`_decide_table` for each table in turn)."""
+    name = client_name[:STRING_LENGTH] or UNKNOWN
+    facts = CtlFacts(plan.daemon, address, name, user[:STRING_LENGTH] or UNKNOWN, env, open_file)
     result = plan.allow_fixed
     if result is None:
         result = _decide_table(
@@ -450,8 +582,7 @@ def ctl_verdict(
     else:
         result = plan.deny_fixed
         if result is None:
-            if facts is not None:
-                facts.deny_table = True
+            facts.deny_table = True
             result = _decide_table(
                 policy.deny, plan.deny, plan.deny_program, address_text, v4_form, name_text,
                 facts,
@@ -459,14 +590,16 @@ def ctl_verdict(
         if result == _OPTIONS:
             return UNDECIDED
         verdict = GRANTED if result == _NO_MATCH else DENIED
-    if facts is not None and facts.env_read:
-        verdict += DENIED_ENV
-    elif query is not None:
-        assert memo is not None
-        if len(memo) >= MEMO_LIMIT:
-            memo.clear()
-        memo[query] = verdict == GRANTED
-    return verdict
+    return verdict + DENIED_ENV if facts.env_read else verdict
+
+
+def _new_plan(policy: Policy, daemon: str) -> _CtlPlan:
+    """The plan for `daemon`, made and remembered (at most PLANS_LIMIT per policy)."""
+    plans = policy.plans
+    if len(plans) >= PLANS_LIMIT:
+        plans.clear()
+    plan = plans[daemon] = _CtlPlan(policy, daemon)
+    return plan
 
 
 def _subjects(plan: _CtlPlan, address: str, name: str) -> tuple[str, bool, str]:
