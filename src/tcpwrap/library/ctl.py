@@ -55,6 +55,11 @@ LIVE_DEBIAN_MODE = Mode(dry_run=False, resident=True, debian_aclexec=True)
 # Keyed by the language's value: hashing an Enum member runs Python code (Enum.__hash__).
 _caches: dict[tuple[str, str, str], PolicyCache] = {}
 _caches_lock = threading.Lock()
+# The (allow, deny, language, cache) of the last hosts_ctl() that looked its cache up: a
+# caller passes the same string objects every time (its constants, or the defaults), and three
+# identity tests cost less than building, hashing and comparing a key (one tuple: threads
+# replace it whole).
+_last: tuple[str, str, Language, PolicyCache] | None = None
 _environment = SystemEnvironment()
 _polled_files = _environment.pattern_file_polled
 
@@ -142,11 +147,15 @@ def hosts_ctl(
     aclexec: AclExecStyle = "documented",
 ) -> bool:
     """libwrap's hosts_ctl(): True to permit (`live=True`: options performed, see above)."""
+    global _last
     if "\x00" in daemon or "\x00" in client_name or "\x00" in client_addr or "\x00" in user:
         daemon, client_name, client_addr, user = c_strings(daemon, client_name, client_addr, user)
-    cache = _caches.get((allow, deny, language._value_))
-    if cache is None:
+    last = _last
+    if last is not None and last[0] is allow and last[1] is deny and last[2] is language:
+        cache = last[3]
+    else:
         cache = policy_cache(allow, deny, language)
+        _last = (allow, deny, language, cache)
     if live:
         decision = _decide(
             cache.get(), daemon, client_name, client_addr, user, CTL_MODE, True, aclexec
