@@ -41,6 +41,7 @@ from tcpwrap.policy.rules import Language, Policy
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from tcpwrap.drivers.deciding import AclExecStyle
+    from tcpwrap.policy.quick import FileOpener
 
 HOSTS_ALLOW = "/etc/hosts.allow"
 HOSTS_DENY = "/etc/hosts.deny"
@@ -161,9 +162,14 @@ def hosts_ctl(
             cache.get(), daemon, client_name, client_addr, user, CTL_MODE, True, aclexec
         )
         return decision.verdict is Verdict.GRANT
-    state = cache.snapshot()  # the policy and its memo, of one version
-    # A watching cache has just polled the shared inotify watch: the /file check need not.
-    opener = _polled_files if cache.watching else None
+    # The policy and its memo, of one version. A watching cache has just polled the shared
+    # inotify watch: the /file check need not.
+    state = cache.fresh()
+    if state is not None:
+        opener: FileOpener | None = _polled_files
+    else:
+        state = cache.snapshot()
+        opener = _polled_files if cache.watching else None
     verdict = ctl_verdict(
         state.policy, daemon, client_name, client_addr, user, _environment, opener, state.memo
     )
