@@ -53,7 +53,9 @@ if TYPE_CHECKING:
 
     FileOpener = Callable[[str], PatternFile | str | None]
     # (floor, exact keys, the key table, prefix keys, suffix keys, always probe)
-    _NameProbe = tuple[int, dict[object, int], KeyTable, tuple[str, ...], tuple[str, ...], bool]
+    _NameProbe = tuple[
+        int, dict[object, int], KeyTable, tuple[str, ...] | None, tuple[str, ...] | None, bool
+    ]
 
 STRING_LENGTH: Final = 127  # as match.STRING_LENGTH: tcpd's 128-byte request strings
 FILE_DEPTH_LIMIT: Final = 32  # as match.FILE_DEPTH_LIMIT
@@ -315,7 +317,8 @@ class _Program:
         self.always = always
         self.exacts = exacts
         self.nets = nets  # (floor, mask, network value -> position), by floor
-        # (floor, exact keys, the key table, prefixes, suffixes, always probe), by floor
+        # (floor, exact keys, the key table, prefixes, suffixes (None: none), always probe),
+        # by floor
         self.names = names
         self.guard = guard
         # The exact keys when they are all there is: `best` is then one look-up, for any
@@ -380,9 +383,13 @@ class _Program:
                     or not all(k.endswith(".") for k in starts)
                     or not all(k.startswith(".") for k in ends)
                 )
-                if probe:
-                    starts = ends = ()
-                names.append((part.name_floor, name.exact, name, starts, ends, probe))
+                # (None for no keys: a screen with an empty tuple is a call for nothing)
+                names.append(
+                    (
+                        part.name_floor, name.exact, name, None if probe or not starts else starts,
+                        None if probe or not ends else ends, probe,
+                    )
+                )  # fmt: skip
         nets.sort(key=lambda entry: entry[0])
         names.sort(key=lambda entry: entry[0])
         return cls(always, tuple(exacts), tuple(nets), tuple(names), guard)
@@ -418,7 +425,11 @@ class _Program:
             found = exact.get(name, INF)
             if found < hit:
                 hit = found
-            if probe or name.endswith(ends) or name.startswith(starts):
+            if (
+                probe
+                or (ends is not None and name.endswith(ends))
+                or (starts is not None and name.startswith(starts))
+            ):
                 found = keys.lookup_other(name)
                 if found < hit:
                     hit = found
