@@ -11,7 +11,8 @@ Dry run (the default): options are evaluated without side effects (nothing is sp
 reported as `delegated` with the table's verdict) and nothing is logged. hosts_ctl() answers
 through policy/quick.py (the index, and residual rules such as `/file` lists evaluated in
 place) unless the deciding rule has options; verdicts that read no `/file` list or netgroup are
-memoised with their policy version. Each call reads the policy once: a fallback to the full
+memoised with their policy version where deciding costs more than the memo (policy/quick.py).
+Each call reads the policy once (`PolicyCache.fresh`, else `snapshot`): a fallback to the full
 evaluator decides with the very policy the quick path looked at.
 Live (`live=True`): options are performed as libwrap does in a resident process
 (`library.live`): spawn runs during the call, setenv/umask/nice change this process, banners go
