@@ -657,12 +657,9 @@ def ctl_rule(
     and those whose filed tokens read the name, its `triggers`) are evaluated in line order
     against the facts, as the evaluator does. Nothing is memoised; a verdict that read the
     environment is not marked (the caller memoises at its own risk)."""
-    plans = policy.plans
-    plan: _CtlPlan | None = plans.get(daemon)
+    plan: _CtlPlan | None = policy.plans.get(daemon)
     if plan is None:
-        if len(plans) >= PLANS_LIMIT:
-            plans.clear()
-        plan = plans[daemon] = _CtlPlan(policy, daemon)
+        plan = _new_plan(policy, daemon)
     address = client_addr[:STRING_LENGTH] or UNKNOWN
     named = client_name is not None
     name = (client_name[:STRING_LENGTH] or UNKNOWN) if client_name is not None else ""
