@@ -185,8 +185,9 @@ class _CtlPlan:
         self.v6 = any(plan.v6 for plan in plans)
         self.names = any(part.name.used for plan in plans for part in plan.parts)
         self.residual = bool(self.allow.residual or self.deny.residual)
-        self.allow_program = _Program.of(self.allow) if self.allow_fixed is None else None
-        self.deny_program = _Program.of(self.deny) if self.deny_fixed is None else None
+        # (made for a fixed table too, never asked: a `_Program` of nothing costs nothing)
+        self.allow_program = _lookup(self.allow)
+        self.deny_program = _lookup(self.deny)
         # False when every query reads a /file list first (a deny table of `ALL: /list`
         # after an allow table with nothing for the daemon): no verdict could be memoised.
         self.memoisable = not (
@@ -202,8 +203,8 @@ class _CtlPlan:
         self.deny_miss = GRANTED if policy.deny.stop is None else DENIED
         # A program that is one dictionary of exact addresses (DenyHosts, fail2ban) is that
         # dictionary: no call.
-        self.allow_exact = None if self.allow_program is None else self.allow_program.only
-        self.deny_exact = None if self.deny_program is None else self.deny_program.only
+        self.allow_exact = self.allow_program.only
+        self.deny_exact = self.deny_program.only
         # Whether to use the verdict memo: not when every query can be decided in about the
         # time the memo takes to miss and learn (a tuple, a hash, a store: ~0.2 us cold).
         self.remember = self.memoisable and (
@@ -226,12 +227,12 @@ _FILTERED_NAME_COST = 2  # exact names, then one startswith()/endswith() screen
 _PROBED_NAME_COST = 8  # a name probed at its dots (KeyTable.lookup_other)
 
 
-def _costly(fixed: int | None, program: _Program | None) -> bool:
+def _costly(fixed: int | None, program: _Program | _IndexPath) -> bool:
     """Whether a table's decision can cost more than the verdict memo (MEMO_COST): a program
-    with many look-ups, or the general index path (no program)."""
+    with many look-ups, or the general index path."""
     if fixed is not None:
         return False
-    if program is None:
+    if isinstance(program, _IndexPath):
         return True
     cost = len(program.exacts) + len(program.nets)
     if program.guard < INF:
@@ -304,16 +305,18 @@ class _Program:
     the hit in hand, as `_table` does.
     """
 
-    __slots__ = ("always", "exacts", "guard", "names", "nets", "only")
+    __slots__ = ("always", "exacts", "guard", "names", "nets", "only", "plan")
 
     def __init__(
         self,
+        plan: DaemonPlan,
         always: int,
         exacts: tuple[dict[object, int], ...],
         nets: tuple[tuple[int, int, dict[int, int]], ...],
         names: tuple[_NameProbe, ...],
         guard: int,
     ) -> None:
+        self.plan = plan  # (for the addresses it cannot tell: the index path)
         self.always = always
         self.exacts = exacts
         self.nets = nets  # (floor, mask, network value -> position), by floor
@@ -392,12 +395,12 @@ class _Program:
                 )  # fmt: skip
         nets.sort(key=lambda entry: entry[0])
         names.sort(key=lambda entry: entry[0])
-        return cls(always, tuple(exacts), tuple(nets), tuple(names), guard)
+        return cls(plan, always, tuple(exacts), tuple(nets), tuple(names), guard)
 
-    def best(self, address: str, name: str) -> int:
+    def best(self, address: str, name: str, v4_form: bool) -> int:
         """The smallest position the index gives for a folded address and name (`_table`'s
-        index part), or -1 when this program cannot tell (the address is no canonical
-        dotted quad and the networks or non-exact keys had to be asked)."""
+        index part); `_index_best` answers when this program cannot tell (the address is no
+        canonical dotted quad and the networks or non-exact keys had to be asked)."""
         hit = self.always
         for exact in self.exacts:
             found = exact.get(address, INF)
@@ -408,11 +411,11 @@ class _Program:
                 a, b, c, d = address.split(".")
                 value = _OCTETS_24[a] | _OCTETS_16[b] | _OCTETS_8[c] | _OCTETS[d]
             except (ValueError, KeyError):  # not four canonical octets
-                return -1
+                return _index_best(self.plan, address, v4_form, name)
             if value == INADDR_NONE:
                 # (255.255.255.255, inet_addr's error value, matches no network, but its text
                 # matches `255.` prefixes: the general path decides it)
-                return -1
+                return _index_best(self.plan, address, v4_form, name)
             for floor, mask, nets in self.nets:
                 if floor >= hit:
                     break
@@ -434,6 +437,25 @@ class _Program:
                 if found < hit:
                     hit = found
         return hit
+
+
+class _IndexPath:
+    """A plan's look-ups when its keys are too many for a `_Program` (PROGRAM_KEY_LIMIT):
+    `best` as _Program.best, by `_index_best` for every address."""
+
+    __slots__ = ("plan",)
+    only: Final = None  # (never one dictionary)
+
+    def __init__(self, plan: DaemonPlan) -> None:
+        self.plan = plan
+
+    def best(self, address: str, name: str, v4_form: bool) -> int:
+        return _index_best(self.plan, address, v4_form, name)
+
+
+def _lookup(plan: DaemonPlan) -> _Program | _IndexPath:
+    program = _Program.of(plan)
+    return _IndexPath(plan) if program is None else program
 
 
 def _keep_first(table: dict[int, int], key: int, pos: int) -> None:
@@ -528,10 +550,7 @@ def ctl_verdict(
             if exact is not None:
                 best = exact.get(address_text, INF)
             else:
-                program = plan.allow_program
-                best = -1 if program is None else program.best(address_text, name_text)
-                if best < 0:
-                    best = _index_best(plan.allow, address_text, v4_form, name_text)
+                best = plan.allow_program.best(address_text, name_text, v4_form)
         if best < INF:
             if plan.allow_rules[best].third is not None:
                 return UNDECIDED
@@ -543,10 +562,7 @@ def ctl_verdict(
                 if exact is not None:
                     deny_best = exact.get(address_text, INF)
                 else:
-                    program = plan.deny_program
-                    deny_best = -1 if program is None else program.best(address_text, name_text)
-                    if deny_best < 0:
-                        deny_best = _index_best(plan.deny, address_text, v4_form, name_text)
+                    deny_best = plan.deny_program.best(address_text, name_text, v4_form)
                 if deny_best >= INF:
                     verdict = plan.deny_miss
                 elif plan.deny_rules[deny_best].third is not None:
@@ -583,9 +599,8 @@ def _decide_residual(
     result = plan.allow_fixed
     if result is None:
         result = _decide_table(
-            policy.allow, plan.allow, plan.allow_program, address_text, v4_form, name_text,
-            facts,
-        )  # fmt: skip
+            policy.allow, plan.allow_program, address_text, v4_form, name_text, facts
+        )
     if result == _MATCH:
         verdict = GRANTED
     elif result == _OPTIONS:
@@ -595,9 +610,8 @@ def _decide_residual(
         if result is None:
             facts.deny_table = True
             result = _decide_table(
-                policy.deny, plan.deny, plan.deny_program, address_text, v4_form, name_text,
-                facts,
-            )  # fmt: skip
+                policy.deny, plan.deny_program, address_text, v4_form, name_text, facts
+            )
         if result == _OPTIONS:
             return UNDECIDED
         verdict = GRANTED if result == _NO_MATCH else DENIED
@@ -672,10 +686,7 @@ def ctl_rule(
     allow = policy.allow
     best = INF
     if plan.allow_fixed is None:
-        best = _first_hit(
-            allow, plan.allow, plan.allow_program, address_text, v4_form, name_text, facts,
-            named,
-        )  # fmt: skip
+        best = _first_hit(allow, plan.allow_program, address_text, v4_form, name_text, facts, named)
     if best < 0:
         return UNDECIDED, None
     if best < INF:
@@ -685,9 +696,7 @@ def ctl_rule(
     if plan.deny_fixed is None:
         if facts is not None:
             facts.deny_table = True
-        best = _first_hit(
-            deny, plan.deny, plan.deny_program, address_text, v4_form, name_text, facts, named
-        )
+        best = _first_hit(deny, plan.deny_program, address_text, v4_form, name_text, facts, named)
         if best < 0:
             return UNDECIDED, None
         if best < INF:
@@ -714,26 +723,19 @@ def _table(
     `facts` None: residual rules are not evaluated."""
     if table.open_error is not None:
         return _ERROR
-    return _decide_table(table, plan, None, address, v4_form, name, facts)
+    return _decide_table(table, _IndexPath(plan), address, v4_form, name, facts)
 
 
 def _decide_table(
     table: Table,
-    plan: DaemonPlan,
-    program: _Program | None,
+    program: _Program | _IndexPath,
     address: str,
     v4_form: bool,
     name: str,
     facts: CtlFacts | None,
 ) -> int:
-    """`_table` for a table that could be opened; `program`: the plan's _Program, which
-    answers for the index when it can."""
-    # (`_first_hit` inline: hosts_ctl's hot path)
-    best = -1 if program is None else program.best(address, name)
-    if best < 0:
-        best = _index_best(plan, address, v4_form, name)
-    if facts is not None and plan.residual:
-        best = _residual_best(table, plan, best, facts)
+    """`_table` for a table that could be opened; `program`: its plan's look-ups."""
+    best = _first_hit(table, program, address, v4_form, name, facts)
     if best >= INF:
         return _NO_MATCH if table.stop is None else _ERROR
     return _OPTIONS if table.rules[best].third is not None else _MATCH
@@ -741,19 +743,17 @@ def _decide_table(
 
 def _first_hit(
     table: Table,
-    plan: DaemonPlan,
-    program: _Program | None,
+    program: _Program | _IndexPath,
     address: str,
     v4_form: bool,
     name: str,
     facts: CtlFacts | None,
     named: bool = True,
 ) -> int:
-    """The position of the table's first matching rule (INF: none): `_decide_table`'s first
-    part (which has it inline: hosts_ctl's hot path). Not `named`: see `ctl_rule`."""
-    best = -1 if program is None else program.best(address, name)
-    if best < 0:
-        best = _index_best(plan, address, v4_form, name)
+    """The position of the table's first matching rule (INF: none), the index's hit and the
+    residual rules before it. Not `named`: see `ctl_rule`."""
+    best = program.best(address, name, v4_form)
+    plan = program.plan
     if not named:
         assert facts is not None
         return _unnamed_best(table, plan, best, facts)
