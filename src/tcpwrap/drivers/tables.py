@@ -22,6 +22,9 @@ Two ways to ask for the policy:
              one in a background thread (one at a time) and returns the previous policy until
              the new one is ready, then swaps it in atomically. See its docstring for the
              staleness window.
+And for the library's hosts_ctl(), which asks before every decision: `snapshot()` (get()'s
+policy with its verdict memo) and `fresh()`, snapshot()'s common case in one call (the state
+while the inotify watch reports nothing since it was verified, else None: ask snapshot()).
 
 Hazards: tables can be large (100k lines): reading is bounded by `TABLE_LIMIT`; compiling is
 linear, with the cyclic garbage collector paused (drivers/gcpause.py). A new Policy replaces
