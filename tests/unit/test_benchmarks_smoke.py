@@ -20,7 +20,7 @@ pytestmark = pytest.mark.oracle
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "hosts_ctl_bench.py"
 ROW = re.compile(
     r"^(denyhosts|mixed)\s+(\d+)\s+(nomatch|early)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+"
-    r"(\d+)x\s+(\d+)x\s+([\d.]+)$"
+    r"([\d.]+)x\s+([\d.]+)x\s+([\d.]+)$"
 )
 
 

@@ -34,6 +34,13 @@ import os
 import termios
 import threading
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeVar
+
+    T = TypeVar("T")
+
 IN_MODIFY, IN_ATTRIB, IN_CLOSE_WRITE = 0x2, 0x4, 0x8
 IN_MOVED_FROM, IN_MOVED_TO, IN_CREATE, IN_DELETE = 0x40, 0x80, 0x100, 0x200
 IN_DELETE_SELF, IN_MOVE_SELF, IN_UNMOUNT, IN_Q_OVERFLOW, IN_IGNORED = (
@@ -44,6 +51,7 @@ MASK = (
     | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF
 )  # fmt: skip
 LOST = IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT | IN_IGNORED
+_ioctl, _FIONREAD = fcntl.ioctl, termios.FIONREAD
 # A queue overflow (IN_Q_OVERFLOW) needs nothing special: events were dropped, but the new
 # generation alone makes every caller verify its files again.
 
@@ -120,11 +128,32 @@ class SharedWatch:
             with self._lock:
                 self._ensure()
             return self.generation_number
-        fcntl.ioctl(self._fd, termios.FIONREAD, self._count, True)
+        _ioctl(self._fd, _FIONREAD, self._count, True)
         if self._count[0]:
             with self._lock:
                 self._drain()
         return self.generation_number
+
+    def probe(self, generation: int, value: T) -> Callable[[], T | None]:
+        """A function that returns `value` while nothing happened in any watched directory
+        since `generation` (what the caller last verified), else None: generation()'s one
+        ioctl in a closure, for a caller that asks before every decision (PolicyCache.fresh).
+        None means "ask generation()", which drains the queue (the probe never does). A
+        probe made before a fork or a new instance answers None."""
+        fd, count = self._fd, self._count
+
+        def probe() -> T | None:
+            if self._forked:
+                return None
+            try:
+                _ioctl(fd, _FIONREAD, count, True)
+            except OSError:  # (the instance it was made for is closed: a stale probe)
+                return None
+            if count[0] or self.generation_number != generation:
+                return None
+            return value
+
+        return probe
 
     def _drain(self) -> None:
         try:

@@ -22,6 +22,9 @@ Two ways to ask for the policy:
              one in a background thread (one at a time) and returns the previous policy until
              the new one is ready, then swaps it in atomically. See its docstring for the
              staleness window.
+And for the library's hosts_ctl(), which asks before every decision: `snapshot()` (get()'s
+policy with its verdict memo) and `fresh()`, snapshot()'s common case in one call (the state
+while the inotify watch reports nothing since it was verified, else None: ask snapshot()).
 
 Hazards: tables can be large (100k lines): reading is bounded by `TABLE_LIMIT`; compiling is
 linear, with the cyclic garbage collector paused (drivers/gcpause.py). A new Policy replaces
@@ -44,6 +47,8 @@ from tcpwrap.policy.rules import Language, Policy, TableSource
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tcpwrap.drivers.inotify import SharedWatch
     from tcpwrap.policy.rules import Table
 
@@ -107,6 +112,11 @@ class _State:
     memo: dict[tuple[str, str, str, str], bool] = field(default_factory=dict, compare=False)
 
 
+def _unknown() -> _State | None:
+    """PolicyCache.fresh when it cannot tell (not watching, nothing verified, a compile)."""
+    return None
+
+
 class _Job:
     """A full recompile: what it compiles, the tables it keeps, and when it is done."""
 
@@ -152,6 +162,11 @@ class PolicyCache:
         # Whether get()/snapshot() poll the shared watch on every call (else they compare file
         # identities): after such a call, the watch's generation counter is current.
         self.watching = False
+        # snapshot()'s common case in one call (SharedWatch.probe, made whenever the state is
+        # installed or verified while watched): the state while the watch reports nothing
+        # since, else None (then ask snapshot()). A returned state was just polled for, as
+        # snapshot() polls. hosts_ctl() asks it first: one Python call less per decision.
+        self.fresh: Callable[[], _State | None] = _unknown
 
     @property
     def compiling(self) -> bool:
@@ -274,6 +289,7 @@ class PolicyCache:
         new job; otherwise `job` is the one already under way.
         """
         with self._lock:
+            self.fresh = _unknown  # (until installed or verified again: _arm)
             if not self._watch_tried:
                 self._watch_tried = True
                 self._watch = _shared_watch()
@@ -363,6 +379,7 @@ class PolicyCache:
                 if self._version == job.version:
                     self._install(job.identity, job.sources, policy, job.generation, job.read_ns)
                 self._job = None  # after the install: "not compiling" means the new one is in
+                self._arm()
         finally:
             with self._lock:
                 if self._job is job:
@@ -388,6 +405,7 @@ class PolicyCache:
         self._version += 1  # a job begun before this would install an older view: it won't
         if generation >= 0:
             self._seen = generation
+        self._arm()
         return fresh
 
     def _fresh(self, generation: int) -> None:
@@ -396,3 +414,13 @@ class PolicyCache:
             self._version += 1  # the job compiles content that is gone: drop its result
         if generation >= 0:
             self._seen = generation
+        self._arm()
+
+    def _arm(self) -> None:
+        """Set `fresh` for the installed state as verified at generation `_seen`, when
+        snapshot()'s fast path would serve it (the lock is held)."""
+        watch, state = self._watch, self._state
+        if watch is not None and self._wds is not None and self._job is None and state is not None:
+            self.fresh = watch.probe(self._seen, state)
+        else:
+            self.fresh = _unknown

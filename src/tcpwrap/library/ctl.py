@@ -11,7 +11,8 @@ Dry run (the default): options are evaluated without side effects (nothing is sp
 reported as `delegated` with the table's verdict) and nothing is logged. hosts_ctl() answers
 through policy/quick.py (the index, and residual rules such as `/file` lists evaluated in
 place) unless the deciding rule has options; verdicts that read no `/file` list or netgroup are
-memoised with their policy version. Each call reads the policy once: a fallback to the full
+memoised with their policy version where deciding costs more than the memo (policy/quick.py).
+Each call reads the policy once (`PolicyCache.fresh`, else `snapshot`): a fallback to the full
 evaluator decides with the very policy the quick path looked at.
 Live (`live=True`): options are performed as libwrap does in a resident process
 (`library.live`): spawn runs during the call, setenv/umask/nice change this process, banners go
@@ -41,6 +42,7 @@ from tcpwrap.policy.rules import Language, Policy
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from tcpwrap.drivers.deciding import AclExecStyle
+    from tcpwrap.policy.quick import FileOpener
 
 HOSTS_ALLOW = "/etc/hosts.allow"
 HOSTS_DENY = "/etc/hosts.deny"
@@ -55,6 +57,11 @@ LIVE_DEBIAN_MODE = Mode(dry_run=False, resident=True, debian_aclexec=True)
 # Keyed by the language's value: hashing an Enum member runs Python code (Enum.__hash__).
 _caches: dict[tuple[str, str, str], PolicyCache] = {}
 _caches_lock = threading.Lock()
+# The (allow, deny, language, cache) of the last hosts_ctl() that looked its cache up: a
+# caller passes the same string objects every time (its constants, or the defaults), and three
+# identity tests cost less than building, hashing and comparing a key (one tuple: threads
+# replace it whole).
+_last: tuple[str, str, Language, PolicyCache] | None = None
 _environment = SystemEnvironment()
 _polled_files = _environment.pattern_file_polled
 
@@ -142,19 +149,28 @@ def hosts_ctl(
     aclexec: AclExecStyle = "documented",
 ) -> bool:
     """libwrap's hosts_ctl(): True to permit (`live=True`: options performed, see above)."""
+    global _last
     if "\x00" in daemon or "\x00" in client_name or "\x00" in client_addr or "\x00" in user:
         daemon, client_name, client_addr, user = c_strings(daemon, client_name, client_addr, user)
-    cache = _caches.get((allow, deny, language._value_))
-    if cache is None:
+    last = _last
+    if last is not None and last[0] is allow and last[1] is deny and last[2] is language:
+        cache = last[3]
+    else:
         cache = policy_cache(allow, deny, language)
+        _last = (allow, deny, language, cache)
     if live:
         decision = _decide(
             cache.get(), daemon, client_name, client_addr, user, CTL_MODE, True, aclexec
         )
         return decision.verdict is Verdict.GRANT
-    state = cache.snapshot()  # the policy and its memo, of one version
-    # A watching cache has just polled the shared inotify watch: the /file check need not.
-    opener = _polled_files if cache.watching else None
+    # The policy and its memo, of one version. A watching cache has just polled the shared
+    # inotify watch: the /file check need not.
+    state = cache.fresh()
+    if state is not None:
+        opener: FileOpener | None = _polled_files
+    else:
+        state = cache.snapshot()
+        opener = _polled_files if cache.watching else None
     verdict = ctl_verdict(
         state.policy, daemon, client_name, client_addr, user, _environment, opener, state.memo
     )

@@ -12,6 +12,10 @@ When the deciding rule has options, the answer is UNDECIDED and the full evaluat
 For the common client address, a canonical dotted quad, each daemon's plan holds a `_Program`:
 the index's prefix and suffix keys as networks, merged with the `net/mask` ones, so the address
 costs one dictionary look-up per mask (see `_Program`); other addresses take the index path.
+A table whose only keys are exact addresses (DenyHosts, fail2ban) is one dictionary look-up.
+The verdict memo the caller may pass (hosts_ctl: one per policy version) is used where it can
+pay: not for plans that decide in about the time a memo miss costs (`_CtlPlan.remember`), and
+it does not learn verdicts found by exact address keys alone (`_CtlPlan.allow_cheap`).
 
 Diagnostics are not produced here: hosts_ctl() returns only the verdict, and everything that
 only warns (an unreadable or self-including `/file`, skipped lines) leaves the verdict as the
@@ -49,7 +53,9 @@ if TYPE_CHECKING:
 
     FileOpener = Callable[[str], PatternFile | str | None]
     # (floor, exact keys, the key table, prefix keys, suffix keys, always probe)
-    _NameProbe = tuple[int, dict[object, int], KeyTable, tuple[str, ...], tuple[str, ...], bool]
+    _NameProbe = tuple[
+        int, dict[object, int], KeyTable, tuple[str, ...] | None, tuple[str, ...] | None, bool
+    ]
 
 STRING_LENGTH: Final = 127  # as match.STRING_LENGTH: tcpd's 128-byte request strings
 FILE_DEPTH_LIMIT: Final = 32  # as match.FILE_DEPTH_LIMIT
@@ -162,8 +168,9 @@ class _CtlPlan:
     """Both tables' plans for one daemon name, and what the query's subjects need."""
 
     __slots__ = (
-        "allow", "allow_fixed", "allow_program", "daemon", "deny", "deny_fixed", "deny_program",
-        "memoisable", "names", "residual", "v4", "v6",
+        "allow", "allow_cheap", "allow_exact", "allow_fixed", "allow_program", "allow_rules",
+        "daemon", "deny", "deny_cheap", "deny_exact", "deny_fixed", "deny_miss", "deny_program",
+        "deny_rules", "memoisable", "names", "remember", "residual", "v4", "v6",
     )  # fmt: skip
 
     def __init__(self, policy: Policy, daemon: str) -> None:
@@ -178,8 +185,9 @@ class _CtlPlan:
         self.v6 = any(plan.v6 for plan in plans)
         self.names = any(part.name.used for plan in plans for part in plan.parts)
         self.residual = bool(self.allow.residual or self.deny.residual)
-        self.allow_program = _Program.of(self.allow) if self.allow_fixed is None else None
-        self.deny_program = _Program.of(self.deny) if self.deny_fixed is None else None
+        # (made for a fixed table too, never asked: a `_Program` of nothing costs nothing)
+        self.allow_program = _lookup(self.allow)
+        self.deny_program = _lookup(self.deny)
         # False when every query reads a /file list first (a deny table of `ALL: /list`
         # after an allow table with nothing for the daemon): no verdict could be memoised.
         self.memoisable = not (
@@ -187,6 +195,63 @@ class _CtlPlan:
             and self.deny_fixed is None
             and _file_first(policy.deny, self.deny)
         )
+        # Without residual rules, ctl_verdict decides from these (no CtlFacts, no table
+        # results): the rules, to see whether the hit has options, and the verdict when the
+        # deny table is looked at and gives no hit.
+        self.allow_rules = policy.allow.rules
+        self.deny_rules = policy.deny.rules
+        self.deny_miss = GRANTED if policy.deny.stop is None else DENIED
+        # A program that is one dictionary of exact addresses (DenyHosts, fail2ban) is that
+        # dictionary: no call.
+        self.allow_exact = self.allow_program.only
+        self.deny_exact = self.deny_program.only
+        # Whether to use the verdict memo: not when every query can be decided in about the
+        # time the memo takes to miss and learn (a tuple, a hash, a store: ~0.2 us cold).
+        self.remember = self.memoisable and (
+            self.residual
+            or _costly(self.allow_fixed, self.allow_program)
+            or _costly(self.deny_fixed, self.deny_program)
+        )
+        # Nor does it learn a verdict whose hits (or misses) came from exact address keys
+        # alone (an early match): a hit below these positions cost a look-up or two.
+        self.allow_cheap = _cheap_below(self.allow_fixed, self.allow)
+        self.deny_cheap = _cheap_below(self.deny_fixed, self.deny)
+
+
+# What a decision by a _Program may cost before the verdict memo pays, in dictionary look-ups
+# (~30 ns each in a cold hosts_ctl()): the memo costs ~0.2 us on every miss (a key tuple, its
+# hash, a store in a growing dictionary), about what the cheaper programs take to decide.
+MEMO_COST = 12
+_V4_COST = 6  # the networks' reading of a dotted quad (split, four look-ups)
+_FILTERED_NAME_COST = 2  # exact names, then one startswith()/endswith() screen
+_PROBED_NAME_COST = 8  # a name probed at its dots (KeyTable.lookup_other)
+
+
+def _costly(fixed: int | None, program: _Program | _IndexPath) -> bool:
+    """Whether a table's decision can cost more than the verdict memo (MEMO_COST): a program
+    with many look-ups, or the general index path."""
+    if fixed is not None:
+        return False
+    if isinstance(program, _IndexPath):
+        return True
+    cost = len(program.exacts) + len(program.nets)
+    if program.guard < INF:
+        cost += _V4_COST
+    for entry in program.names:
+        cost += _PROBED_NAME_COST if entry[5] else _FILTERED_NAME_COST
+    return cost > MEMO_COST
+
+
+def _cheap_below(fixed: int | None, plan: DaemonPlan) -> int:
+    """The position below which a table's hit (INF: its miss) was found by its exact address
+    keys alone, by `_Program.best` or by `_index_best`: no other key, network or name of the
+    plan can give a position that low, so neither looked them up."""
+    if fixed is not None:
+        return INF + 1  # not looked at
+    bound = INF + 1  # (only exact keys: a miss too)
+    for part in plan.parts:
+        bound = min(bound, part.other_floor, part.v4_floor, part.v6_floor, part.name_floor)
+    return bound  # (a hit at the bound itself may be another key's)
 
 
 PROGRAM_KEY_LIMIT = 4096  # prefix and suffix keys a _Program converts (more: the general path)
@@ -213,13 +278,10 @@ def canonical_v4(text: str) -> int | None:
     """The value of a canonical dotted quad ("192.0.2.1": four decimal octets, no leading
     zeros), else None. For such a text it equals cstr.dot_quad_addr(), whose value for
     255.255.255.255 is also its error value (INADDR_NONE: no network matches it)."""
-    pieces = text.split(".")
-    if len(pieces) != 4:
-        return None
-    a, b, c, d = pieces
-    try:  # (a KeyError is rare: no test on the way is cheaper than the try)
+    try:  # (both errors are rare: no test on the way is cheaper than the try)
+        a, b, c, d = text.split(".")
         return _OCTETS_24[a] | _OCTETS_16[b] | _OCTETS_8[c] | _OCTETS[d]
-    except KeyError:
+    except (ValueError, KeyError):  # not four pieces; a piece that is no canonical octet
         return None
 
 
@@ -243,22 +305,31 @@ class _Program:
     the hit in hand, as `_table` does.
     """
 
-    __slots__ = ("always", "exacts", "guard", "names", "nets")
+    __slots__ = ("always", "exacts", "guard", "names", "nets", "only", "plan")
 
     def __init__(
         self,
+        plan: DaemonPlan,
         always: int,
         exacts: tuple[dict[object, int], ...],
         nets: tuple[tuple[int, int, dict[int, int]], ...],
         names: tuple[_NameProbe, ...],
         guard: int,
     ) -> None:
+        self.plan = plan  # (for the addresses it cannot tell: the index path)
         self.always = always
         self.exacts = exacts
         self.nets = nets  # (floor, mask, network value -> position), by floor
-        # (floor, exact keys, the key table, prefixes, suffixes, always probe), by floor
+        # (floor, exact keys, the key table, prefixes, suffixes (None: none), always probe),
+        # by floor
         self.names = names
         self.guard = guard
+        # The exact keys when they are all there is: `best` is then one look-up, for any
+        # folded address (no other key, no network, no name: nothing else can match).
+        self.only = (
+            exacts[0] if len(exacts) == 1 and always == guard == INF and not nets and not names
+            else None
+        )  # fmt: skip
 
     @classmethod
     def of(cls, plan: DaemonPlan) -> _Program | None:
@@ -315,28 +386,36 @@ class _Program:
                     or not all(k.endswith(".") for k in starts)
                     or not all(k.startswith(".") for k in ends)
                 )
-                if probe:
-                    starts = ends = ()
-                names.append((part.name_floor, name.exact, name, starts, ends, probe))
+                # (None for no keys: a screen with an empty tuple is a call for nothing)
+                names.append(
+                    (
+                        part.name_floor, name.exact, name, None if probe or not starts else starts,
+                        None if probe or not ends else ends, probe,
+                    )
+                )  # fmt: skip
         nets.sort(key=lambda entry: entry[0])
         names.sort(key=lambda entry: entry[0])
-        return cls(always, tuple(exacts), tuple(nets), tuple(names), guard)
+        return cls(plan, always, tuple(exacts), tuple(nets), tuple(names), guard)
 
-    def best(self, address: str, name: str) -> int:
+    def best(self, address: str, name: str, v4_form: bool) -> int:
         """The smallest position the index gives for a folded address and name (`_table`'s
-        index part), or -1 when this program cannot tell (the address is no canonical
-        dotted quad and the networks or non-exact keys had to be asked)."""
+        index part); `_index_best` answers when this program cannot tell (the address is no
+        canonical dotted quad and the networks or non-exact keys had to be asked)."""
         hit = self.always
         for exact in self.exacts:
             found = exact.get(address, INF)
             if found < hit:
                 hit = found
         if hit > self.guard:  # a key other than an exact one could come first
-            value = canonical_v4(address)
-            if value is None or value == INADDR_NONE:
+            try:  # canonical_v4 inline (the call was a third of a cold no-match decision)
+                a, b, c, d = address.split(".")
+                value = _OCTETS_24[a] | _OCTETS_16[b] | _OCTETS_8[c] | _OCTETS[d]
+            except (ValueError, KeyError):  # not four canonical octets
+                return _index_best(self.plan, address, v4_form, name)
+            if value == INADDR_NONE:
                 # (255.255.255.255, inet_addr's error value, matches no network, but its text
                 # matches `255.` prefixes: the general path decides it)
-                return -1
+                return _index_best(self.plan, address, v4_form, name)
             for floor, mask, nets in self.nets:
                 if floor >= hit:
                     break
@@ -349,11 +428,34 @@ class _Program:
             found = exact.get(name, INF)
             if found < hit:
                 hit = found
-            if probe or name.endswith(ends) or name.startswith(starts):
+            if (
+                probe
+                or (ends is not None and name.endswith(ends))
+                or (starts is not None and name.startswith(starts))
+            ):
                 found = keys.lookup_other(name)
                 if found < hit:
                     hit = found
         return hit
+
+
+class _IndexPath:
+    """A plan's look-ups when its keys are too many for a `_Program` (PROGRAM_KEY_LIMIT):
+    `best` as _Program.best, by `_index_best` for every address."""
+
+    __slots__ = ("plan",)
+    only: Final = None  # (never one dictionary)
+
+    def __init__(self, plan: DaemonPlan) -> None:
+        self.plan = plan
+
+    def best(self, address: str, name: str, v4_form: bool) -> int:
+        return _index_best(self.plan, address, v4_form, name)
+
+
+def _lookup(plan: DaemonPlan) -> _Program | _IndexPath:
+    program = _Program.of(plan)
+    return _IndexPath(plan) if program is None else program
 
 
 def _keep_first(table: dict[int, int], key: int, pos: int) -> None:
@@ -401,20 +503,16 @@ def ctl_verdict(
     `open_file` replaces `env.pattern_file` (a driver's cheaper equivalent for this call).
     `memo`: verdicts of this policy by query; it answers a query it holds, and learns every
     verdict decided by the tables alone (DENIED, GRANTED); cleared at MEMO_LIMIT entries."""
-    plans = policy.plans
-    plan: _CtlPlan | None = plans.get(daemon)
+    plan: _CtlPlan | None = policy.plans.get(daemon)
     if plan is None:
-        if len(plans) >= PLANS_LIMIT:
-            plans.clear()
-        plan = plans[daemon] = _CtlPlan(policy, daemon)
+        plan = _new_plan(policy, daemon)
     query: tuple[str, str, str, str] | None = None
-    if memo is not None and plan.memoisable:
+    if plan.remember and memo is not None:
         query = (daemon, client_name, client_addr, user)
         known = memo.get(query)
         if known is not None:
             return GRANTED if known else DENIED
     address = client_addr[:STRING_LENGTH] or UNKNOWN
-    name = client_name[:STRING_LENGTH] or UNKNOWN
     # The subjects as the index compares them (index._Group.address_hit); a network is
     # compared with the IPv4 reading of the address (v4: computed when first needed) or,
     # for an IPv6 address, with its IPv6 reading. (strip_mapped and fold inline: this runs
@@ -428,21 +526,81 @@ def ctl_verdict(
     address_text = mapped.lower() if mapped.isascii() else fold(mapped)
     if not plan.names:
         name_text = ""
-    elif ":" in name:
-        name_text = fold(strip_mapped(name))
     else:
-        name_text = name.lower() if name.isascii() else fold(name)
-    facts: CtlFacts | None = None
+        name = client_name[:STRING_LENGTH] or UNKNOWN
+        if ":" in name:
+            name_text = fold(strip_mapped(name))
+        else:
+            name_text = name.lower() if name.isascii() else fold(name)
     if plan.residual:
-        facts = CtlFacts(
-            plan.daemon, address, name, user[:STRING_LENGTH] or UNKNOWN, env, open_file
-        )
+        verdict = _decide_residual(
+            policy, plan, address, address_text, v4_form, client_name, name_text, user, env,
+            open_file,
+        )  # fmt: skip
+        if verdict >= DENIED_ENV or verdict == UNDECIDED:
+            return verdict
+    else:
+        # The index alone decides: `_decide_table` without residual rules, inline, each
+        # table's program called directly (or its one dictionary looked up), since a cold
+        # hosts_ctl() is little more than this and the inotify poll.
+        best = INF
+        deny_best = -1  # (not looked at)
+        if plan.allow_fixed is None:
+            exact = plan.allow_exact
+            if exact is not None:
+                best = exact.get(address_text, INF)
+            else:
+                best = plan.allow_program.best(address_text, name_text, v4_form)
+        if best < INF:
+            if plan.allow_rules[best].third is not None:
+                return UNDECIDED
+            verdict = GRANTED
+        else:
+            fixed = plan.deny_fixed
+            if fixed is None:
+                exact = plan.deny_exact
+                if exact is not None:
+                    deny_best = exact.get(address_text, INF)
+                else:
+                    deny_best = plan.deny_program.best(address_text, name_text, v4_form)
+                if deny_best >= INF:
+                    verdict = plan.deny_miss
+                elif plan.deny_rules[deny_best].third is not None:
+                    return UNDECIDED
+                else:
+                    verdict = DENIED
+            else:
+                verdict = GRANTED if fixed == _NO_MATCH else DENIED
+        if query is None or (best < plan.allow_cheap and deny_best < plan.deny_cheap):
+            return verdict
+    if query is not None and memo is not None:
+        if len(memo) >= MEMO_LIMIT:
+            memo.clear()
+        memo[query] = verdict == GRANTED
+    return verdict
+
+
+def _decide_residual(
+    policy: Policy,
+    plan: _CtlPlan,
+    address: str,
+    address_text: str,
+    v4_form: bool,
+    client_name: str,
+    name_text: str,
+    user: str,
+    env: Environment,
+    open_file: FileOpener | None,
+) -> int:
+    """ctl_verdict's verdict, unmemoised, when residual rules are evaluated against the
+    query's CtlFacts (`_decide_table` for each table in turn)."""
+    name = client_name[:STRING_LENGTH] or UNKNOWN
+    facts = CtlFacts(plan.daemon, address, name, user[:STRING_LENGTH] or UNKNOWN, env, open_file)
     result = plan.allow_fixed
     if result is None:
         result = _decide_table(
-            policy.allow, plan.allow, plan.allow_program, address_text, v4_form, name_text,
-            facts,
-        )  # fmt: skip
+            policy.allow, plan.allow_program, address_text, v4_form, name_text, facts
+        )
     if result == _MATCH:
         verdict = GRANTED
     elif result == _OPTIONS:
@@ -450,23 +608,23 @@ def ctl_verdict(
     else:
         result = plan.deny_fixed
         if result is None:
-            if facts is not None:
-                facts.deny_table = True
+            facts.deny_table = True
             result = _decide_table(
-                policy.deny, plan.deny, plan.deny_program, address_text, v4_form, name_text,
-                facts,
-            )  # fmt: skip
+                policy.deny, plan.deny_program, address_text, v4_form, name_text, facts
+            )
         if result == _OPTIONS:
             return UNDECIDED
         verdict = GRANTED if result == _NO_MATCH else DENIED
-    if facts is not None and facts.env_read:
-        verdict += DENIED_ENV
-    elif query is not None:
-        assert memo is not None
-        if len(memo) >= MEMO_LIMIT:
-            memo.clear()
-        memo[query] = verdict == GRANTED
-    return verdict
+    return verdict + DENIED_ENV if facts.env_read else verdict
+
+
+def _new_plan(policy: Policy, daemon: str) -> _CtlPlan:
+    """The plan for `daemon`, made and remembered (at most PLANS_LIMIT per policy)."""
+    plans = policy.plans
+    if len(plans) >= PLANS_LIMIT:
+        plans.clear()
+    plan = plans[daemon] = _CtlPlan(policy, daemon)
+    return plan
 
 
 def _subjects(plan: _CtlPlan, address: str, name: str) -> tuple[str, bool, str]:
@@ -513,12 +671,9 @@ def ctl_rule(
     and those whose filed tokens read the name, its `triggers`) are evaluated in line order
     against the facts, as the evaluator does. Nothing is memoised; a verdict that read the
     environment is not marked (the caller memoises at its own risk)."""
-    plans = policy.plans
-    plan: _CtlPlan | None = plans.get(daemon)
+    plan: _CtlPlan | None = policy.plans.get(daemon)
     if plan is None:
-        if len(plans) >= PLANS_LIMIT:
-            plans.clear()
-        plan = plans[daemon] = _CtlPlan(policy, daemon)
+        plan = _new_plan(policy, daemon)
     address = client_addr[:STRING_LENGTH] or UNKNOWN
     named = client_name is not None
     name = (client_name[:STRING_LENGTH] or UNKNOWN) if client_name is not None else ""
@@ -531,10 +686,7 @@ def ctl_rule(
     allow = policy.allow
     best = INF
     if plan.allow_fixed is None:
-        best = _first_hit(
-            allow, plan.allow, plan.allow_program, address_text, v4_form, name_text, facts,
-            named,
-        )  # fmt: skip
+        best = _first_hit(allow, plan.allow_program, address_text, v4_form, name_text, facts, named)
     if best < 0:
         return UNDECIDED, None
     if best < INF:
@@ -544,9 +696,7 @@ def ctl_rule(
     if plan.deny_fixed is None:
         if facts is not None:
             facts.deny_table = True
-        best = _first_hit(
-            deny, plan.deny, plan.deny_program, address_text, v4_form, name_text, facts, named
-        )
+        best = _first_hit(deny, plan.deny_program, address_text, v4_form, name_text, facts, named)
         if best < 0:
             return UNDECIDED, None
         if best < INF:
@@ -573,26 +723,19 @@ def _table(
     `facts` None: residual rules are not evaluated."""
     if table.open_error is not None:
         return _ERROR
-    return _decide_table(table, plan, None, address, v4_form, name, facts)
+    return _decide_table(table, _IndexPath(plan), address, v4_form, name, facts)
 
 
 def _decide_table(
     table: Table,
-    plan: DaemonPlan,
-    program: _Program | None,
+    program: _Program | _IndexPath,
     address: str,
     v4_form: bool,
     name: str,
     facts: CtlFacts | None,
 ) -> int:
-    """`_table` for a table that could be opened; `program`: the plan's _Program, which
-    answers for the index when it can."""
-    # (`_first_hit` inline: hosts_ctl's hot path)
-    best = -1 if program is None else program.best(address, name)
-    if best < 0:
-        best = _index_best(plan, address, v4_form, name)
-    if facts is not None and plan.residual:
-        best = _residual_best(table, plan, best, facts)
+    """`_table` for a table that could be opened; `program`: its plan's look-ups."""
+    best = _first_hit(table, program, address, v4_form, name, facts)
     if best >= INF:
         return _NO_MATCH if table.stop is None else _ERROR
     return _OPTIONS if table.rules[best].third is not None else _MATCH
@@ -600,19 +743,17 @@ def _decide_table(
 
 def _first_hit(
     table: Table,
-    plan: DaemonPlan,
-    program: _Program | None,
+    program: _Program | _IndexPath,
     address: str,
     v4_form: bool,
     name: str,
     facts: CtlFacts | None,
     named: bool = True,
 ) -> int:
-    """The position of the table's first matching rule (INF: none): `_decide_table`'s first
-    part (which has it inline: hosts_ctl's hot path). Not `named`: see `ctl_rule`."""
-    best = -1 if program is None else program.best(address, name)
-    if best < 0:
-        best = _index_best(plan, address, v4_form, name)
+    """The position of the table's first matching rule (INF: none), the index's hit and the
+    residual rules before it. Not `named`: see `ctl_rule`."""
+    best = program.best(address, name, v4_form)
+    plan = program.plan
     if not named:
         assert facts is not None
         return _unnamed_best(table, plan, best, facts)

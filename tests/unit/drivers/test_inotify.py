@@ -210,3 +210,52 @@ def test_racy_window_costs_nothing_while_watched(
     os.utime(allow, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert _verdict(cache, "192.0.2.3") and not _verdict(cache, "192.0.2.1")
     assert reads  # the event made it compare
+
+
+def test_fresh_answers_until_something_happens(
+    tables: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PolicyCache.fresh (hosts_ctl's first question): the verified state while the watch
+    reports nothing, None after any event (snapshot() then verifies and arms it again)."""
+    monkeypatch.setattr(tables_module, "RACY_WINDOW_NS", 0)
+    allow, deny = tables
+    cache = PolicyCache(str(allow), str(deny))
+    assert cache.fresh() is None  # nothing verified yet
+    state = cache.snapshot()
+    assert cache.fresh() is state
+    assert cache.fresh() is state
+    allow.write_text("sshd: 192.0.2.5\n")
+    assert cache.fresh() is None
+    assert cache.fresh() is None  # (a probe never drains the queue: still None)
+    newer = cache.snapshot()
+    assert newer is not state and cache.fresh() is newer
+    assert evaluate(newer.policy, Connection("sshd", Endpoint(addr="192.0.2.5"))).granted
+    deny.chmod(0o600)
+    assert cache.fresh() is None
+
+
+def test_fresh_after_fork(tables: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A probe made before a fork answers None in the child (its instance is the parent's),
+    before and after the child makes its own; then the child's snapshot() arms a new one."""
+    monkeypatch.setattr(tables_module, "RACY_WINDOW_NS", 0)
+    allow, deny = tables
+    cache = PolicyCache(str(allow), str(deny))
+    state = cache.snapshot()
+    old_probe = cache.fresh
+    assert old_probe() is state
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = 2 if old_probe() is not None else 0
+            again = cache.snapshot()  # makes the child's instance, verifies, arms
+            if old_probe() is not None or cache.fresh() is not again:
+                code = 3
+            allow.write_text("sshd: 192.0.2.6\n")
+            if cache.fresh() is not None:
+                code = 4
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert cache.fresh() is None  # the parent saw the child's edit too

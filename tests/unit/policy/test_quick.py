@@ -9,7 +9,15 @@ from tcpwrap.policy.compile import compile_policy
 from tcpwrap.policy.decision import Verdict
 from tcpwrap.policy.environment import StaticEnvironment
 from tcpwrap.policy.match import evaluate
-from tcpwrap.policy.quick import DENIED_ENV, GRANTED, GRANTED_ENV, ctl_verdict
+from tcpwrap.policy.quick import (
+    DENIED,
+    DENIED_ENV,
+    FILTER_LIMIT,
+    GRANTED,
+    GRANTED_ENV,
+    UNDECIDED,
+    ctl_verdict,
+)
 from tcpwrap.policy.rules import Policy, TableSource
 
 ENV = StaticEnvironment(files={"/list": "192.0.2.1 192.0.2.2"})
@@ -79,3 +87,66 @@ def test_dotted_quad_program_equals_evaluation(token: str) -> None:
                 quick = ctl_verdict(rules, "sshd", name, address, "", ENV)
                 full = evaluate(rules, ctl_connection("sshd", name, address, ""), CTL_MODE, ENV)
                 assert (quick & 1 == 1) == (full.verdict is Verdict.GRANT), (tables, address, name)
+
+
+# Tables whose plans ctl_verdict answers from the exact-address dictionary alone
+# (_CtlPlan.allow_exact / deny_exact), and their neighbours: every verdict is compared with
+# the full evaluation (UNDECIDED only where the deciding rule has options).
+EXACT_TABLES = [
+    ("", "ALL: 10.0.0.1\nsshd: 10.0.0.2\n", "deny"),  # DenyHosts
+    ("", "ALL: 10.0.0.1\nALL: 10.0.0.2", "deny"),  # cut short (no newline): a miss denies
+    ("sshd: 10.0.0.2\n", "ALL: 10.0.0.1 10.0.0.2\n", "both"),
+    ("", "ALL: 10.0.0.1: spawn echo\nALL: 10.0.0.2\n", "deny"),  # options: the evaluator
+    ("sshd: 10.0.0.1: allow\n", "ALL: 10.0.0.1\n", "both"),
+    ("ftpd: 10.0.0.2\n", "ftpd: 10.0.0.1\n", "neither"),  # nothing for sshd: fixed
+    ("", "ALL: [::1] 10.0.0.1\n", "neither"),  # an [v6] key: not exact keys only
+    ("", "ALL: 10.0.0.1 10.0.0.0/8\n", "neither"),
+]
+EXACT_ADDRESSES = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "::ffff:10.0.0.1", "10.0.0.01", "::1", ""]
+
+
+@pytest.mark.parametrize(("allow", "deny", "exact"), EXACT_TABLES)
+def test_exact_address_tables_equal_evaluation(allow: str, deny: str, exact: str) -> None:
+    rules = policy(allow, deny)
+    for address in EXACT_ADDRESSES:
+        for name in ("", "host.example.com"):
+            quick = ctl_verdict(rules, "sshd", name, address, "", ENV)
+            full = evaluate(rules, ctl_connection("sshd", name, address, ""), CTL_MODE, ENV)
+            if quick == UNDECIDED:
+                deciding = [
+                    r for r in rules.allow.rules + rules.deny.rules if r.origin == full.origin
+                ]
+                assert deciding and deciding[0].third is not None, (allow, deny, address)
+            else:
+                assert (quick & 1 == 1) == (full.verdict is Verdict.GRANT), (allow, deny, address)
+    plan = rules.plans["sshd"]
+    assert (plan.allow_exact is not None) == (exact == "both")
+    assert (plan.deny_exact is not None) == (exact in ("deny", "both"))
+
+
+def test_memo_is_not_used_where_deciding_costs_less() -> None:
+    """A DenyHosts table decides with one look-up: its verdicts are not memoised."""
+    rules = policy("", "ALL: 10.0.0.1\nALL: 10.0.0.2\n")
+    memo: dict[tuple[str, str, str, str], bool] = {}
+    assert ctl_verdict(rules, "sshd", "", "10.0.0.1", "", ENV, memo=memo) == DENIED
+    assert ctl_verdict(rules, "sshd", "", "10.0.0.3", "", ENV, memo=memo) == GRANTED
+    assert memo == {}
+    assert not rules.plans["sshd"].remember
+    assert rules.plans["sshd"].memoisable
+
+
+def test_memo_learns_only_verdicts_beyond_the_exact_keys() -> None:
+    """A table with many name suffixes (probed at the name's dots) is worth memoising, except
+    for a query an exact address key decides before any other key is looked at."""
+    suffixes = " ".join(f".d{i}.example" for i in range(FILTER_LIMIT + 1))
+    rules = policy("", f"ALL: 10.0.0.1\nALL: {suffixes}\nALL: 10.0.0.2\n")
+    assert rules.plans.get("sshd") is None
+    memo: dict[tuple[str, str, str, str], bool] = {}
+    assert ctl_verdict(rules, "sshd", "h.d3.example", "10.0.0.2", "", ENV, memo=memo) == DENIED
+    assert ctl_verdict(rules, "sshd", "h.other", "10.0.0.3", "", ENV, memo=memo) == GRANTED
+    assert rules.plans["sshd"].remember
+    assert ctl_verdict(rules, "sshd", "h.other", "10.0.0.1", "", ENV, memo=memo) == DENIED
+    assert memo == {
+        ("sshd", "h.d3.example", "10.0.0.2", ""): False,
+        ("sshd", "h.other", "10.0.0.3", ""): True,
+    }  # (10.0.0.1: line 1, found by its exact key alone)
