@@ -212,12 +212,6 @@ class PolicyCache:
             else:
                 job.done.wait()  # someone else compiles; then look again
 
-    def ready(self) -> Policy | None:
-        """The policy when nothing can have changed since it was verified (no lock, no
-        waiting), else None: get() has work to do (a first compile, a change to apply)."""
-        state = self._unchanged()
-        return None if state is None else state.policy
-
     def current(self) -> Policy:
         """The policy to decide with now, without ever waiting for a full recompile.
 

@@ -509,10 +509,10 @@ class Handoffs:
                 found = PolicyCache(config.allow, config.deny, Language(config.language))
                 self._tables[key] = found
             cache = found
-        policy = cache.ready()
-        if policy is None:
-            policy = await asyncio.to_thread(cache.get)
-        return policy
+        state = cache.fresh()  # nothing happened since it was verified: no waiting
+        if state is not None:
+            return state.policy
+        return await asyncio.to_thread(cache.get)
 
     def _become(
         self,
