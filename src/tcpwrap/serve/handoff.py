@@ -373,80 +373,97 @@ class Handoffs:
                 self._log(located.daemon, request.pid, facility, records.lines)
                 drain(found)
                 return exit_reply(config.refuse_pause)
-            conduct = HandoffConduct(
-                drop_users=config.user_option == "drop",
-                settings=Settings(dns_timeout=config.dns_timeout, ident_port=config.ident_port),
-                names=server.names,
-                children=server.children,
-                shape=ChildShape(dict(request.env), None, 0o022),
-                conn=found.sock,
-                debian_aclexec=config.aclexec == "debian",
-            )
-            conduct.records = records
-            mode = Mode(
-                dry_run=False,
-                debian_aclexec=config.aclexec == "debian",
-                ident_timeout=config.ident_timeout,
-            )
-            connection = connection_for(
-                located.daemon,
-                found.client,
-                found.server,
-                datagram=found.datagram,
-                pid=request.pid,
-            )
-            policy = await self._policy(config)
-            evaluation = Evaluation(policy, connection, mode, server.env)
-            check = Check(evaluation, conduct.settings, client=found.client, server=found.server)
-            outcome = await drive_async(check, conduct)
+            outcome, conduct = await self._decide(request, config, located.daemon, found)
+            conduct.records.lines[:0] = records.lines
             server.stats.decided(time.monotonic() - started)
-            ending = conclude(outcome.decision, outcome.carried_out)
-            if ending.priority is not None:
-                records.add(ending.priority, ending.message)
-            traps = list(conduct.traps)
-            if ending.ending is Ending.TWIST:
-                traps.append("twist")
-            self._log(located.daemon, request.pid, facility, records.lines)
-            self._record(config, located.daemon, request.pid, found, ending, outcome, traps)
-            if ending.ending is Ending.SERVE:
-                server.stats.granted += 1
-                env = dict(conduct.shape.env)
-                if request.wrapper_fd != 0:  # systemd Accept=yes: the daemon gets inetd's layout
-                    for key in LISTEN_VARIABLES:
-                        env.pop(key, None)
-                return self._become(
-                    conduct,
-                    env,
-                    located.program,
-                    [_bytes(arg) for arg in located.argv],
-                    "0,1" if request.wrapper_fd != 0 else "",
-                    (facility << 3) | LEVELS["err"],
-                    located.daemon,
-                    f"error: cannot execute {located.program}: ",
-                    config.refuse_pause,
-                )
-            if ending.ending is Ending.TWIST:
-                server.stats.twisted += 1
-                return self._become(
-                    conduct,
-                    dict(conduct.shape.env),
-                    SHELL,
-                    [b"sh", b"-c", c_bytes(outcome.decision.twist or "")],
-                    "0,1,2",
-                    (facility << 3) | LEVELS["err"],
-                    located.daemon,
-                    "warning: twist_option: /bin/sh: ",
-                    config.refuse_pause,
-                )
-            why = "expansion too long" if ending.ending is Ending.ABORT else "tables"
-            server.stats.refuse(why if outcome.carried_out else "option error")
-            drain(found)
-            return exit_reply(config.refuse_pause)
+            return self._conclude(request, config, located, found, outcome, conduct)
         finally:
             if found.sock is not None:
                 with contextlib.suppress(OSError):
                     os.set_blocking(request.fd, True)  # as inetd gave it, for the daemon
             release(found)
+
+    async def _decide(
+        self, request: WrapperRequest, config: WrapperConfig, daemon: str, found: Endpoints
+    ) -> tuple[Outcome, HandoffConduct]:
+        """The decision with the wrapper's configuration, the options carried out for the
+        wrapper's process (Wrapper.decide's twin: a HandoffConduct, drive_async)."""
+        server = self.server
+        debian = config.aclexec == "debian"
+        conduct = HandoffConduct(
+            drop_users=config.user_option == "drop",
+            settings=Settings(dns_timeout=config.dns_timeout, ident_port=config.ident_port),
+            names=server.names,
+            children=server.children,
+            shape=ChildShape(dict(request.env), None, 0o022),  # tcpd's umask at start
+            conn=found.sock,
+            debian_aclexec=debian,
+        )
+        mode = Mode(dry_run=False, debian_aclexec=debian, ident_timeout=config.ident_timeout)
+        connection = connection_for(
+            daemon, found.client, found.server, datagram=found.datagram, pid=request.pid
+        )
+        policy = await self._policy(config)
+        evaluation = Evaluation(policy, connection, mode, server.env)
+        check = Check(evaluation, conduct.settings, client=found.client, server=found.server)
+        return await drive_async(check, conduct), conduct
+
+    def _conclude(
+        self,
+        request: WrapperRequest,
+        config: WrapperConfig,
+        located: Located,
+        found: Endpoints,
+        outcome: Outcome,
+        conduct: HandoffConduct,
+    ) -> bytes:
+        """Write the records (Wrapper.act's), and the reply: what the wrapper becomes."""
+        server = self.server
+        facility = OPENLOG_FACILITIES[config.facility]
+        ending = conclude(outcome.decision, outcome.carried_out)
+        records = conduct.records
+        if ending.priority is not None:
+            records.add(ending.priority, ending.message)
+        traps = list(conduct.traps)
+        if ending.ending is Ending.TWIST:
+            traps.append("twist")
+        self._log(located.daemon, request.pid, facility, records.lines)
+        self._record(config, located.daemon, request.pid, found, ending, outcome, traps)
+        failure_priority = (facility << 3) | LEVELS["err"]
+        if ending.ending is Ending.SERVE:
+            server.stats.granted += 1
+            env = dict(conduct.shape.env)
+            if request.wrapper_fd != 0:  # systemd Accept=yes: the daemon gets inetd's layout
+                for key in LISTEN_VARIABLES:
+                    env.pop(key, None)
+            return self._become(
+                conduct,
+                env,
+                located.program,
+                [_bytes(arg) for arg in located.argv],
+                "0,1" if request.wrapper_fd != 0 else "",
+                failure_priority,
+                located.daemon,
+                f"error: cannot execute {located.program}: ",
+                config.refuse_pause,
+            )
+        if ending.ending is Ending.TWIST:
+            server.stats.twisted += 1
+            return self._become(
+                conduct,
+                dict(conduct.shape.env),
+                SHELL,
+                [b"sh", b"-c", c_bytes(outcome.decision.twist or "")],
+                "0,1,2",
+                failure_priority,
+                located.daemon,
+                "warning: twist_option: /bin/sh: ",
+                config.refuse_pause,
+            )
+        why = "expansion too long" if ending.ending is Ending.ABORT else "tables"
+        server.stats.refuse(why if outcome.carried_out else "option error")
+        drain(found)
+        return exit_reply(config.refuse_pause)
 
     def _config(self, env: dict[str, str]) -> WrapperConfig:
         """load_config(env), kept while the wrapper's variables and config file are unchanged."""
