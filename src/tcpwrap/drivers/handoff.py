@@ -25,7 +25,7 @@ serve checks SO_PEERCRED), and the reply is trusted as serve's. Sizes are bounde
 REPLY_TIMEOUT (serve's decision waits on DNS, ident and spawn commands, as tcpd would).
 Errors: nothing raises out of hand_off: a failure before the request is sent is None (decide
 in-process); a failure to become the daemon is logged to syslog as tcpd words it, and ends in
-the clean exit (pause, exit 0).
+the clean exit (pause, exit 0), as does a reply it cannot read (fail closed).
 """
 
 import _socket
@@ -126,7 +126,10 @@ def hand_off(argv: list[str]) -> int | None:
     if not fields or fields[0] == DECIDE:
         return None  # serve went away (or declined): decide here, as if it had not been there
     if fields[0] == EXEC:
-        return _become(fields, fd)
+        try:
+            return _become(fields, fd)
+        except (ValueError, IndexError):  # a reply this version cannot read: fail closed
+            return _clean_exit(b"5")
     return _clean_exit(fields[1] if len(fields) > 1 else b"5")
 
 

@@ -281,3 +281,12 @@ def test_the_hand_off_imports_only_built_in_modules() -> None:
     ours = {"tcpwrap", "tcpwrap.drivers", "tcpwrap.drivers.handoff"}
     assert ours <= added
     assert all(name in sys.builtin_module_names for name in added - ours), added - ours
+
+
+def test_an_unreadable_reply_fails_closed(where: Path) -> None:
+    """(It pauses 5 s, tcpd's clean exit, before the exit status 0.)"""
+    serve = FakeServe(where, wire.encode([wire.EXEC, b"x", b"not a count"]))
+    try:
+        assert _run(where, "tcpwrap-tcpd", "/bin/true")[0] == "status 0\n"
+    finally:
+        serve.close()
