@@ -264,18 +264,19 @@ class _Service:
 
 
 class _Retry:
-    """Refusals of one (remote host, local host, service): light, as most are one-offs."""
+    """Refusals of one (remote host, local host, service): light, as most are one-offs
+    (kept to the end: Sightings, not Events)."""
 
     __slots__ = ("count", "evidence", "first", "intervals", "last")
 
-    def __init__(self, e: Event) -> None:
+    def __init__(self, e: Sighting) -> None:
         self.count = 1
         self.first = e
         self.last = e
         self.intervals: list[float] | None = None
-        self.evidence: list[Event] = [e]
+        self.evidence: list[Sighting] = [e]
 
-    def add(self, e: Event, cap: int) -> None:
+    def add(self, e: Sighting, cap: int) -> None:
         if self.intervals is None:
             self.intervals = []
         if len(self.intervals) < _MAX_INTERVALS:
@@ -597,10 +598,11 @@ class Detector:
     def _refused(self, key: str, e: Event) -> None:
         rk = (key, e.local, e.service)
         rt = self.retries.get(rk)
+        seen = Sighting(e.ts, e.off, e.local, e.service, e.text)
         if rt is None:
-            self.retries[rk] = _Retry(e)
+            self.retries[rk] = _Retry(seen)
         else:
-            rt.add(e, self.t.evidence)
+            rt.add(seen, self.t.evidence)
 
     # -- results ------------------------------------------------------------------------------
     def findings(self) -> list[Finding]:
