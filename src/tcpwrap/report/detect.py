@@ -162,7 +162,7 @@ class _Remote:
     objects in slots line0 .. svc1: no new object per event. A longer one keeps Sightings.
     """
 
-    __slots__ = ("burst", "burst_max", "burst_run", "bursts", "day_seen",
+    __slots__ = ("burst", "burst_run", "bursts", "day_seen",
                  "domain", "events", "first_event", "last_name", "line0", "line1",
                  "local0", "local1", "name", "names", "nbursts",
                  "night", "nlocals", "off0", "off1", "pos", "refused", "ring_n", "spread",
@@ -189,7 +189,6 @@ class _Remote:
         self.events: list[Sighting | None] | None = [None] * ring if ring > 2 else None
         self.pos = 0  # the oldest slot of the ring
         self.burst_run = 0
-        self.burst_max = 0
         self.burst: _Part | None = None  # the current (or last) burst
         self.bursts: list[_Part] | None = None  # the largest _MAX_BURSTS bursts
         self.nbursts = 0
@@ -508,8 +507,6 @@ class Detector:
             r.burst_run += 1
         assert r.burst is not None
         r.burst.add(e, cap)
-        if r.burst_run > r.burst_max:
-            r.burst_max = r.burst_run
 
     def _reached(self, seen: array[float], horizon: float) -> list[str]:
         names = self.local_names
