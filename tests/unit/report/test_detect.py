@@ -186,7 +186,7 @@ def test_memory_is_bounded_by_hosts_not_events() -> None:
     for i in range(20_000):
         d.feed(mk(i * 7.0, f"c{i % 50}.test", local=f"h{i % 3}", kind=REFUSED))
     assert len(d.remotes) == 50
-    assert all(len(r.times) <= 6 + 2 + 3 and len(r.ring()) == 2 for r in d.remotes.values())
+    assert all(len(r._times) <= 6 + 2 + 3 and len(r.ring()) == 2 for r in d.remotes.values())
     assert all(len(rt.intervals or []) <= 512 and len(rt.evidence) <= 20
                for rt in d.retries.values())
 
