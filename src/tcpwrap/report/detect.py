@@ -36,7 +36,7 @@ from array import array
 from dataclasses import dataclass
 from statistics import median
 
-from tcpwrap.report.model import CONNECT, NOT_A_HOST, SPOOF, Event, Finding
+from tcpwrap.report.model import CONNECT, NOT_A_HOST, SPOOF, Event, Finding, Moment, Sighting
 
 _MAX_INTERVALS = 512
 _MAX_NAMES = 8  # names kept per remote address
@@ -84,24 +84,24 @@ class _Part:
 
     def __init__(self) -> None:
         self.count = 0
-        self.first: Event | None = None
-        self.last: Event | None = None
+        self.first: Moment | None = None
+        self.last: Moment | None = None
         self.locals: dict[str, None] = {}
         self.services: dict[str, None] = {}
         self.evidence: list[tuple[float, str]] = []  # (time, raw line)
 
-    def add(self, e: Event, cap: int) -> None:
+    def add(self, e: Moment, cap: int) -> None:
         self.count += 1
         if self.first is None:
             self.first = e
         self.last = e
-        self.locals[e[5]] = None
+        self.locals[e.local] = None
         services = self.services
         if len(services) < _MAX_SERVICES:
-            services[e[6]] = None
+            services[e.service] = None
         evidence = self.evidence
         if len(evidence) < cap:
-            evidence.append((e[0], e[12]))
+            evidence.append((e.ts, e.text))
 
     def finding(self, kind: str, remote: str, score: float, why: str,
                 period: float | None = None, names: list[str] | None = None) -> Finding:
@@ -123,7 +123,7 @@ class _Part:
 
 
 _NEVER = -1e300  # "no time yet" in the time arrays
-# _Remote.times: the last event's time, the last visit's day ((ts + off) // 86400), the hours
+# _Remote._times: the last event's time, the last visit's day ((ts + off) // 86400), the hours
 # of day seen (bit h set for hour h), the counts of connections, visits and days; then the
 # ring's times from _RING on, then per local host
 _LAST, _DAY, _HOURS, _COUNT, _VISITS, _DAYS, _RING = range(7)
@@ -151,94 +151,105 @@ class _Remote:
     hours of day seen (a bit mask; a double holds it exactly), the counts of events, visits
     and days (exact in a double too), the times of the last `ring` events and then, per local
     host index (Detector.local_index), when this host was last there: no float or int objects
-    to chase (each a cache miss of its own), one buffer to read. The ring's events sit in
-    slots e0..e3 (a list when the ring is longer). Per event only a few cache lines are read:
-    memory, not arithmetic, is the cost.
+    to chase (each a cache miss of its own), one buffer to read. Per event only a few cache
+    lines are read: memory, not arithmetic, is the cost.
+
+    The ring keeps what a finding needs of its events (a Sighting's fields), not the events:
+    an Event kept for hours is freed long after it was made, with its time, line number,
+    pid, name and address, each a cache miss, and the memory it leaves is cold when reused
+    (the whole run was ~10 % slower for it, benchmarks/README.md). A ring of one or two (the
+    default) keeps its raw lines and the parser's shared offset, local host and service
+    objects in slots _line0 .. _svc1: no new object per event. A longer one keeps Sightings.
     """
 
-    __slots__ = ("burst", "burst_max", "burst_run", "bursts", "day_seen",
-                 "domain", "e0", "e1", "e2", "e3", "events", "first_event",
-                 "last_name", "name", "names", "nbursts",
-                 "night", "nlocals", "pos", "refused", "ring_n", "spread",
-                 "spread_max", "times")
+    # What `feed` reads for every event is named with a leading underscore: CPython lays
+    # slots out in the order of their names, so these come first and share the object's
+    # first cache lines instead of being spread over all four (3-6 % of the run at 20k hosts,
+    # benchmarks/README.md).
+    __slots__ = ("_burst_run", "_day_seen", "_domain", "_last_name", "_line0", "_line1",
+                 "_local0", "_local1", "_nlocals", "_off0", "_off1", "_pos", "_svc0", "_svc1",
+                 "_times", "burst", "bursts", "events", "first_event", "name", "names",
+                 "nbursts", "night", "refused", "ring_n", "spread", "spread_max")
 
     def __init__(self, name: str, ring: int, domain: _Domain | None, nlocal: int) -> None:
         self.name = name  # the address when one was logged, else the name
         self.names: dict[str, None] = {}  # names logged for it (capped), address included
-        self.last_name = ""  # the name of its last event (most repeat it)
-        self.domain = domain
+        self._last_name = ""  # the name of its last event (most repeat it)
+        self._domain = domain
         self.ring_n = ring
-        self.times = array("d", [_NEVER, -1.0, 0.0, 0.0, 0.0, 0.0]) + array(
+        self._times = array("d", [_NEVER, -1.0, 0.0, 0.0, 0.0, 0.0]) + array(
             "d", [_NEVER]) * (ring + nlocal)
-        self.e0: Event | None = None
-        self.e1: Event | None = None
-        self.e2: Event | None = None
-        self.e3: Event | None = None
-        self.events: list[Event | None] | None = [None] * ring if ring > 4 else None
-        self.pos = 0  # the oldest slot of the ring
-        self.burst_run = 0
-        self.burst_max = 0
+        # ring slots 0 and 1 (the raw line is None while a slot is empty) ...
+        self._line0: str | None = None
+        self._off0 = 0
+        self._local0 = ""
+        self._svc0 = ""
+        self._line1: str | None = None
+        self._off1 = 0
+        self._local1 = ""
+        self._svc1 = ""
+        # ... or all of them, in a ring longer than 2
+        self.events: list[Sighting | None] | None = [None] * ring if ring > 2 else None
+        self._pos = 0  # the oldest slot of the ring
+        self._burst_run = 0
         self.burst: _Part | None = None  # the current (or last) burst
         self.bursts: list[_Part] | None = None  # the largest _MAX_BURSTS bursts
         self.nbursts = 0
         # persistence: volume, distinct days and hours, visits and the gaps between them
-        self.first_event: Event | None = None
+        self.first_event: Sighting | None = None
         self.refused = 0
-        self.nlocals = 0
+        self._nlocals = 0
         self.spread: _Part | None = None
         self.spread_max = 0
-        self.day_seen = False
+        self._day_seen = False
         self.night: _Part | None = None
 
-    def put(self, pos: int, e: Event) -> None:
-        """Store `e` in ring slot `pos`."""
-        if self.events is not None:
-            self.events[pos] = e
-        elif pos == 0:
-            self.e0 = e
-        elif pos == 1:
-            self.e1 = e
-        elif pos == 2:
-            self.e2 = e
-        else:
-            self.e3 = e
+    def put(self, pos: int, seen: Sighting) -> None:
+        """Store `seen` in slot `pos` of a ring longer than 2."""
+        assert self.events is not None
+        self.events[pos] = seen
 
-    def ring(self) -> list[Event]:
+    def ring(self) -> list[Sighting]:
         """The last events, oldest first."""
         n = self.ring_n
-        slots = self.events if self.events is not None else [self.e0, self.e1, self.e2,
-                                                             self.e3][:n]
-        out = [slots[(self.pos + i) % n] for i in range(n)]
+        slots = self.events
+        if slots is None:
+            t = self._times
+            slots = [None if self._line0 is None else
+                     Sighting(t[_RING], self._off0, self._local0, self._svc0, self._line0),
+                     None if self._line1 is None else
+                     Sighting(t[_RING + 1], self._off1, self._local1, self._svc1, self._line1)]
+        out = [slots[(self._pos + i) % n] for i in range(n)]
         return [e for e in out if e is not None]
 
     def seen(self) -> array[float]:
         """Last time per local host index."""
-        return self.times[_RING + self.ring_n :]
+        return self._times[_RING + self.ring_n :]
 
     @property
     def last_ts(self) -> float:
         """The time of the last event."""
-        return self.times[_LAST]
+        return self._times[_LAST]
 
     @property
     def hod(self) -> int:
         """The wall-clock hours of day seen, a bit mask."""
-        return int(self.times[_HOURS])
+        return int(self._times[_HOURS])
 
     @property
     def count(self) -> int:
         """Connections."""
-        return int(self.times[_COUNT])
+        return int(self._times[_COUNT])
 
     @property
     def sessions(self) -> int:
         """Visits: connections more than _VISIT_GAP apart start a new one."""
-        return int(self.times[_VISITS])
+        return int(self._times[_VISITS])
 
     @property
     def days(self) -> int:
         """Distinct days with a visit."""
-        return int(self.times[_DAYS])
+        return int(self._times[_DAYS])
 
     def aliases(self) -> list[str]:
         """The names logged for this host, its address left out."""
@@ -255,18 +266,19 @@ class _Service:
 
 
 class _Retry:
-    """Refusals of one (remote host, local host, service): light, as most are one-offs."""
+    """Refusals of one (remote host, local host, service): light, as most are one-offs
+    (kept to the end: Sightings, not Events)."""
 
     __slots__ = ("count", "evidence", "first", "intervals", "last")
 
-    def __init__(self, e: Event) -> None:
+    def __init__(self, e: Sighting) -> None:
         self.count = 1
         self.first = e
         self.last = e
         self.intervals: list[float] | None = None
-        self.evidence: list[Event] = [e]
+        self.evidence: list[Sighting] = [e]
 
-    def add(self, e: Event, cap: int) -> None:
+    def add(self, e: Sighting, cap: int) -> None:
         if self.intervals is None:
             self.intervals = []
         if len(self.intervals) < _MAX_INTERVALS:
@@ -316,7 +328,7 @@ class Detector:
     # -- streaming ----------------------------------------------------------------------------
     def feed(self, e: Event) -> None:
         """Take one event (in time order). The hot path: keep it lean (see the benchmark)."""
-        ts, _src, _line, off, hour, local, service, _pid, kind, name, addr, _u, _t, _d, _du = e
+        ts, _src, _line, off, hour, local, service, _pid, kind, name, addr, _u, text, _d, _du = e
         li = self.local_index.get(local)
         if li is None:
             li = self._new_local(local)
@@ -335,12 +347,12 @@ class Detector:
                 self.anonymous += 1  # tcpd could not get the peer: no host to follow
                 return
             r = self._new_remote(key, e)
-        if name != r.last_name:
+        if name != r._last_name:
             self._name(r, name, addr, key)
         t = self.t
 
         # persistence: how often, on how many days and hours of the day, a host comes back
-        times = r.times
+        times = r._times
         times[_COUNT] += 1.0
         bit = _HOUR_BIT[hour]
         hours = times[_HOURS]
@@ -355,20 +367,26 @@ class Detector:
         times[_LAST] = ts
 
         # burst: this event and the ring's burst_count - 1 before it fit in burst_window
-        pos = r.pos
+        pos = r._pos
         if ts - times[_RING + pos] <= t.burst_window:
             self._burst(r, e)
-        elif r.burst_run:
-            r.burst_run = 0
+        elif r._burst_run:
+            r._burst_run = 0
         times[_RING + pos] = ts
         n = self._ring  # every remote host's ring has this length
-        if n > 4 or pos > 1:
-            r.put(pos, e)
-        elif pos == 0:
-            r.e0 = e
+        if n > 2:
+            r.put(pos, Sighting(ts, off, local, service, text))
+        elif pos == 0:  # the objects the event shares with others, but for its line
+            r._line0 = text
+            r._off0 = off
+            r._local0 = local
+            r._svc0 = service
         else:
-            r.e1 = e
-        r.pos = pos + 1 if pos + 1 < n else 0
+            r._line1 = text
+            r._off1 = off
+            r._local1 = local
+            r._svc1 = service
+        r._pos = pos + 1 if pos + 1 < n else 0
 
         # spread: checked only when a local host (re)enters this host's window
         slot = _RING + n + li
@@ -381,10 +399,10 @@ class Detector:
         times[slot] = ts
         if ts - last > t.spread_window:
             if last == _NEVER:
-                r.nlocals += 1
-            if r.nlocals >= t.spread_hosts:
+                r._nlocals += 1
+            if r._nlocals >= t.spread_hosts:
                 self._spread(r, e)
-        d = r.domain
+        d = r._domain
         if d is not None:
             try:
                 last = d.seen[li]
@@ -394,10 +412,10 @@ class Detector:
                 d.seen[li] = ts
                 d.who[li] = r
                 if ts - last > t.spread_window:  # a local host enters the domain's window
-                    self._domain_spread(d, e)
+                    self._domain_spread(d, r, e)
 
         # night: activity in the night hours from hosts never seen in the day
-        if not r.day_seen:
+        if not r._day_seen:
             if self._night[hour]:
                 night = r.night
                 if night is None:
@@ -412,7 +430,7 @@ class Detector:
                     if len(night.services) < _MAX_SERVICES:
                         night.services[service] = None
             else:
-                r.day_seen = True
+                r._day_seen = True
                 r.night = None
 
         # rare services
@@ -447,23 +465,23 @@ class Detector:
             if domain is None:
                 domain = self.domains[dname] = _Domain(n)
         r = self.remotes[key] = _Remote(name, self._ring, domain, n)
-        r.first_event = e
+        r.first_event = Sighting(e.ts, e.off, e.local, e.service, e.text)
         if domain is not None:
             if domain.crowded:
-                r.domain = None
+                r._domain = None
             elif len(domain.members) < _MAX_MEMBERS:
                 domain.members.append(r)
             else:  # too big to be "a few hosts fanning out": no longer followed
                 domain.crowded = True
                 for m in domain.members:
-                    m.domain = None
+                    m._domain = None
                 domain.members = []
-                r.domain = None
+                r._domain = None
         return r
 
     def _name(self, r: _Remote, name: str, addr: str | None, key: str) -> None:
         """`r` logged under a name other than the last one: keep it (and where it points)."""
-        r.last_name = name
+        r._last_name = name
         names = r.names
         if name not in names and len(names) < _MAX_NAMES:
             names[name] = None
@@ -480,20 +498,18 @@ class Detector:
         """`e` is in a burst: it starts one (with the ring's events) or goes on with one.
         Each burst is a part of its own; the _MAX_BURSTS largest are kept (`_settle`)."""
         cap = self.t.evidence
-        if r.burst_run == 0:
+        if r._burst_run == 0:
             _settle(r)
             r.burst = _Part()
             r.nbursts += 1
             before = r.ring()
-            r.burst_run = len(before) + 1
+            r._burst_run = len(before) + 1
             for old in before:
                 r.burst.add(old, cap)
         else:
-            r.burst_run += 1
+            r._burst_run += 1
         assert r.burst is not None
         r.burst.add(e, cap)
-        if r.burst_run > r.burst_max:
-            r.burst_max = r.burst_run
 
     def _reached(self, seen: array[float], horizon: float) -> list[str]:
         names = self.local_names
@@ -509,8 +525,8 @@ class Detector:
         part = r.spread
         if part is None:
             part = r.spread = _Part()
-            for old in r.ring():
-                if old.ts >= horizon and old is not e:
+            for old in r.ring()[:-1]:  # the last one is `e`, fed just now
+                if old.ts >= horizon:
                     part.add(old, cap)
         part.add(e, cap)
         part.locals.update(dict.fromkeys(reached))
@@ -528,9 +544,9 @@ class Detector:
         if d.who[li] is not r:
             d.who[li] = r
         if ts - last > self.t.spread_window:
-            self._domain_spread(d, e)
+            self._domain_spread(d, r, e)
 
-    def _domain_spread(self, d: _Domain, e: Event) -> None:
+    def _domain_spread(self, d: _Domain, r: _Remote, e: Event) -> None:
         """Domain-level spread: a few hosts of one domain fanning out over many local hosts.
 
         Called when a local host enters the domain's window. It needs >= spread_hosts local
@@ -555,8 +571,10 @@ class Detector:
         part = d.part
         if part is None:
             part = d.part = _Part()
+            # the ring of `r`, the host fed just now, ends with `e`
             earlier = [old for who in spreaders.values() if who is not None
-                       for old in who.ring() if old.ts >= horizon and old is not e]
+                       for old in (who.ring()[:-1] if who is r else who.ring())
+                       if old.ts >= horizon]
             for old in sorted(earlier):
                 part.add(old, cap)
         part.add(e, cap)
@@ -580,10 +598,11 @@ class Detector:
     def _refused(self, key: str, e: Event) -> None:
         rk = (key, e.local, e.service)
         rt = self.retries.get(rk)
+        seen = Sighting(e.ts, e.off, e.local, e.service, e.text)
         if rt is None:
-            self.retries[rk] = _Retry(e)
+            self.retries[rk] = _Retry(seen)
         else:
-            rt.add(e, self.t.evidence)
+            rt.add(seen, self.t.evidence)
 
     # -- results ------------------------------------------------------------------------------
     def findings(self) -> list[Finding]:
@@ -608,7 +627,7 @@ class Detector:
             mine: dict[str, int] = {}
             for b in r.bursts or ():
                 if b.first is not None:
-                    mine[b.first[6]] = max(mine.get(b.first[6], 0), b.count)
+                    mine[b.first.service] = max(mine.get(b.first.service, 0), b.count)
             for service, n in mine.items():
                 largest.setdefault(service, []).append(n)
         bars = {service: self._bar(counts, len(self.remotes), t.burst_count)
@@ -616,14 +635,14 @@ class Detector:
         nights: dict[str, list[int]] = {}  # the same for night-only hosts, per service
         for r in self.remotes.values():
             if r.night is not None and r.night.first is not None:
-                nights.setdefault(r.night.first[6], []).append(r.night.count)
+                nights.setdefault(r.night.first.service, []).append(r.night.count)
         night_bars = {service: self._bar(counts, len(self.remotes), t.night_min)
                       for service, counts in nights.items()}
         for r in self.remotes.values():
             for b in r.bursts or ():
                 if b.first is None or b.last is None:
                     continue
-                burst_bar, burst_note = bars[b.first[6]]
+                burst_bar, burst_note = bars[b.first.service]
                 if b.count >= burst_bar:
                     span = b.last.ts - b.first.ts
                     out.append(b.finding(
@@ -637,7 +656,7 @@ class Detector:
                     "spread", r.name, _spread_score(r.spread_max, t.spread_hosts),
                     f"reached {r.spread_max} local hosts within {_dur(t.spread_window)}",
                     names=r.aliases()))
-            night_bar, night_note = (night_bars[r.night.first[6]]
+            night_bar, night_note = (night_bars[r.night.first.service]
                                      if r.night is not None and r.night.first is not None
                                      else (t.night_min, ""))
             if r.night is not None and r.night.count >= night_bar:
@@ -706,9 +725,10 @@ class Detector:
             part = _Part()
             if r.first_event is not None:
                 part.add(r.first_event, t.evidence)
-            for e in r.ring():
-                if e is not r.first_event:
-                    part.add(e, t.evidence)
+            ring = r.ring()
+            # while no more events came than the ring holds, its oldest is the first one
+            for e in ring[1:] if r.count <= r.ring_n else ring:
+                part.add(e, t.evidence)
             part.count = r.count
             first_ts = r.first_event.ts if r.first_event is not None else r.last_ts
             cadence = (r.last_ts - first_ts) / max(1, r.sessions - 1)

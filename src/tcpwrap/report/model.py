@@ -1,7 +1,8 @@
 """The values that flow through the report pipeline.
 
 What it does: `Event` is one connection-relevant log record, normalised from whatever format it
-came in; `Finding` is one suspicious pattern with its evidence; `Stats` counts what was read.
+came in; `Sighting` is what a finding keeps of one (when, where, which service, the line);
+`Finding` is one suspicious pattern with its evidence; `Stats` counts what was read.
 `Event` is a NamedTuple on purpose: a million of them are built per run, and tuple construction
 is the cheapest record Python offers.
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import NamedTuple, cast
+from typing import NamedTuple, Protocol, cast
 
 from tcpwrap.policy.facts import PARANOID, UNKNOWN
 
@@ -52,6 +53,32 @@ class Event(NamedTuple):
     daemon: str = ""
     # seconds the connection lasted, when the log says (xinetd's EXIT record)
     duration: float | None = None
+
+
+class Sighting(NamedTuple):
+    """What a finding keeps of an event it may need long after: fewer objects than an Event
+    (the detector keeps the last few of every remote host; see detect._Remote)."""
+
+    ts: float
+    off: int
+    local: str
+    service: str
+    text: str
+
+
+class Moment(Protocol):
+    """An Event or a Sighting: what a finding's evidence is read from."""
+
+    @property
+    def ts(self) -> float: ...
+    @property
+    def off(self) -> int: ...
+    @property
+    def local(self) -> str: ...
+    @property
+    def service(self) -> str: ...
+    @property
+    def text(self) -> str: ...
 
 
 def verdict(event: Event) -> str | None:
@@ -137,8 +164,8 @@ class Finding:
     remote: str  # a remote address (or name when none was logged), or a domain (spread)
     local_hosts: list[str]
     services: list[str]
-    first: Event
-    last: Event
+    first: Moment  # the first and last connection: only their time and offset are shown
+    last: Moment
     count: int
     score: float
     evidence: list[str]

@@ -186,7 +186,7 @@ def test_memory_is_bounded_by_hosts_not_events() -> None:
     for i in range(20_000):
         d.feed(mk(i * 7.0, f"c{i % 50}.test", local=f"h{i % 3}", kind=REFUSED))
     assert len(d.remotes) == 50
-    assert all(len(r.times) <= 6 + 2 + 3 and len(r.ring()) == 2 for r in d.remotes.values())
+    assert all(len(r._times) <= 6 + 2 + 3 and len(r.ring()) == 2 for r in d.remotes.values())
     assert all(len(rt.intervals or []) <= 512 and len(rt.evidence) <= 20
                for rt in d.retries.values())
 
@@ -324,6 +324,37 @@ def test_a_daily_regular_is_not_persistent() -> None:
             d.feed(mka(day * 86400 + h * 3600, "mirror.test", "192.0.2.30", kind=REFUSED))
     [f] = d.findings()
     assert f.kind == "persistent" and f.count == 20 + 20 * 8
+
+
+@pytest.mark.parametrize(("events", "ring"), [(1, 2), (2, 2), (3, 2), (2, 1), (4, 5), (7, 5)])
+def test_persistent_evidence_is_the_first_and_the_last_events_each_once(events: int,
+                                                                       ring: int) -> None:
+    d = Detector(Thresholds(persist_days=1, persist_visits=1, persist_score=0.0,
+                            burst_count=ring + 1))
+    for i in range(events):  # a day apart: no burst, a visit and a day each
+        d.feed(mka(i * 86400.0, "back.test", "192.0.2.31", local=f"h{i}"))
+    [f] = d.findings()
+    last = range(max(0, events - ring), events)  # what the ring still holds
+    first = [0] if events > ring else []
+    assert f.kind == "persistent" and f.evidence == [f"l{i * 86400.0}" for i in [*first, *last]]
+    assert f.local_hosts == sorted({"h0"} | {f"h{i}" for i in last})
+    assert (f.first.ts, f.last.ts) == (0.0, (events - 1) * 86400.0)
+
+
+def test_spread_evidence_holds_each_connection_once() -> None:
+    d = Detector()
+    for i in range(4):  # 400 s apart: no burst; the third local host makes the spread
+        d.feed(mka(i * 400.0, "fan.test", "192.0.2.32", local=f"h{i}"))
+    [f] = d.findings()
+    # the ring (2) held the second and the third when the third local host was reached
+    assert (f.kind, f.count) == ("spread", 3)
+    assert f.evidence == ["l400.0", "l800.0", "l1200.0"]
+    d = Detector()
+    for i in range(4):  # two hosts of one domain, two local hosts each
+        d.feed(mka(i * 400.0, f"n{i // 2}.fan.test", f"192.0.2.{40 + i // 2}", local=f"h{i}"))
+    [f] = d.findings()
+    assert (f.kind, f.remote, f.count) == ("spread", "fan.test", 4)
+    assert f.evidence == ["l0.0", "l400.0", "l800.0", "l1200.0"]
 
 
 def test_scores_are_uncapped_and_comparable() -> None:

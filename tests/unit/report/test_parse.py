@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tcpwrap.report import parse as parse_module
 from tcpwrap.report.model import CONNECT, REFUSED, SPOOF, TWIST, Event, Stats
 from tcpwrap.report.parse import SourceParser, service_name, tcpd_message, xinetd_message
 from tcpwrap.report.sources import YearInference, Zone
@@ -251,3 +255,25 @@ def test_tcpwrap_json_unknown_name_falls_back_to_the_address() -> None:
     e = one(rec.to_json())
     assert (e.kind, e.remote, e.addr, e.service, e.pid) == (CONNECT, "192.0.2.9", "192.0.2.9",
                                                             "finger", 5)
+
+
+# -- the hot path's possessive pattern matches as the plain one ----------------------------------
+
+_PLAIN = re.compile(parse_module._STAMP + parse_module._TAIL + parse_module._CONN).match
+_PIECES = ["Nov 27 01:02:03", "May  1 14:06:53", "Sep 4 16:05:09", " ", "  ", ":", ": ", "[",
+           "]", "[123]", "[12345678901]", "(", ")", "(1.2.3.4)", "()", "\t", "\u00a0", "@",
+           "host", "in.fingerd", "connect from ", "refused ", "a.b", "::ffff:1.2.3.4", "\u0663"]
+
+
+_part = st.lists(st.sampled_from(_PIECES), max_size=5).map("".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=14).map("".join), _part, _part, _part, _part)
+def test_hot_pattern_matches_as_the_plain_one(raw: str, host: str, prog: str, pid: str,
+                                              msg: str) -> None:
+    for line in (raw, f"Nov 27 01:02:03 {raw}", f"Nov 27 01:02:03 {host} {prog}{pid}: {msg}",
+                 f"Nov 27 01:02:03 h p{pid}: connect from {msg}",
+                 f"Nov 27 01:02:03 h p[1]: {msg}connect from {host} {prog}"):
+        plain, fast = _PLAIN(line), parse_module._CLASSIC_CONN(line)
+        assert (plain and (plain.groups(), plain.end())) == (fast and (fast.groups(), fast.end()))
