@@ -7,6 +7,10 @@ with double-reverse verification, ident, aclexec) only when a rule needs them; a
 options; log `connect from` / `refused connect from` / `twist ... to ...` exactly as tcpd; then
 exec the real server (or refuse: drain a UDP datagram, pause, exit 0; or twist).
 
+This is the in-process path: the launcher (bin/tcpwrap-tcpd) first offers the connection to a
+running `tcpwrap serve --handoff` (drivers/handoff.py), which does all of the above with this
+wrapper's configuration (serve/handoff.py), and calls main() only when there is none.
+
 Invocation: `tcpwrap-tcpd DAEMON [ARGS...]` (DAEMON absolute, or a name in the real-daemon
 directory), or installed/linked under a daemon's own name (the paper's swap install). Without a
 DAEMON argument (an inetd.conf line that only replaced /usr/sbin/tcpd: a script loses argv[0]),

@@ -460,8 +460,10 @@ class Handoffs:
                 "warning: twist_option: /bin/sh: ",
                 config.refuse_pause,
             )
-        why = "expansion too long" if ending.ending is Ending.ABORT else "tables"
-        server.stats.refuse(why if outcome.carried_out else "option error")
+        if ending.ending is Ending.ABORT:  # percent_x overflow: tcpd exits without a verdict
+            server.stats.refuse("expansion too long")
+        else:
+            server.stats.refuse("tables" if outcome.carried_out else "option error")
         drain(found)
         return exit_reply(config.refuse_pause)
 
