@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import stat
 import struct
 import time
 from dataclasses import dataclass
@@ -57,9 +58,10 @@ from tcpwrap.policy.match import Evaluation
 from tcpwrap.policy.options import LEVELS, OPENLOG_FACILITIES, ChangeUser, Priority, SetEnv
 from tcpwrap.policy.rules import Language, Policy
 from tcpwrap.proto.logrecord import Event
-from tcpwrap.serve.children import ChildSpec
+from tcpwrap.serve.children import Children, ChildSpec
 from tcpwrap.serve.conduct import ChildShape, Records, ServeConduct
 from tcpwrap.serve.limits import BACKOFF_FIRST, BACKOFF_MAX
+from tcpwrap.serve.namecache import NameCache
 from tcpwrap.serve.records import JsonWriter
 
 if TYPE_CHECKING:
@@ -144,8 +146,25 @@ class HandoffConduct(ServeConduct):
     commands run with the identity and niceness the options gave so far, as they would in
     the wrapper. Setenv values keep the table's bytes (`set_names`)."""
 
-    def __init__(self, *, drop_users: bool, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        *,
+        drop_users: bool,
+        settings: Settings,
+        names: NameCache,
+        children: Children,
+        shape: ChildShape,
+        conn: socket.socket | None,
+        debian_aclexec: bool,
+    ) -> None:
+        super().__init__(
+            settings=settings,
+            names=names,
+            children=children,
+            shape=shape,
+            conn=conn,
+            debian_aclexec=debian_aclexec,
+        )
         self.drop_users = drop_users
         self.set_names: set[str] = set()
 
@@ -198,7 +217,9 @@ class Handoffs:
         try:
             os.makedirs(os.path.dirname(path) or "/", mode=0o755, exist_ok=True)
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+                if not stat.S_ISSOCK(os.lstat(path).st_mode):
+                    return f"hand-off socket {path}: exists and is not a socket"
+                os.unlink(path)  # a stale socket of an earlier serve
             sock = socket.socket(
                 socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
             )
@@ -229,6 +250,11 @@ class Handoffs:
         for writer in self._json.values():
             writer.close()
         self._json.clear()
+
+    def reopen_logs(self) -> None:
+        """SIGHUP: the wrappers' JSON logs are reopened at their next line (log rotation)."""
+        for writer in self._json.values():
+            writer.close()
 
     def _accept(self) -> None:
         sock = self.sock

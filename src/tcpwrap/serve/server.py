@@ -478,6 +478,8 @@ class Server:
         if setup.config.handoff != old.config.handoff:
             problem = self._open_handoffs()  # (a path that cannot be used: no hand-off socket)
             problems += [problem] if problem is not None else []
+        elif self.handoffs is not None:
+            self.handoffs.reopen_logs()
         for text in problems:
             self.logbook.error(text)
         self.stats.reloads += 1

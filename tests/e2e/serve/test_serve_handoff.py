@@ -200,3 +200,35 @@ def test_reload_moves_the_socket(workdir: Path) -> None:
         env = _env(workdir, TCPWRAP_HANDOFF=str(workdir / "two.sock"))
         got = run_inetd_style(str(WRAPPER), ["tcpwrap-tcpd", "/bin/echo", "moved"], env)
         assert got.received == b"moved\n"
+
+
+def test_a_path_that_is_not_a_socket_is_left_alone(workdir: Path) -> None:
+    precious = workdir / "precious"
+    precious.write_text("keep me\n")
+    result = subprocess.run(
+        [str(TCPWRAP), "serve", "--handoff", str(precious)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert f"hand-off socket {precious}: exists and is not a socket" in result.stderr
+    assert precious.read_text() == "keep me\n"
+
+
+def test_the_wrappers_json_log_follows_rotation_on_reload(workdir: Path) -> None:
+    (workdir / "hosts.allow").write_text("")
+    (workdir / "hosts.deny").write_text("")
+    log = workdir / "wrapper.jsonl"
+    run, argv = _handoff_serve(workdir)
+    with running(run, argv=argv):
+        env = _env(workdir, TCPWRAP_JSON_LOG=str(log))
+        wrapper = ["tcpwrap-tcpd", "/bin/echo", "x"]
+        assert run_inetd_style(str(WRAPPER), wrapper, env).received == b"x\n"
+        log.rename(workdir / "wrapper.jsonl.1")
+        run.reload()
+        assert run_inetd_style(str(WRAPPER), wrapper, env).received == b"x\n"
+    (old,) = (workdir / "wrapper.jsonl.1").read_text().splitlines()
+    (new,) = log.read_text().splitlines()
+    assert json.loads(old)["event"] == json.loads(new)["event"] == "connect"
