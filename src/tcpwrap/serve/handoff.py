@@ -32,7 +32,6 @@ import asyncio
 import contextlib
 import os
 import socket
-import stat
 import struct
 import time
 from dataclasses import dataclass
@@ -63,6 +62,7 @@ from tcpwrap.serve.conduct import ChildShape, Records, ServeConduct
 from tcpwrap.serve.limits import BACKOFF_FIRST, BACKOFF_MAX
 from tcpwrap.serve.namecache import NameCache
 from tcpwrap.serve.records import JsonWriter
+from tcpwrap.serve.sockpath import clear_for_bind
 
 if TYPE_CHECKING:
     from tcpwrap.errors import Origin
@@ -216,10 +216,9 @@ class Handoffs:
         path = self.path
         try:
             os.makedirs(os.path.dirname(path) or "/", mode=0o755, exist_ok=True)
-            with contextlib.suppress(FileNotFoundError):
-                if not stat.S_ISSOCK(os.lstat(path).st_mode):
-                    return f"hand-off socket {path}: exists and is not a socket"
-                os.unlink(path)  # a stale socket of an earlier serve
+            problem = clear_for_bind(path)  # a stale socket of an earlier serve goes
+            if problem is not None:
+                return f"hand-off socket {path}: {problem}"
             sock = socket.socket(
                 socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
             )

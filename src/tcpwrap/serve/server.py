@@ -57,6 +57,7 @@ from tcpwrap.serve.limits import BACKOFF_FIRST, BACKOFF_MAX, Limits
 from tcpwrap.serve.logbook import Logbook
 from tcpwrap.serve.namecache import NameCache
 from tcpwrap.serve.services import ListenerKey, Service, load_services, open_socket, socket_key
+from tcpwrap.serve.sockpath import clear_for_bind
 from tcpwrap.serve.stats import Stats
 from tcpwrap.serve.systemd import Notifier, PassedSocket, passed_sockets
 from tcpwrap.serve.traps import Traps
@@ -506,12 +507,9 @@ class Server:
         path = self.config.metrics.control
         if not path:
             return None
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            self.logbook.error(f"control socket {path}: {exc.strerror}")
+        problem = clear_for_bind(path)
+        if problem is not None:
+            self.logbook.error(f"control socket {path}: {problem}")
             return None
 
         async def answer(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
