@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import array
 import os
+import pty
 import pwd
 import socket
 import subprocess
@@ -289,4 +290,25 @@ def test_an_unreadable_reply_fails_closed(where: Path) -> None:
     try:
         assert _run(where, "tcpwrap-tcpd", "/bin/true")[0] == "status 0\n"
     finally:
+        serve.close()
+
+
+def test_a_terminal_is_never_handed_off(where: Path) -> None:
+    """Someone ran the wrapper by hand: tcpd.main() prints the usage; serve hears nothing."""
+    serve = FakeServe(where, wire.encode([wire.EXIT, b"0"]))
+    controller, terminal = pty.openpty()
+    try:
+        child = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", CHILD, "tcpwrap-tcpd", "/bin/true"],
+            stdin=terminal,
+            capture_output=True,
+            env={"PATH": "/usr/bin:/bin", "TCPWRAP_HANDOFF": str(where)},
+            timeout=30,
+            check=False,
+        )
+        assert child.stdout == b"decide here\n"
+        assert serve.requests == []
+    finally:
+        os.close(controller)
+        os.close(terminal)
         serve.close()
