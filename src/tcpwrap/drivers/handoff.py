@@ -68,12 +68,14 @@ def _digits(text: bytes) -> bool:
     return 0 < len(text) <= 18 and text.isdigit()
 
 
-def _bytes(text: str) -> bytes:
-    """argv as the system gave it (Python decoded it with surrogateescape)."""
+def field_of(text: str) -> bytes:
+    """A field for the wire: argv, paths and environment as the system gave them (Python
+    decoded them with surrogateescape), so both ends round-trip any bytes."""
     return text.encode("utf-8", "surrogateescape")
 
 
-def _text(data: bytes) -> str:
+def text_of(data: bytes) -> str:
+    """A field read back as Python holds such text (field_of's inverse)."""
     return data.decode("utf-8", "surrogateescape")
 
 
@@ -90,7 +92,7 @@ def hand_off(argv: list[str]) -> int | None:
             return None  # run by hand: tcpd.main() prints the usage
         fd = 0
     fields = [MAGIC, b"%d" % fd, b"%d" % len(argv)]
-    fields += [_bytes(arg) for arg in argv]
+    fields += [field_of(arg) for arg in argv]
     fields.append(b"%d" % len(environ))
     fields += [key + b"=" + value for key, value in environ.items()]
     request = encode(fields)
@@ -186,7 +188,7 @@ def _become(fields: list[bytes], fd: int) -> int:
             posix.close(fd)
         posix.execve(program, args, env)
     except OSError as exc:
-        _log(ident, level, _text(failure), exc)
+        _log(ident, level, text_of(failure), exc)
     return _clean_exit(pause)
 
 
@@ -194,6 +196,6 @@ def _log(ident: bytes, priority: int, text: str, exc: OSError) -> None:
     """One record as the wrapper writes it (ident = the daemon, with the pid)."""
     import syslog
 
-    syslog.openlog(_text(ident), syslog.LOG_PID)
+    syslog.openlog(text_of(ident), syslog.LOG_PID)
     reason = posix.strerror(exc.errno) if exc.errno else str(exc)
     syslog.syslog(priority, text + reason)

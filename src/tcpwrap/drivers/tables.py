@@ -59,7 +59,9 @@ RACY_WINDOW_NS = 2_000_000_000
 Identity = tuple[int, int, int, int, int] | None
 
 
-def _identity(path: str) -> Identity:
+def file_identity(path: str) -> Identity:
+    """What tells a file's versions apart (device, inode, size, mtime, mode; an absent or
+    unreadable file by its errno), without reading it."""
     try:
         info = os.stat(path)
     except OSError as exc:
@@ -271,7 +273,7 @@ class PolicyCache:
             return state if watch.generation() == self._seen else None
         if state.racy_until:
             return None
-        if (_identity(self.allow), _identity(self.deny)) == state.identity:
+        if (file_identity(self.allow), file_identity(self.deny)) == state.identity:
             return state
         return None
 
@@ -297,7 +299,7 @@ class PolicyCache:
                 if watch.lost(self._wds):
                     self._wds = watch.watch((self.allow, self.deny))  # re-watch, or give up
                     self.watching = self._wds is not None
-            identity = (_identity(self.allow), _identity(self.deny))
+            identity = (file_identity(self.allow), file_identity(self.deny))
             job = self._job
             if job is not None and identity == job.identity:
                 return None, job, False

@@ -60,6 +60,7 @@ class ChildShape:
     umask: int | None = None
     nice: int = 0
     user_changed: bool = False
+    set_names: set[str] = field(default_factory=set)  # what setenv set (the table's text)
 
 
 @dataclass
@@ -92,6 +93,7 @@ class ServeConduct:
         shape: ChildShape,
         conn: socket.socket | None,
         debian_aclexec: bool,
+        drop_users: bool = True,
     ) -> None:
         self.settings = settings
         self.names = names
@@ -99,6 +101,9 @@ class ServeConduct:
         self.shape = shape
         self.conn = conn
         self.debian_aclexec = debian_aclexec
+        # `user`/`group` change the child's identity; False: names only, privileges kept
+        # (the wrapper's `user_option = validate`, for a wrapper that handed off)
+        self.drop_users = drop_users
         self.records = Records()
         self.traps: list[str] = []
 
@@ -151,6 +156,7 @@ class ServeConduct:
                 await self._banner(action.data.encode("latin-1"))
             elif isinstance(action, SetEnv):
                 self.shape.env[action.name] = action.value
+                self.shape.set_names.add(action.name)
             elif isinstance(action, Umask):
                 self.shape.umask = action.mask
             elif isinstance(action, Nice):
@@ -161,7 +167,7 @@ class ServeConduct:
                     self.report(warning(message, where))
 
                 perform(action, fd=None, sock=self.conn, warn=warn, drop_users=False)
-            elif isinstance(action, ChangeUser):
+            elif isinstance(action, ChangeUser) and self.drop_users:
                 problem = self._change_user(action)
                 if problem is not None:
                     self.report(error(problem, origin))

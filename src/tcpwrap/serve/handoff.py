@@ -49,24 +49,22 @@ from tcpwrap.drivers.endpoint import (
     inspect,
     release,
 )
-from tcpwrap.drivers.tables import PolicyCache
+from tcpwrap.drivers.handoff import field_of, text_of
+from tcpwrap.drivers.tables import Identity, PolicyCache, file_identity
 from tcpwrap.errors import ConfigError, Diagnostic
 from tcpwrap.policy.cstr import c_bytes
 from tcpwrap.policy.decision import Conclusion, Ending, Mode, conclude
 from tcpwrap.policy.match import Evaluation
-from tcpwrap.policy.options import LEVELS, OPENLOG_FACILITIES, ChangeUser, Priority, SetEnv
+from tcpwrap.policy.options import LEVELS, OPENLOG_FACILITIES, Priority
 from tcpwrap.policy.rules import Language, Policy
 from tcpwrap.proto.logrecord import Event
-from tcpwrap.serve.children import Children, ChildSpec
+from tcpwrap.serve.children import ChildSpec
 from tcpwrap.serve.conduct import ChildShape, Records, ServeConduct
 from tcpwrap.serve.limits import BACKOFF_FIRST, BACKOFF_MAX
-from tcpwrap.serve.namecache import NameCache
 from tcpwrap.serve.records import JsonWriter
 from tcpwrap.serve.sockpath import clear_for_bind
 
 if TYPE_CHECKING:
-    from tcpwrap.errors import Origin
-    from tcpwrap.policy.options import Action
     from tcpwrap.serve.server import Server
 
 MAX_ARGS = 1024
@@ -106,32 +104,13 @@ def parse_request(data: bytes) -> tuple[int, list[str], dict[str, str]] | None:
         return None
     if not 0 <= envc <= MAX_ENV or len(fields) != 4 + argc + envc:
         return None
-    argv = [_text(arg) for arg in fields[3 : 3 + argc]]
+    argv = [text_of(arg) for arg in fields[3 : 3 + argc]]
     env: dict[str, str] = {}
     for item in fields[4 + argc :]:
         key, equals, value = item.partition(b"=")
         if equals and key:
-            env[_text(key)] = _text(value)
+            env[text_of(key)] = text_of(value)
     return int(fields[1]), argv, env
-
-
-Identity = tuple[int, int, int, int] | None  # a file's (device, inode, size, mtime), or absent
-
-
-def _identity(path: str) -> Identity:
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def _text(data: bytes) -> str:
-    return data.decode("utf-8", "surrogateescape")
-
-
-def _bytes(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")
 
 
 def exit_reply(pause: float) -> bytes:
@@ -144,29 +123,7 @@ class HandoffConduct(ServeConduct):
     The shape starts from the wrapper's own environment and umask 022 (tcpd's start), `user`
     follows the wrapper's `user_option` (validate: names only, privileges kept), and spawn
     commands run with the identity and niceness the options gave so far, as they would in
-    the wrapper. Setenv values keep the table's bytes (`set_names`)."""
-
-    def __init__(
-        self,
-        *,
-        drop_users: bool,
-        settings: Settings,
-        names: NameCache,
-        children: Children,
-        shape: ChildShape,
-        conn: socket.socket | None,
-        debian_aclexec: bool,
-    ) -> None:
-        super().__init__(
-            settings=settings,
-            names=names,
-            children=children,
-            shape=shape,
-            conn=conn,
-            debian_aclexec=debian_aclexec,
-        )
-        self.drop_users = drop_users
-        self.set_names: set[str] = set()
+    the wrapper."""
 
     def report(self, diagnostic: Diagnostic) -> None:
         self.records.add(diagnostic.severity, diagnostic.render())
@@ -182,16 +139,6 @@ class HandoffConduct(ServeConduct):
             shape.umask,
             shape.nice,
         )
-
-    async def carry_out(
-        self, actions: tuple[Action, ...], origins: tuple[Origin | None, ...]
-    ) -> bool:
-        if not self.drop_users:
-            keep = [i for i, action in enumerate(actions) if not isinstance(action, ChangeUser)]
-            actions = tuple(actions[i] for i in keep)
-            origins = tuple(origins[i] for i in keep if i < len(origins))
-        self.set_names.update(a.name for a in actions if isinstance(a, SetEnv))
-        return await super().carry_out(actions, origins)
 
 
 class Handoffs:
@@ -465,7 +412,7 @@ class Handoffs:
                 conduct,
                 env,
                 located.program,
-                [_bytes(arg) for arg in located.argv],
+                [field_of(arg) for arg in located.argv],
                 "0,1" if request.wrapper_fd != 0 else "",
                 failure_priority,
                 located.daemon,
@@ -496,7 +443,7 @@ class Handoffs:
         """load_config(env), kept while the wrapper's variables and config file are unchanged."""
         key = tuple(sorted(item for item in env.items() if item[0].startswith("TCPWRAP_")))
         path = env.get("TCPWRAP_CONFIG", DEFAULT_CONFIG)
-        identity = _identity(path)
+        identity = file_identity(path)
         kept = self._configs.get(key)
         if kept is not None and kept[1] == identity:
             return kept[0]
@@ -511,15 +458,15 @@ class Handoffs:
         program replaced by a link to the wrapper is seen at once: no hand-off loop)."""
         port = found.server[1] if found.server else None
         key = (tuple(argv), config.real_daemon_dir, port, found.datagram)
-        inetd = _identity(INETD_CONF)
+        inetd = file_identity(INETD_CONF)
         kept = self._located.get(key)
         if kept is not None:
             located, inetd_then, program_then = kept
-            program = _identity(located.program) if isinstance(located, Located) else None
+            program = file_identity(located.program) if isinstance(located, Located) else None
             if inetd_then == inetd and program_then == program:
                 return located
         located = locate(argv, config, found)
-        program = _identity(located.program) if isinstance(located, Located) else None
+        program = file_identity(located.program) if isinstance(located, Located) else None
         if len(self._located) >= MAX_KEPT:
             self._located.pop(next(iter(self._located)))
         self._located[key] = (located, inetd, program)
@@ -573,8 +520,8 @@ class Handoffs:
         shape = conduct.shape
         items = [
             (c_bytes(key) + b"=" + c_bytes(value))
-            if key in conduct.set_names
-            else (_bytes(key) + b"=" + _bytes(value))
+            if key in conduct.shape.set_names
+            else (field_of(key) + b"=" + field_of(value))
             for key, value in env.items()
         ]
         ids = b""
@@ -584,7 +531,7 @@ class Handoffs:
             ids = f"{identity.uid} {identity.gid} {groups}".encode()
         fields = [
             wire.EXEC,
-            _bytes(program),
+            field_of(program),
             str(len(args)).encode(),
             *args,
             str(len(items)).encode(),
@@ -594,8 +541,8 @@ class Handoffs:
             ids,
             dups.encode(),
             str(priority).encode(),
-            _bytes(ident),
-            _bytes(failure),
+            field_of(ident),
+            field_of(failure),
             repr(pause).encode(),
         ]
         reply = wire.encode(fields)

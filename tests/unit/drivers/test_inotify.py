@@ -123,9 +123,9 @@ def test_fast_path_relies_on_the_watch(
     cache = PolicyCache(str(allow), str(deny))
     assert _verdict(cache, "192.0.2.1")
     calls: list[str] = []
-    real_identity = tables_module._identity
+    real_identity = tables_module.file_identity
     monkeypatch.setattr(
-        tables_module, "_identity", lambda p: calls.append(p) or real_identity(p)
+        tables_module, "file_identity", lambda p: calls.append(p) or real_identity(p)
     )
     assert _verdict(cache, "192.0.2.1")
     assert calls == []  # nothing happened: no stat() at all
