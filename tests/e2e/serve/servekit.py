@@ -193,6 +193,18 @@ def running(run: ServeRun, **start: Any) -> Iterator[ServeRun]:
         run.stop()
 
 
+def control_status(control: Path) -> dict[str, Any]:
+    """A running serve's counters, read from its control socket (what `--status --json` prints)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(str(control))
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    status: dict[str, Any] = json.loads(data)
+    return status
+
+
 def wait_until(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -18,22 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from e2e.serve.servekit import TCPWRAP, ServeRun, running
+from e2e.serve.servekit import TCPWRAP, ServeRun, control_status, running
 from e2e.wrapper.wrapkit import WRAPPER, run_inetd_style
 from harness.syslog_capture import SyslogCapture
 
 pytestmark = pytest.mark.e2e
-
-
-def _status(control: Path) -> dict[str, object]:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(10)
-        sock.connect(str(control))
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    result: dict[str, object] = json.loads(data)
-    return result
 
 
 def _handoff_serve(workdir: Path) -> tuple[ServeRun, list[str]]:
@@ -74,7 +63,7 @@ def test_handoff_alone_decides_for_wrappers(workdir: Path, syslog: SyslogCapture
             _env(workdir),
             client="127.0.0.3",
         )
-        status = _status(workdir / "control.sock")
+        status = control_status(workdir / "control.sock")
         assert status["handoffs"] == 2
         assert status["granted"] == 1 and status["refused"] == {"tables": 1}
     assert granted.received == b"served\n"
@@ -122,7 +111,7 @@ def test_a_wrapper_of_another_user_is_not_served(workdir: Path) -> None:
             env,
         )
         assert got.received == b"65534\n"
-        assert _status(workdir / "control.sock")["handoffs"] == 0
+        assert control_status(workdir / "control.sock")["handoffs"] == 0
 
 
 def test_an_edited_table_is_read_by_the_next_handoff(workdir: Path) -> None:
@@ -178,7 +167,7 @@ def test_past_the_bound_wrappers_decide_themselves(workdir: Path) -> None:
             worker.start()
         for worker in workers:
             worker.join(30)
-        status = _status(workdir / "control.sock")
+        status = control_status(workdir / "control.sock")
     assert results == [b"served\n"] * 3
     assert len((workdir / "pids").read_text().split()) == 3  # each spawn ran once
     assert status["handoffs"] + status["handoffs_declined"] == 3

@@ -12,7 +12,6 @@ tests/e2e/conftest.py.
 
 from __future__ import annotations
 
-import json
 import shutil
 import socket
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from e2e.conftest import EtcTables  # noqa: F401 - the wrapper tests import it from here
+from e2e.serve.servekit import control_status
 from e2e.wrapper.wrapkit import WRAPPER, Outcome, run_inetd_style
 from tcpwrap.proto.logrecord import ConnectionRecord
 
@@ -65,13 +65,7 @@ class HandoffServe:
 
     def handoffs(self) -> int:
         """How many wrappers serve has answered (its `--status` counter)."""
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(10)
-            sock.connect(str(self.control))
-            data = b""
-            while chunk := sock.recv(65536):
-                data += chunk
-        count: int = json.loads(data)["handoffs"]
+        count: int = control_status(self.control)["handoffs"]
         return count
 
     def _ready(self) -> bool:
